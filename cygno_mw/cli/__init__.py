@@ -1,0 +1,58 @@
+"""The `cygno-mw` command: one console script, one module per subcommand.
+
+Each subcommand module defines `add_arguments(parser)` and `run(args) -> int` and
+imports its heavy dependencies inside `run`, so `cygno-mw dump` never pays for
+SQLAlchemy or CuPy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from cygno_mw import __version__
+from cygno_mw.errors import CygnoError
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "simulate": ("cygno_mw.cli.simulate", "write a simulated MIDAS run (with truth sidecar)"),
+    "dump": ("cygno_mw.cli.dump", "print the events and banks of a MIDAS file"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cygno-mw", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cygno-mw {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser.set_defaults(_module=module_name)
+        importlib.import_module(module_name).add_arguments(sub_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except CygnoError as exc:
+        print(f"cygno-mw {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"cygno-mw {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
