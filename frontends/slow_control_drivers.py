@@ -1,0 +1,101 @@
+"""Slow-control drivers: read one float per configured channel name.
+
+A driver is opened once, `read()` returns one value per name of Settings/Names (NaN for a
+channel that cannot be read right now, listed with the reason in `channel_problems`), and
+raises when the whole device is gone; the equipment then reports it and reopens the driver
+later.  Drivers: `sim` (here) and `opcua` (opcua_driver, asyncua imported on use).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from cygno_mw.frontends.settings_validation import as_list
+
+from cygno_mw.errors import ConfigError, CygnoError
+
+
+class SlowControlDriverError(CygnoError):
+    """The slow-control device or its library is not usable."""
+
+
+class SlowControlDriver:
+    """Base class; `settings` are the equipment's accepted Settings."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.settings: dict[str, Any] = dict(settings)
+        self.channel_problems: dict[str, str] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return [str(n) for n in as_list(self.settings["Names"])]
+
+    def open(self) -> None:
+        """Connect to the device."""
+
+    def configure(self, settings: Mapping[str, Any], changed: set[str]) -> None:
+        self.settings = dict(settings)
+
+    def read(self) -> list[float]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Disconnect."""
+
+
+class SimSlowControlDriver(SlowControlDriver):
+    """LIME-like drifting readings (`cygno_mw.simulation.slowcontrol`) by channel name;
+    names the simulation does not know read NaN."""
+
+    name = "sim"
+
+    def __init__(self, settings: Mapping[str, Any],
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(settings)
+        self.clock = clock
+
+    def read(self) -> list[float]:
+        from cygno_mw.simulation.slowcontrol import slow_control_readings
+
+        readings: dict[str, float] = {}
+        for channels in slow_control_readings(self.clock(), seed=int(self.settings["Sim seed"])
+                                              ).values():
+            readings.update(channels)
+        self.channel_problems = {n: "not simulated" for n in self.names if n not in readings}
+        return [readings.get(name, math.nan) for name in self.names]
+
+
+_REGISTRY: dict[str, str | Callable[[Mapping[str, Any]], SlowControlDriver]] = {
+    "sim": SimSlowControlDriver,
+    "opcua": "cygno_mw.frontends.opcua_driver:OpcUaDriver",
+}
+
+
+def slow_control_driver_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def register_slow_control_driver(
+        name: str, factory: str | Callable[[Mapping[str, Any]], SlowControlDriver]) -> None:
+    _REGISTRY[name] = factory
+
+
+def unregister_slow_control_driver(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def make_slow_control_driver(settings: Mapping[str, Any]) -> SlowControlDriver:
+    entry = _REGISTRY.get(str(settings.get("Driver")))
+    if entry is None:
+        raise ConfigError(f"unknown slow-control driver {settings.get('Driver')!r} "
+                          f"(known: {', '.join(_REGISTRY)})")
+    if isinstance(entry, str):
+        module_name, class_name = entry.split(":")
+        return getattr(importlib.import_module(module_name), class_name)(settings)
+    return entry(settings)

@@ -1,0 +1,134 @@
+"""The frontend scenarios against a live MIDAS experiment (marked `midas`; run when MIDASSYS
+is set and the real `midas` package is importable).
+
+Each test starts a frontend as MIDAS would (`python -m cygno_mw.frontends.<name> -i 9`, index 9
+to stay clear of production indexes), drives it through a client of its own (settings, run
+start/stop, SYSTEM buffer) and decodes what it sent with our own format code.  It starts and
+stops runs: use a test experiment.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+pytestmark = [
+    pytest.mark.midas,
+    pytest.mark.skipif(not os.environ.get("MIDASSYS"), reason="MIDASSYS is not set"),
+    pytest.mark.skipif(importlib.util.find_spec("midas") is None
+                       or importlib.util.find_spec("midas.standin") is not None,
+                       reason="needs MIDAS's real Python package ($MIDASSYS/python)"),
+]
+
+INDEX = 9
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture()
+def client() -> Iterator[Any]:
+    import midas.client
+
+    crew = midas.client.MidasClient("cygno-mw-live-test")
+    if crew.odb_get("/Runinfo/State") != 1:
+        crew.disconnect()
+        pytest.skip("a run is in progress in this experiment")
+    yield crew
+    crew.disconnect()
+
+
+def start_frontend(module: str, client: Any, client_name: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", f"cygno_mw.frontends.{module}",
+                                "-i", str(INDEX)])
+
+    def connected() -> bool:
+        clients = client.odb_get("/System/Clients")
+        return any(entry.get("Name") == client_name for entry in clients.values())
+
+    wait_for(connected, what=f"{client_name} to connect")
+    return process
+
+
+def stop_frontend(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def collect(client: Any, event_id: int, seconds: float) -> list[bytes]:
+    import midas
+
+    handle = client.open_event_buffer("SYSTEM")
+    request = client.register_event_request(handle, event_id=event_id,
+                                            sampling_type=midas.GET_ALL)
+    client.start_run()
+    events = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        event = client.receive_event(handle, async_flag=True)
+        if event is None:
+            client.communicate(10)
+            continue
+        events.append(bytes(event.pack()))
+    client.stop_run()
+    client.deregister_event_request(handle, request)
+    return events
+
+
+def test_camera_frontend_on_a_live_experiment(client):
+    from cygno_mw.midasfile.event import decode_event
+
+    settings = f"/Equipment/Camera{INDEX}/Settings"
+    client.odb_set(settings, {"Frame rate": 5.0, "Sim pool": 1, "ROI width": 256,
+                              "ROI height": 256}, remove_unspecified_keys=False)
+    process = start_frontend("camera_frontend", client, f"Camera Frontend {INDEX}")
+    try:
+        events = collect(client, 10 + INDEX, 3.0)
+        assert events
+        bank = decode_event(events[0]).bank(f"CAM{INDEX}")
+        assert bank.data.size == 256 * 256
+        client.odb_set(f"{settings}/Exposure", -1.0)
+        wait_for(lambda: client.odb_get(f"{settings}/Exposure") > 0, what="Exposure restored")
+        assert any("Exposure" in m and "rejected" in m for m in client.get_recent_messages(20))
+    finally:
+        stop_frontend(process)
+
+
+def test_slow_control_and_pmt_frontends_on_a_live_experiment(client):
+    from cygno_mw.midasfile.event import decode_event
+    from cygno_mw.pmt_banks import decode_pmt_banks
+
+    client.odb_set(f"/Equipment/PMT{INDEX}/Settings", {"Trigger rate": 5.0},
+                   remove_unspecified_keys=False)
+    slow = start_frontend("slow_control_frontend", client, f"Slow Control Frontend {INDEX}")
+    pmt = start_frontend("pmt_frontend", client, f"PMT Frontend {INDEX}")
+    try:
+        events = collect(client, 20 + INDEX, 3.0)
+        assert events
+        decoded = decode_event(events[0])
+        boards = decode_pmt_banks(decoded.bank(f"DGH{INDEX}").data,
+                                  decoded.bank(f"DIG{INDEX}").data)
+        assert [b.model for b in boards] == [1742, 1720]
+        measured = wait_for(lambda: client.odb_exists(
+            f"/Equipment/SlowControl{INDEX}/Variables/Measured"), what="slow-control readings")
+        assert measured
+    finally:
+        stop_frontend(pmt)
+        stop_frontend(slow)

@@ -1,0 +1,154 @@
+"""ODB templates and `cygno-mw odb install|diff|templates`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cygno_mw.frontends import camera_settings, pmt_settings, slow_control_settings
+
+from cygno_mw import odb_install
+from cygno_mw.cli import main
+from cygno_mw.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+PROGRAM_TYPES = {  # MIDAS's PROGRAM_INFO record
+    "Required": 8, "Watchdog timeout": 7, "Check interval": 6, "Start command": 12,
+    "Auto start": 8, "Auto stop": 8, "Auto restart": 8, "Alarm class": 12,
+}
+
+
+def test_templates_are_found_in_the_checkout_and_merged():
+    assert odb_install.templates_dir() == REPO / "odb_templates"
+    tree = odb_install.load_templates()
+    for program in ("Camera Frontend 0", "Slow Control Frontend 0", "PMT Frontend 0"):
+        command = tree["Programs"][program]["Start command"]
+        assert "-m cygno_mw.frontends." in command and " -i 0" in command
+    keys = {k.path: k for k in odb_install.template_keys(tree)}
+    command = keys["/Programs/Camera Frontend 0/Start command"]
+    assert command.value.startswith(sys.executable + " -m cygno_mw.frontends.camera_frontend")
+    assert (command.tid, command.item_size) == (12, 256)
+    assert keys["/Programs/Camera Frontend 0/Check interval"].tid == 6
+    assert "/Alias/Camera 0" in keys
+
+
+@pytest.mark.parametrize(("equipment", "module"), [
+    ("Camera0", camera_settings), ("SlowControl0", slow_control_settings),
+    ("PMT0", pmt_settings)])
+def test_equipment_templates_match_the_frontend_defaults(equipment, module):
+    """The frontend re-shapes Settings to its defaults (update_structure_only): the template
+    must hold exactly those keys, with the same values and JSON types."""
+    settings = odb_install.load_templates()["Equipment"][equipment]["Settings"]
+    defaults = module.default_settings()
+    assert list(settings) == list(defaults)
+    for key, value in defaults.items():
+        assert settings[key] == value and type(settings[key]) is type(value), key
+
+
+def test_env_variable_and_argument_choose_the_folder(tmp_path, monkeypatch):
+    (tmp_path / "a.json").write_text(json.dumps({"Test": {"x": 1}}))
+    monkeypatch.setenv(odb_install.TEMPLATES_ENV, str(tmp_path))
+    assert odb_install.load_templates() == {"Test": {"x": 1}}
+    monkeypatch.delenv(odb_install.TEMPLATES_ENV)
+    assert odb_install.load_templates(tmp_path) == {"Test": {"x": 1}}
+    with pytest.raises(ConfigError, match="does not exist"):
+        odb_install.templates_dir(tmp_path / "nope")
+
+
+def test_files_that_disagree_are_an_error_naming_both(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({"Programs": {"X": {"Required": True}}}))
+    (tmp_path / "b.json").write_text(json.dumps({"Programs": {"X": {"Required": False,
+                                                                     "Auto start": False}}}))
+    with pytest.raises(ConfigError, match=r"Required: a.json has True, b.json has False"):
+        odb_install.load_templates(tmp_path)
+    (tmp_path / "b.json").write_text(json.dumps({"Programs": {"X": {"Auto start": False}}}))
+    assert odb_install.load_templates(tmp_path)["Programs"]["X"] == {
+        "Required": True, "Auto start": False}
+
+
+def test_templates_subcommand_needs_no_midas(capsys):
+    assert main(["odb", "templates"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert "{python}" not in json.dumps(printed)
+    assert printed["Equipment"]["Camera0"]["Settings"]["Driver"] == "sim"
+
+
+# ---------------------------------------------------------------- against an ODB
+
+@pytest.fixture()
+def client():
+    standin = pytest.importorskip("midas.standin", reason="needs the MIDAS stand-in")
+    import midas.client
+
+    standin.reset()
+    crew = midas.client.MidasClient("crew")
+    yield crew
+    crew.disconnect()
+
+
+def test_install_creates_programs_with_midas_types_and_keeps_tuned_values(client, capsys):
+    client.odb_set("/Equipment/Camera0/Settings/Exposure", 0.5)
+    client.odb_set("/Programs/PMT Frontend 0/Required", False)
+    assert main(["odb", "install"]) == 0
+    out = capsys.readouterr().out
+    assert "kept ~ /Equipment/Camera0/Settings/Exposure: ODB has 0.5" in out
+    assert client.odb_get("/Equipment/Camera0/Settings/Exposure") == 0.5
+    assert client.odb_get("/Equipment/Camera0/Settings/Driver") == "sim"
+    assert client.odb_get("/Programs/PMT Frontend 0/Required") is False
+    record = client.odb_get("/Programs/Camera Frontend 0", include_key_metadata=True)
+    record = record["Camera Frontend 0"]
+    for key, tid in PROGRAM_TYPES.items():
+        assert record[f"{key}/key"]["type"] == tid, key
+    assert record["Start command/key"]["item_size"] == 256
+    assert record["Alarm class/key"]["item_size"] == 32
+    assert record["Required"] is True and record["Auto restart"] is True
+    assert client.odb_get("/Alias/Camera 0") == "?cmd=odb&odb_path=/Equipment/Camera0"
+
+
+def test_dry_run_writes_nothing_and_diff_reports(client, capsys):
+    assert main(["odb", "install", "--dry-run"]) == 0
+    assert "would write + /Programs/Camera Frontend 0/Start command" in capsys.readouterr().out
+    assert not client.odb_exists("/Programs/Camera Frontend 0")
+    assert main(["odb", "diff"]) == 1
+    assert "+ /Equipment/SlowControl0/Settings/Names" in capsys.readouterr().out
+    assert main(["odb", "install", "--force", "/Experiment"]) == 0
+    assert client.odb_get("/Experiment/MAX_EVENT_SIZE") == 32 * 1024 * 1024
+    capsys.readouterr()
+    assert main(["odb", "diff"]) == 0
+    assert capsys.readouterr().out == ""
+    client.odb_set("/Equipment/PMT0/Settings/Boards", "V1742")
+    assert main(["odb", "diff"]) == 1
+    assert capsys.readouterr().out.strip() == (
+        '~ /Equipment/PMT0/Settings/Boards: ODB has "V1742", template has "both"')
+
+
+def test_frontends_started_after_install_change_no_setting(client):
+    from cygno_mw.frontends.camera_equipment import CameraFrontend
+    from cygno_mw.frontends.pmt_equipment import PmtFrontend
+    from cygno_mw.frontends.slow_control_equipment import SlowControlFrontend
+
+    assert main(["odb", "install", "--force", "/Experiment"]) == 0
+    client.odb_set("/Equipment/Camera0/Settings/Sim pool", 1)
+    before = client.odb_get("/Equipment")
+    for frontend in (CameraFrontend, SlowControlFrontend, PmtFrontend):
+        frontend(0).close()
+    after = client.odb_get("/Equipment")
+    for equipment in ("Camera0", "SlowControl0", "PMT0"):
+        assert after[equipment]["Settings"] == before[equipment]["Settings"]
+
+
+def test_install_without_midas_says_how_to_get_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = subprocess.run([sys.executable, "-c", "import midas"], env=env, capture_output=True,
+                           cwd=tmp_path)
+    if probe.returncode == 0:
+        pytest.skip("a real midas package is installed")
+    code = "import sys; from cygno_mw.cli import main; sys.exit(main(['odb', 'diff']))"
+    result = subprocess.run([sys.executable, "-c", code], env=env,
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert "$MIDASSYS/python" in result.stderr and "Traceback" not in result.stderr
