@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Real servers (MariaDB, moto S3, victoria-metrics) as session fixtures: tests/servers.py.
+pytest_plugins = ("servers",)
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("CYGNO_SHARED_DATA", REPO.parent / "shared" / "data" / "cygno"))
 

@@ -1,0 +1,1 @@
+"""Analyzers: consumers of MIDAS events that reconstruct, monitor and store results."""

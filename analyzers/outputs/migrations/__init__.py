@@ -1,0 +1,1 @@
+"""Alembic migrations of the cygno-mw SQL schema (run through `migrate.upgrade`)."""

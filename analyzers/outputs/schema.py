@@ -1,0 +1,175 @@
+"""The SQL tables, in SQLAlchemy Core: one schema for SQLite (the embedded default) and MariaDB.
+
+This module is the current shape; `migrations/` holds the versions that build it step by step
+on a deployed database (a test checks that the two agree). Times are UTC, stored without a zone
+(DATETIME with microseconds on MariaDB). Floating-point values are DOUBLE so that what is read
+back is exactly what was written.
+
+Tables and their keys:
+- `runs`         one row per run                      PK (run)
+- `slow_control` one row per sample                   PK (variable, equipment, time)
+- `reco`         one row per cluster                  PK (run, camera, event, cluster)
+- `macro`        one row per event and camera         PK (run, camera, event)
+- `pedestals`    one row per pedestal map             PK (run, camera)
+`camera` is the camera's index (n of its CAMn bank); 0 for LIME's single camera.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+SCHEMA_VERSION = "0001"
+
+metadata = sa.MetaData()
+
+# DOUBLE and microsecond timestamps everywhere (MySQL's plain FLOAT/DATETIME would round).
+Double = sa.Double()
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+# Cluster variables returned by the reconstruction, named as in the experiment's reco tree.
+CLUSTER_INT_VARIABLES: tuple[str, ...] = ("sc_nhits", "sc_size")
+CLUSTER_VARIABLES: tuple[str, ...] = (
+    "sc_integral", "sc_corrintegral", "sc_nhits", "sc_size", "sc_rms", "sc_xmean", "sc_ymean",
+    "sc_xmin", "sc_xmax", "sc_ymin", "sc_ymax", "sc_theta", "sc_length", "sc_width",
+    "sc_longrms", "sc_latrms", "sc_pearson", "sc_lgausssigma", "sc_tgausssigma",
+)
+
+# Header of the experiment's Run table (runlog CSV) -> our column. Everything else is ours.
+RUNLOG_COLUMNS: dict[str, str] = {
+    "run_number": "run",
+    "run_description": "description",
+    "start_time": "start_time",
+    "exposure_sec": "exposure_s",
+    "GEM3_V": "gem3_v",
+    "GEM2_V": "gem2_v",
+    "GEM1_V": "gem1_v",
+    "T2_V": "t2_v",
+    "T1_V": "t1_v",
+    "DRIFT_V": "drift_v",
+    "OFFSET_V": "offset_v",
+    "PMT1_V": "pmt1_v",
+    "PMT2_V": "pmt2_v",
+    "PMT3_V": "pmt3_v",
+    "PMT4_V": "pmt4_v",
+    "HV_STATE": "hv_state",
+    "total_gas_flow": "total_gas_flow",
+    "stop_time": "stop_time",
+    "number_of_events": "number_of_events",
+    "storage_local_status": "storage_local_status",
+    "storage_cloud_status": "storage_cloud_status",
+    "storage_tape_status": "storage_tape_status",
+    "file_size": "file_size",
+    "file_checksum": "file_checksum",
+    "file_s3_tag": "file_s3_tag",
+    "online_reco_status": "online_reco_status",
+}
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
+    # -- the experiment's Run table ---------------------------------------------------------
+    sa.Column("description", sa.Text),
+    sa.Column("start_time", Timestamp),
+    sa.Column("stop_time", Timestamp),
+    sa.Column("exposure_s", Double),
+    sa.Column("gem3_v", Double),
+    sa.Column("gem2_v", Double),
+    sa.Column("gem1_v", Double),
+    sa.Column("t2_v", Double),
+    sa.Column("t1_v", Double),
+    sa.Column("drift_v", Double),
+    sa.Column("offset_v", Double),
+    sa.Column("pmt1_v", Double),
+    sa.Column("pmt2_v", Double),
+    sa.Column("pmt3_v", Double),
+    sa.Column("pmt4_v", Double),
+    sa.Column("hv_state", sa.SmallInteger),
+    sa.Column("total_gas_flow", Double),
+    sa.Column("number_of_events", sa.Integer),
+    sa.Column("storage_local_status", sa.SmallInteger),
+    sa.Column("storage_cloud_status", sa.SmallInteger),
+    sa.Column("storage_tape_status", sa.SmallInteger),
+    sa.Column("file_size", sa.BigInteger),
+    sa.Column("file_checksum", sa.String(64)),
+    sa.Column("file_s3_tag", sa.String(64)),
+    sa.Column("online_reco_status", sa.SmallInteger),
+    # -- ours ---------------------------------------------------------------------------------
+    sa.Column("file_name", sa.String(255)),
+    sa.Column("partial", sa.Boolean, comment="run file ended early or was cut"),
+    sa.Column("reco_status", sa.String(16), comment="none | running | done | failed"),
+    sa.Column("reco_events", sa.Integer, comment="events reconstructed so far"),
+    sa.Column("reco_backend", sa.String(16)),
+    sa.Column("updated_at", Timestamp),
+    sa.Index("ix_runs_start_time", "start_time"),
+)
+
+slow_control = sa.Table(
+    "slow_control", metadata,
+    sa.Column("variable", sa.String(128), primary_key=True),
+    sa.Column("equipment", sa.String(64), primary_key=True),
+    sa.Column("time", Timestamp, primary_key=True),
+    sa.Column("run", sa.Integer),
+    sa.Column("value", Double),
+    sa.Index("ix_slow_control_time", "time"),
+    sa.Index("ix_slow_control_run", "run"),
+)
+
+reco = sa.Table(
+    "reco", metadata,
+    sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("camera", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("event", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("cluster", sa.Integer, primary_key=True, autoincrement=False),
+    *(sa.Column(name, sa.Integer if name in CLUSTER_INT_VARIABLES else Double)
+      for name in CLUSTER_VARIABLES),
+)
+
+macro = sa.Table(
+    "macro", metadata,
+    sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("camera", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("event", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("time", Timestamp),
+    sa.Column("nclusters", sa.Integer),
+    sa.Column("cmos_integral", Double, comment="total light in the image"),
+    sa.Column("cmos_mean", Double),
+    sa.Column("cmos_rms", Double),
+    sa.Column("pedestal_mean", Double),
+    sa.Column("pedestal_rms", Double),
+    sa.Column("noise_mean", Double),
+    sa.Column("processing_time_s", Double),
+    sa.Column("backend", sa.String(16)),
+    sa.Column("timings", sa.Text, comment="JSON: seconds per reconstruction step"),
+    sa.Index("ix_macro_time", "time"),
+)
+
+pedestals = sa.Table(
+    "pedestals", metadata,
+    sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("camera", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("n_images", sa.Integer),
+    sa.Column("pedestal_mean", Double),
+    sa.Column("pedestal_rms", Double, comment="spread of the per-pixel means"),
+    sa.Column("noise_mean", Double),
+    sa.Column("noise_median", Double),
+    sa.Column("noise_rms", Double, comment="spread of the per-pixel noise"),
+    sa.Column("hot_pixels", sa.Integer),
+    sa.Column("map_location", sa.String(1024), comment="local path or s3:// URL"),
+    sa.Column("map_sha256", sa.String(64)),
+    sa.Column("created_at", Timestamp),
+)
+
+TABLES: dict[str, sa.Table] = {t.name: t for t in (runs, slow_control, reco, macro, pedestals)}
+
+RECO_COLUMNS: tuple[str, ...] = tuple(c.name for c in reco.columns)
+MACRO_COLUMNS: tuple[str, ...] = tuple(c.name for c in macro.columns)
+PEDESTAL_STATS: tuple[str, ...] = (
+    "n_images", "pedestal_mean", "pedestal_rms", "noise_mean", "noise_median", "noise_rms",
+    "hot_pixels", "map_sha256",
+)
+
+
+def key_columns(table: sa.Table) -> tuple[str, ...]:
+    """Names of the table's primary-key columns, in order."""
+    return tuple(c.name for c in table.primary_key.columns)

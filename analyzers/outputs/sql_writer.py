@@ -1,0 +1,395 @@
+"""`SqlSink`: batched, transactional, idempotent writes of reconstruction results to SQL.
+
+Idempotent by construction: each batch, in one transaction, first deletes the rows of every
+(run, camera, event) it carries, then inserts them; `begin_run` also wipes a run (one camera)
+before its first batch, for re-processing. A transaction that fails on a lost connection is
+retried whole, so a server dropping mid-batch never leaves a row twice. Connecting is lazy and
+retried with bounded backoff; the schema is created/upgraded on first connection.
+
+The reconstruction's per-image output goes in as is: `clusters` (dict of NumPy arrays, one per
+cluster variable) and `image` (cmos_integral, cmos_mean, cmos_rms, nclusters, ...); whole
+columns are converted at flush time, never row by row in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time as time_module
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import exc
+from sqlalchemy.engine import URL, Connection, Engine
+
+from . import credentials, database, migrate, schema, sql_ops
+from .batch import Batch, Columns, to_utc_naive
+from .database import RetryPolicy
+from .errors import OutputError
+from .mysql_bulk import LocalInfileRefused, MySqlBulkLoader, is_mysql, make_private_dir
+
+log = logging.getLogger(__name__)
+
+_INT_CLUSTER_INDEX = [schema.CLUSTER_VARIABLES.index(v) for v in schema.CLUSTER_INT_VARIABLES]
+_MACRO_FLOATS = ("cmos_integral", "cmos_mean", "cmos_rms", "pedestal_mean", "pedestal_rms",
+                 "noise_mean", "processing_time_s")
+
+
+@dataclass
+class _PendingEvent:
+    clusters: np.ndarray  # (19, n) float64, rows in schema.CLUSTER_VARIABLES order
+    nclusters: int
+    time: Any
+    floats: tuple[float, ...]  # _MACRO_FLOATS order
+    backend: str | None
+    timings: str | None
+
+
+def _part(result: Any, name: str) -> Any:
+    if isinstance(result, Mapping):
+        return result.get(name)
+    return getattr(result, name, None)
+
+
+def _float_or_nan(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+class SqlSink:
+    """Buffered writer of results to the SQL tables (see module docstring)."""
+
+    def __init__(self, url: str | URL | None = None, *, batch_rows: int = 50_000,
+                 retry: RetryPolicy | None = None, connect_retry: RetryPolicy | None = None,
+                 migrate_schema: bool = True, bulk_load: bool = True,
+                 flush_after_s: float | None = None) -> None:
+        self.url = database.parse_url(url or database.default_url())
+        self.batch_rows = batch_rows
+        self.flush_after_s = flush_after_s  # online use: data no older than this in memory
+        self.retry = retry or RetryPolicy()
+        self.connect_retry = connect_retry or self.retry
+        self.migrate_schema = migrate_schema
+        self._bulk_wanted = bulk_load and is_mysql(self.url.get_backend_name())
+        self._bulk_dir: Path | None = None  # made on first connection (MySQL only)
+        self._bulk: MySqlBulkLoader | None = None
+        self._engine: Engine | None = None
+        self._lock = threading.RLock()
+        self._events: dict[tuple[int, int, int], _PendingEvent] = {}
+        self._pending_clusters = 0
+        self._pending_since: float | None = None
+        self._replace: list[tuple[int, int | None]] = []
+        self._records: list[tuple[str, list[dict[str, Any]]]] = []
+        self.rows_written = 0
+
+    # -- connection ---------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy Engine, connected and migrated (retried with backoff)."""
+        if self._engine is None:
+            self._engine = self.connect()
+        return self._engine
+
+    def connect(self) -> Engine:
+        if self._bulk_wanted and self._bulk_dir is None:
+            self._bulk_dir = make_private_dir()
+        engine = database.create_db_engine(self.url, local_infile_dir=self._bulk_dir)
+        try:
+            database.check_connection(engine, self.connect_retry)
+            if self.migrate_schema:
+                migrate.upgrade(engine)
+        except exc.DBAPIError as err:
+            engine.dispose()
+            raise database.translate(err, self.url) from None
+        except Exception:
+            engine.dispose()
+            raise
+        if self._bulk_dir is not None:
+            self._bulk = MySqlBulkLoader(self._bulk_dir)
+        log.info("writing results to %s", credentials.safe_url(self.url))
+        return engine
+
+    # -- buffering ----------------------------------------------------------------------------
+    def write_event(self, run: int, event: int, camera: int, result: Any, *,
+                    time: Any = None, backend: str | None = None,
+                    pedestal_mean: float | None = None, pedestal_rms: float | None = None,
+                    noise_mean: float | None = None) -> None:
+        """Queue one image's clusters (`reco`) and summary (`macro`); flushes when the buffer
+        holds `batch_rows` rows. `result` has `clusters` and `image` (mapping or attributes),
+        optionally `timings` (seconds per step; 'total' or their sum is the processing time).
+        Writing the same (run, camera, event) again replaces it."""
+        clusters = _part(result, "clusters")
+        if not isinstance(clusters, Mapping):
+            raise OutputError("result has no 'clusters' mapping of cluster variables")
+        image = _part(result, "image") or {}
+        block = _cluster_block(clusters)
+        n = block.shape[1]
+        timings = _part(result, "timings") or image.get("timings") or {}
+        total = timings.get("total") if timings else None
+        if total is None and timings:
+            total = sum(float(v) for v in timings.values())
+        floats = (
+            _float_or_nan(image.get("cmos_integral")), _float_or_nan(image.get("cmos_mean")),
+            _float_or_nan(image.get("cmos_rms")),
+            _float_or_nan(image.get("pedestal_mean", pedestal_mean)),
+            _float_or_nan(image.get("pedestal_rms", pedestal_rms)),
+            _float_or_nan(image.get("noise_mean", noise_mean)), _float_or_nan(total),
+        )
+        pending = _PendingEvent(
+            clusters=block, nclusters=int(image.get("nclusters", n)),
+            time=to_utc_naive(time if time is not None else image.get("time")),
+            floats=floats, backend=backend or image.get("backend"),
+            timings=json.dumps({k: float(v) for k, v in timings.items()}) if timings else None,
+        )
+        key = (int(run), int(camera), int(event))
+        with self._lock:
+            old = self._events.pop(key, None)
+            if old is not None:
+                self._pending_clusters -= old.clusters.shape[1]
+            self._events[key] = pending
+            self._pending_clusters += n
+            full = self._due()
+        if full:
+            self.flush()
+
+    def begin_run(self, run: int, camera: int | None = None) -> None:
+        """Re-processing: the run's existing reco/macro rows (this camera, or all) are deleted
+        in the same transaction as the next batch."""
+        with self._lock:
+            self._replace.append((int(run), None if camera is None else int(camera)))
+
+    def write_slow_control(self, samples: Iterable[Mapping[str, Any]]) -> None:
+        """Queue slow-control samples: mappings with time, equipment, variable, value and
+        optionally run. A sample with the same (variable, equipment, time) replaces the old."""
+        records = []
+        for sample in samples:
+            value = sample.get("value")
+            records.append({
+                "variable": str(sample["variable"]), "equipment": str(sample["equipment"]),
+                "time": to_utc_naive(sample["time"]),
+                "run": None if sample.get("run") is None else int(sample["run"]),
+                "value": None if value is None else float(value),
+            })
+        self._queue_records("slow_control", records)
+
+    def write_runs(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Queue rows of `runs` (column names as in the schema); existing runs are updated in
+        the columns given."""
+        self._queue_records("runs", [dict(r) for r in records])
+
+    def update_run(self, run: int, **fields: Any) -> None:
+        """Set some columns of one run (created if missing), e.g. reco_status='done'."""
+        fields = {"run": int(run), **fields, "updated_at": to_utc_naive(_now())}
+        self._queue_records("runs", [fields])
+
+    def write_pedestal(self, run: int, camera: int, *, map_location: str,
+                       **stats: Any) -> None:
+        """Queue one pedestal map's summary (see schema.PEDESTAL_STATS) and where it lives."""
+        unknown = sorted(set(stats) - set(schema.PEDESTAL_STATS))
+        if unknown:
+            raise OutputError(f"unknown pedestal statistics {unknown}; "
+                              f"known: {list(schema.PEDESTAL_STATS)}")
+        record = {"run": int(run), "camera": int(camera), "map_location": str(map_location),
+                  "created_at": to_utc_naive(_now()), **stats}
+        self._queue_records("pedestals", [record])
+
+    def _queue_records(self, table: str, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        with self._lock:
+            self._records.append((table, records))
+            full = self._due()
+        if full:
+            self.flush()
+
+    def _due(self) -> bool:
+        """Flush now? (buffer full, or its oldest row older than `flush_after_s`)."""
+        now = time_module.monotonic()
+        if self._pending_since is None:
+            self._pending_since = now
+        if self.pending_rows >= self.batch_rows:
+            return True
+        return self.flush_after_s is not None and now - self._pending_since >= self.flush_after_s
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows waiting for the next flush."""
+        return (self._pending_clusters + len(self._events)
+                + sum(len(r) for _, r in self._records))
+
+    # -- writing ------------------------------------------------------------------------------
+    def take_batch(self) -> Batch:
+        """Detach everything buffered as one Batch (the buffer starts empty again)."""
+        with self._lock:
+            events, self._events = self._events, {}
+            replace, self._replace = self._replace, []
+            records, self._records = self._records, []
+            self._pending_clusters = 0
+            self._pending_since = None
+        batch = Batch(replace_runs=replace, records=records)
+        if events:
+            batch.events = _event_columns(list(events), list(events.values()))
+        return batch
+
+    def write_batch(self, batch: Batch) -> int:
+        """Write a batch in one transaction, retried whole on a lost connection; returns rows."""
+        if batch.is_empty():
+            return 0
+        engine = self.engine
+        database.run_with_retry(engine, lambda conn: self._apply(conn, batch), self.retry,
+                                "write batch")
+        self.rows_written += batch.n_rows
+        return batch.n_rows
+
+    def flush(self) -> int:
+        """Write everything buffered now; returns the number of rows written."""
+        return self.write_batch(self.take_batch())
+
+    def replace_run(self, run: int, camera: int | None = None) -> None:
+        """Delete a run's reco and macro rows now (this camera, or all cameras)."""
+        self.write_batch(Batch(replace_runs=[(int(run), camera)]))
+
+    def _apply(self, conn: Connection, batch: Batch) -> None:
+        for run, camera in batch.replace_runs:
+            for table in (schema.reco, schema.macro):
+                sql_ops.delete_run(conn, table, run, camera)
+        for name, records in batch.records:
+            sql_ops.upsert(conn, schema.TABLES[name], records)
+        macro = batch.events.get("macro")
+        if macro:
+            runs, cameras, events = macro["run"], macro["camera"], macro["event"]
+            keep = ~_covered(runs, cameras, batch.replace_runs)
+            for table in (schema.reco, schema.macro):
+                sql_ops.delete_events(conn, table, runs[keep], cameras[keep], events[keep])
+            self._insert(conn, schema.macro, macro)
+            self._insert(conn, schema.reco, batch.events["reco"])
+
+    def _insert(self, conn: Connection, table: Any, columns: Columns) -> None:
+        order = tuple(c.name for c in table.columns)
+        if self._bulk is not None:
+            try:
+                self._bulk.insert(conn, table, columns, order)
+                return
+            except LocalInfileRefused as refused:
+                log.info("server refuses LOAD DATA LOCAL INFILE (%s); using executemany",
+                         refused)
+                self._bulk = None
+        if conn.dialect.name == "sqlite" and sql_ops.sqlite_multirow_insert(
+                conn, table, columns, order):
+            return
+        sql_ops.executemany_insert(conn, table, columns, order)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush what is buffered and release the connections."""
+        try:
+            self.flush()
+        finally:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+            if self._bulk_dir is not None:
+                shutil.rmtree(self._bulk_dir, ignore_errors=True)
+                self._bulk_dir = None
+                self._bulk = None
+
+    def __enter__(self) -> SqlSink:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # keep the original error; still release resources
+            try:
+                self.close()
+            except Exception as close_error:
+                log.error("while closing after an error: %s", close_error)
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _cluster_block(clusters: Mapping[str, Any]) -> np.ndarray:
+    """The cluster variables as one (19, n) float64 block, rows in CLUSTER_VARIABLES order.
+
+    One C-level copy per image (so the caller may reuse its arrays); counts are rounded to
+    integers. Called per image: the checks cost nothing unless something is wrong."""
+    try:
+        arrays = [clusters[name] for name in schema.CLUSTER_VARIABLES]
+    except KeyError:
+        missing = [v for v in schema.CLUSTER_VARIABLES if v not in clusters]
+        raise OutputError(f"clusters lack the variables {missing}") from None
+    try:
+        block = np.array(arrays, dtype=np.float64)
+    except (ValueError, TypeError):
+        block = None
+    if block is None or block.ndim != 2:
+        _explain_bad_clusters(arrays)
+        raise OutputError("cluster variables are not numeric 1-D arrays of one length")
+    for index in _INT_CLUSTER_INDEX:
+        if getattr(arrays[index], "dtype", np.dtype(float)).kind not in "iub":
+            counts = block[index]
+            if not np.isfinite(counts).all():
+                raise OutputError(f"cluster variable {schema.CLUSTER_VARIABLES[index]} has "
+                                  "NaN or inf values")
+            np.rint(counts, out=counts)
+    return block
+
+
+def _explain_bad_clusters(arrays: list[Any]) -> None:
+    length = len(arrays[0]) if np.ndim(arrays[0]) == 1 else -1
+    for name, values in zip(schema.CLUSTER_VARIABLES, arrays, strict=True):
+        if np.ndim(values) != 1:
+            raise OutputError(f"cluster variable {name} must be 1-D, got shape "
+                              f"{np.shape(values)}")
+        if len(values) != length:
+            raise OutputError(f"cluster variable {name} has {len(values)} values, "
+                              f"expected {length}")
+
+
+def _event_columns(keys: list[tuple[int, int, int]],
+                   entries: list[_PendingEvent]) -> dict[str, Columns]:
+    """Per-event pieces -> one column per table column (reco and macro)."""
+    key_array = np.array(keys, dtype=np.int64).reshape(-1, 3)
+    runs, cameras, events = key_array[:, 0], key_array[:, 1], key_array[:, 2]
+    counts = np.fromiter((e.clusters.shape[1] for e in entries), dtype=np.int64,
+                         count=len(entries))
+    starts = np.cumsum(counts) - counts
+    total = int(counts.sum())
+    reco: Columns = {
+        "run": np.repeat(runs, counts), "camera": np.repeat(cameras, counts),
+        "event": np.repeat(events, counts),
+        "cluster": np.arange(total, dtype=np.int64) - np.repeat(starts, counts),
+    }
+    values = np.concatenate([e.clusters for e in entries], axis=1)
+    for index, name in enumerate(schema.CLUSTER_VARIABLES):
+        column = values[index]
+        reco[name] = column.astype(np.int64) if index in _INT_CLUSTER_INDEX else column
+    floats = np.array([e.floats for e in entries], dtype=np.float64).reshape(-1, 7)
+    macro: Columns = {
+        "run": runs, "camera": cameras, "event": events,
+        "time": np.array([e.time for e in entries], dtype="datetime64[us]"),
+        "nclusters": np.array([e.nclusters for e in entries], dtype=np.int64),
+        **{name: floats[:, i] for i, name in enumerate(_MACRO_FLOATS)},
+        "backend": np.array([e.backend for e in entries], dtype=object),
+        "timings": np.array([e.timings for e in entries], dtype=object),
+    }
+    return {"reco": reco, "macro": macro}
+
+
+def _covered(runs: np.ndarray, cameras: np.ndarray,
+             replaced: list[tuple[int, int | None]]) -> np.ndarray:
+    """Rows whose run (and camera) is wiped anyway by the batch's `replace_runs`."""
+    covered = np.zeros(len(runs), dtype=bool)
+    for run, camera in replaced:
+        hit = runs == run
+        if camera is not None:
+            hit &= cameras == camera
+        covered |= hit
+    return covered

@@ -1,0 +1,352 @@
+"""Real servers for tests and benches: MariaDB, moto's S3 server, victoria-metrics.
+
+Each server runs as a child process in a private temporary folder, bound to 127.0.0.1 on a
+free port, and is polled until it answers (never sleep-and-hope). The classes know nothing of
+cygno-mw, so `bench/sql.py` imports this module too (it puts `tests/` on `sys.path`).
+
+The pytest fixtures at the bottom are session-scoped: one server of each kind per test run,
+started on first use. Fault tests stop and restart a server through `.kill()` / `.stop()` /
+`.start()`; the port and data folder stay the same, so clients reconnect to the same URL.
+
+A missing server binary skips the tests that need it, except in CI (env `CI` set) where it is
+a failure: CI installs the servers with `.ci/services`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+LOOPBACK = "127.0.0.1"
+
+
+class ServerUnavailable(RuntimeError):
+    """A server binary is missing or the server did not become ready."""
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(ready: Callable[[], bool], what: str, timeout: float = 60.0,
+               process: subprocess.Popen | None = None, log: Path | None = None) -> None:
+    """Poll `ready()` until it is true; fail early when `process` exits, late after `timeout`."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        if ready():
+            return
+        if process is not None and process.poll() is not None:
+            raise ServerUnavailable(f"{what} exited with status {process.returncode}"
+                                    + _log_tail(log))
+        if time.monotonic() > deadline:
+            raise ServerUnavailable(f"{what} not ready after {timeout:.0f} s" + _log_tail(log))
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+
+
+def _log_tail(log: Path | None, chars: int = 2000) -> str:
+    if log is None or not log.exists():
+        return ""
+    return "\n--- server log (tail) ---\n" + log.read_text(errors="replace")[-chars:]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((LOOPBACK, port)) == 0
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as reply:
+            return 200 <= reply.status < 500
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except OSError:
+        return False
+
+
+def find_binary(*names: str) -> str | None:
+    """The first of `names` on PATH (also /usr/sbin, where Debian puts mariadbd)."""
+    path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin" + os.pathsep + "/sbin"
+    for name in names:
+        found = shutil.which(name, path=path)
+        if found:
+            return found
+    return None
+
+
+class ManagedServer:
+    """A server process in a private folder that can be stopped and started again."""
+
+    name = "server"
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"cygno-{self.name}-"))
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.log = self.workdir / f"{self.name}.log"
+
+    # -- to be provided by subclasses -------------------------------------------------------
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def is_ready(self) -> bool:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """One-time set-up before the first start (e.g. initialise a data folder)."""
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the process (if not running) and wait until it answers."""
+        if self.running:
+            return
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.workdir, start_new_session=True,
+            )
+        wait_until(self.is_ready, f"{self.name} on port {self.port}", timeout, self.process,
+                   self.log)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Graceful stop (SIGTERM), then SIGKILL if it lingers; waits for the exit."""
+        self._signal(signal.SIGTERM, timeout)
+
+    def kill(self) -> None:
+        """Abrupt stop (SIGKILL): the server vanishes mid-conversation, as in a crash."""
+        self._signal(signal.SIGKILL, 30.0)
+
+    def _signal(self, sig: int, timeout: float) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        # A port in TIME_WAIT is fine for a restart; wait only until no one listens.
+        wait_until(lambda: not _port_open(self.port), f"{self.name} port release", 30.0)
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """`with server.down():` — stopped inside the block, running again after it."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+
+    def close(self) -> None:
+        """Stop the server and delete its folder."""
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> ManagedServer:
+        self.prepare()
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MariaDBServer(ManagedServer):
+    """Debian's mariadbd with its own data folder, socket and port; root has no password."""
+
+    name = "mariadb"
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        self.mariadbd = find_binary("mariadbd", "mysqld")
+        self.install_db = find_binary("mariadb-install-db", "mysql_install_db")
+        if not self.mariadbd or not self.install_db:
+            raise ServerUnavailable(
+                "MariaDB server not installed (need mariadbd and mariadb-install-db; "
+                "Debian package mariadb-server, installed by .ci/services)")
+        super().__init__(workdir)
+        self.datadir = self.workdir / "data"
+        self.socket = self.workdir / "sock"
+        self.user = getpass.getuser()
+
+    def prepare(self) -> None:
+        if (self.datadir / "mysql").is_dir():
+            return
+        with open(self.log, "ab") as log:
+            subprocess.run(
+                [self.install_db, "--no-defaults", f"--user={self.user}",
+                 f"--datadir={self.datadir}", "--auth-root-authentication-method=normal",
+                 "--skip-test-db"],
+                stdout=log, stderr=subprocess.STDOUT, check=True, cwd=self.workdir,
+            )
+
+    def command(self) -> list[str]:
+        return [
+            self.mariadbd, "--no-defaults", f"--user={self.user}", f"--datadir={self.datadir}",
+            f"--socket={self.socket}", f"--port={self.port}", f"--bind-address={LOOPBACK}",
+            f"--pid-file={self.workdir / 'pid'}", "--skip-name-resolve",
+            "--innodb-buffer-pool-size=128M", "--max-allowed-packet=64M",
+        ]
+
+    def is_ready(self) -> bool:
+        return self.socket.exists() and _port_open(self.port)
+
+    def url(self, database: str = "", user: str = "root", password: str | None = None) -> str:
+        """SQLAlchemy URL over TCP (the path a remote client takes)."""
+        auth = user if password is None else f"{user}:{password}"
+        return f"mysql+mysqlconnector://{auth}@{LOOPBACK}:{self.port}/{database}"
+
+    def sql(self, statement: str) -> str:
+        """Run SQL as root through the server's own client, over the private socket."""
+        client = find_binary("mariadb", "mysql")
+        if client is None:
+            raise ServerUnavailable("mariadb client not installed")
+        done = subprocess.run(
+            [client, "--no-defaults", "-S", str(self.socket), "-uroot", "-N", "-B",
+             "-e", statement],
+            capture_output=True, text=True, timeout=60,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"mariadb client failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def create_database(self, prefix: str = "t") -> str:
+        """A new empty database with a unique name; returns the name."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        self.sql(f"CREATE DATABASE `{name}`")
+        return name
+
+
+class MotoS3Server(ManagedServer):
+    """moto's standalone server as a separate process (so it can be killed); state in memory."""
+
+    name = "moto-s3"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)]
+
+    def is_ready(self) -> bool:
+        return _http_ok(f"{self.endpoint_url}/moto-api/")
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+
+class VictoriaMetricsServer(ManagedServer):
+    """victoria-metrics: accepts the InfluxDB v2 write API, exports series as JSON lines."""
+
+    name = "victoria-metrics"
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        self.binary = find_binary("victoria-metrics")
+        if not self.binary:
+            raise ServerUnavailable(
+                "victoria-metrics not installed (Debian package victoria-metrics, "
+                "installed by .ci/services)")
+        super().__init__(workdir)
+
+    def command(self) -> list[str]:
+        return [self.binary, f"-storageDataPath={self.workdir / 'data'}",
+                f"-httpListenAddr={LOOPBACK}:{self.port}", "-loggerLevel=WARN",
+                "-retentionPeriod=100y"]
+
+    def is_ready(self) -> bool:
+        return _http_ok(f"{self.url}/health")
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def export(self, match: str) -> list[dict]:
+        """Series matching a PromQL series selector, e.g. '{__name__=~"cygno_reco_.*"}'."""
+        import json
+        import urllib.parse
+
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=5).close()
+        query = urllib.parse.urlencode({"match[]": match})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as reply:
+            text = reply.read().decode()
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# -- pytest fixtures ------------------------------------------------------------------------
+
+def _start_or_skip(factory: Callable[[], ManagedServer]) -> ManagedServer:
+    try:
+        server = factory()
+        server.prepare()
+        server.start()
+    except ServerUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (CI is set: the servers must be installed)")
+        pytest.skip(str(exc))
+    return server
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer]:
+    """One private MariaDB for the session; `.kill()/.stop()/.start()` for fault tests."""
+    server = _start_or_skip(MariaDBServer)
+    yield server  # type: ignore[misc]
+    server.close()
+
+
+@pytest.fixture
+def mariadb_url(mariadb_server: MariaDBServer) -> str:
+    """URL of a fresh empty database on the session's MariaDB (running again if a test
+    stopped it)."""
+    mariadb_server.start()
+    return mariadb_server.url(mariadb_server.create_database())
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoS3Server]:
+    """moto's S3 server for the session, in its own process (so it can be stopped)."""
+    server = _start_or_skip(MotoS3Server)
+    yield server  # type: ignore[misc]
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def influx_server() -> Iterator[VictoriaMetricsServer]:
+    """victoria-metrics answering the InfluxDB v2 write API for the session."""
+    server = _start_or_skip(VictoriaMetricsServer)
+    yield server  # type: ignore[misc]
+    server.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on the embedded SQLite file and on a fresh MariaDB database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cygno.sqlite'}"
+    return request.getfixturevalue("mariadb_url")
