@@ -167,7 +167,8 @@ def odb_value(key: TemplateKey) -> Any:
 
 @dataclass(frozen=True)
 class Difference:
-    """How the ODB differs from a template key: "missing" or "differs" (a tuned value)."""
+    """How the ODB differs from a template key: "missing", "differs" (a tuned value) or
+    "too small" (a size below what our events need)."""
 
     key: TemplateKey
     kind: str
@@ -177,6 +178,9 @@ class Difference:
         if self.kind == "missing":
             shown = "{}" if self.key.is_directory else json.dumps(self.key.value)
             return f"+ {self.key.path} = {shown}  (not in the ODB)"
+        if self.kind == "too small":
+            return (f"^ {self.key.path}: ODB has {json.dumps(self.odb)}, our events need at "
+                    f"least {json.dumps(self.key.value)}")
         return (f"~ {self.key.path}: ODB has {json.dumps(self.odb)}, template has "
                 f"{json.dumps(self.key.value)}")
 
@@ -192,15 +196,28 @@ def _same(odb: Any, template: Any) -> bool:
     return odb == template
 
 
+# Sizes our events need: a smaller value in the ODB stops the camera from starting, a larger
+# one is the experiment's own choice.  These are raised by `install`, never lowered.
+_AT_LEAST = ("/experiment/max_event_size", "/experiment/buffer sizes/")
+
+
+def _is_minimum(path: str) -> bool:
+    return path.lower().startswith(_AT_LEAST)
+
+
 def compare(client: Any, keys: list[TemplateKey]) -> list[Difference]:
-    """The template keys missing from the ODB or holding another value there."""
+    """The template keys missing from the ODB, holding another value there, or (for the
+    sizes in `_AT_LEAST`) holding a smaller value than the template's minimum."""
     differences = []
     for key in keys:
         if not client.odb_exists(key.path):
             differences.append(Difference(key, "missing"))
         elif not key.is_directory:
             current = client.odb_get(key.path)
-            if not _same(current, key.value):
+            if _is_minimum(key.path):
+                if current < key.value:
+                    differences.append(Difference(key, "too small", current))
+            elif not _same(current, key.value):
                 differences.append(Difference(key, "differs", current))
     return differences
 
@@ -218,7 +235,7 @@ def install(client: Any, keys: list[TemplateKey], dry_run: bool = False,
             continue
         written.append(difference)
         if not dry_run:
-            if difference.kind == "differs":
+            if difference.kind in ("differs", "too small"):
                 client.odb_set(difference.key.path, difference.key.value)
             else:
                 client.odb_set(difference.key.path, odb_value(difference.key))

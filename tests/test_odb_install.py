@@ -126,12 +126,24 @@ def test_dry_run_writes_nothing_and_diff_reports(client, capsys):
         '~ /Equipment/PMT0/Settings/Boards: ODB has "V1742", template has "both"')
 
 
+def test_install_raises_event_sizes_too_small_for_images_but_keeps_larger_ones(client, capsys):
+    client.odb_set("/Experiment/MAX_EVENT_SIZE", 4 * 1024 * 1024)  # a fresh MIDAS's value
+    client.odb_set("/Experiment/Buffer sizes/SYSTEM", 2 * 1024 ** 3 - 1)  # LIME's: larger
+    assert main(["odb", "diff"]) == 1
+    assert "^ /Experiment/MAX_EVENT_SIZE: ODB has 4194304" in capsys.readouterr().out
+    assert main(["odb", "install"]) == 0
+    assert client.odb_get("/Experiment/MAX_EVENT_SIZE") == 32 * 1024 * 1024
+    assert client.odb_get("/Experiment/Buffer sizes/SYSTEM") == 2 * 1024 ** 3 - 1
+    capsys.readouterr()
+    assert main(["odb", "diff"]) == 0
+
+
 def test_frontends_started_after_install_change_no_setting(client):
     from cygno_mw.frontends.camera_equipment import CameraFrontend
     from cygno_mw.frontends.pmt_equipment import PmtFrontend
     from cygno_mw.frontends.slow_control_equipment import SlowControlFrontend
 
-    assert main(["odb", "install", "--force", "/Experiment"]) == 0
+    assert main(["odb", "install"]) == 0
     client.odb_set("/Equipment/Camera0/Settings/Sim pool", 1)
     before = client.odb_get("/Equipment")
     for frontend in (CameraFrontend, SlowControlFrontend, PmtFrontend):
