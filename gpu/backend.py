@@ -1,0 +1,136 @@
+"""Choice of array library: NumPy on the CPU, CuPy on a CUDA GPU, same code for both.
+
+CuPy is imported only when asked for (or probed by 'auto'), so the CPU path never loads a
+GPU library.  Each backend carries the array module (`xp`), the matching `ndimage`, and the
+few scatter/segment helpers whose spelling differs between the two.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from cygno_mw.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array library plus the device it runs on."""
+
+    name: str  # 'numpy' | 'cupy'
+    xp: ModuleType
+    ndimage: ModuleType
+    device_name: str
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.name == "cupy"
+
+    def asarray(self, a: Any, dtype: Any = None) -> Any:
+        """Array on this backend's device (no copy when it is already there)."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_host(self, a: Any) -> np.ndarray:
+        """NumPy copy of a device array (identity on the CPU backend)."""
+        if self.is_gpu:
+            return self.xp.asnumpy(a)
+        return np.asarray(a)
+
+    def scalar(self, a: Any) -> float:
+        """A 0-d device value as a Python float (one device sync on the GPU)."""
+        return float(a.item() if hasattr(a, "item") else a)
+
+    def _atomic_friendly(self, values: Any) -> Any:
+        """GPU scatter min/max need 32/64-bit values: widen bool and small integers."""
+        if values.dtype.kind in "biu" and values.dtype.itemsize < 4:
+            return values.astype(self.xp.int32)
+        return values
+
+    def segment_max(self, values: Any, segments: Any, n: int, fill: float) -> Any:
+        """Per-segment maximum of `values` (segments in 0..n-1); `fill` where empty."""
+        values = self._atomic_friendly(values)
+        out = self.xp.full(n, fill, dtype=values.dtype)
+        if self.is_gpu:
+            import cupyx
+
+            cupyx.scatter_max(out, segments, values)
+        else:
+            np.maximum.at(out, segments, values)
+        return out
+
+    def segment_min(self, values: Any, segments: Any, n: int, fill: float) -> Any:
+        """Per-segment minimum of `values`; `fill` where empty."""
+        values = self._atomic_friendly(values)
+        out = self.xp.full(n, fill, dtype=values.dtype)
+        if self.is_gpu:
+            import cupyx
+
+            cupyx.scatter_min(out, segments, values)
+        else:
+            np.minimum.at(out, segments, values)
+        return out
+
+    def segment_sum(self, values: Any, segments: Any, n: int) -> Any:
+        """Per-segment float64 sum (bincount); order-free on the CPU, atomics on the GPU."""
+        return self.xp.bincount(segments, weights=values, minlength=n)[:n]
+
+    def synchronize(self) -> None:
+        """Wait for queued GPU work (for honest timings); no-op on the CPU."""
+        if self.is_gpu:
+            self.xp.cuda.get_current_stream().synchronize()
+
+
+@functools.cache
+def numpy_backend() -> Backend:
+    import platform
+
+    from scipy import ndimage
+
+    cpu = platform.processor() or platform.machine() or "cpu"
+    return Backend("numpy", np, ndimage, f"CPU ({cpu})")
+
+
+@functools.cache
+def cupy_backend() -> Backend | None:
+    """The CuPy backend, or None when CuPy or a usable GPU is missing."""
+    try:
+        import cupy
+        import cupyx.scipy.ndimage as cnd
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None
+        device = cupy.cuda.Device()
+        props = cupy.cuda.runtime.getDeviceProperties(device.id)
+        name = props["name"]
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        cupy.zeros(1).sum()  # fails early on a broken driver / toolkit
+    except Exception:  # ImportError, CUDARuntimeError, compiler errors...
+        return None
+    return Backend("cupy", cupy, cnd, f"GPU {device.id} ({name})")
+
+
+def cupy_available() -> bool:
+    """True when CuPy imports and sees at least one working CUDA device."""
+    return cupy_backend() is not None
+
+
+def get_backend(name: str = "auto") -> Backend:
+    """'auto' takes the GPU when present; 'cupy' without one is a ConfigError."""
+    name = str(name).strip().lower()
+    if name == "numpy":
+        return numpy_backend()
+    if name == "cupy":
+        backend = cupy_backend()
+        if backend is None:
+            raise ConfigError(
+                "backend 'cupy' requested but CuPy or a CUDA GPU is not available "
+                "(install cygno-mw[gpu] on a GPU machine, or use backend='numpy'/'auto')"
+            )
+        return backend
+    if name == "auto":
+        return cupy_backend() or numpy_backend()
+    raise ConfigError(f"unknown backend {name!r}: use 'auto', 'numpy' or 'cupy'")
