@@ -20,6 +20,10 @@ from cygno_mw.errors import CygnoError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("cygno_mw.cli.simulate", "write a simulated MIDAS run (with truth sidecar)"),
     "dump": ("cygno_mw.cli.dump", "print the events and banks of a MIDAS file"),
+    "odb": ("cygno_mw.cli.odb", "install ODB templates into a live ODB, or diff against them"),
+    "sql": ("cygno_mw.cli.sql", "query the result tables (runs, reco, macro, sc, pedestals)"),
+    "replay": ("cygno_mw.cli.replay", "reconstruct MIDAS files into SQL, reco files, S3"),
+    "demo": ("cygno_mw.cli.demo", "simulate two runs, replay them, report (the first command)"),
 }
 
 

@@ -1,0 +1,404 @@
+"""The online analyzer: a MIDAS client that reconstructs events live from the SYSTEM buffer.
+
+    python -m cygno_mw.analyzers.online_analyzer [-h HOST] [-e EXPT] [--name NAME] [-j N]
+
+Started from the status page through `/Programs/Online Analyzer`; stopped from there too
+(communicate() exits, everything queued is flushed first).  Two threads:
+
+- the MIDAS loop (this module): communicate(), the transition callbacks, receiving events
+  and labelling each with its run (online_run_tracker), statistics, messages, alarms, the
+  live display; it never waits for reconstruction or a server;
+- the processing thread (online_processing): the replay's RunProcessor on each run.
+
+ODB: `/Analyzer/Parameters/{Reco,Output}` (shared with the replay, watched and applied live
+after validation; a bad value gets a MIDAS message and the old value back), `/Analyzer/Online`
+(buffer, sampling type, event ids, time bounds, alarm limits: read at start),
+`/Analyzer/Reco/Statistics`, `/Analyzer/Display` (see odb_templates/analyzer_statistics.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cygno_mw.analyzers.online_alarms import AlarmLimits, OnlineAlarms
+from cygno_mw.analyzers.online_display import LiveDisplay
+from cygno_mw.analyzers.online_event_source import (
+    BufferRequest,
+    BufferSource,
+    MalformedEventError,
+    header_of,
+)
+from cygno_mw.analyzers.online_processing import OnlineProcessor, RunReport
+from cygno_mw.analyzers.online_run_tracker import EventItem, RunTracker
+from cygno_mw.analyzers.online_statistics import STATISTICS_PATH, OnlineStatistics
+from cygno_mw.analyzers.parameters import ODB_PARAMETERS, SECTIONS, AnalyzerParameters
+from cygno_mw.analyzers.reco_engine import BUILTIN_VIGNETTE
+
+from cygno_mw.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CLIENT_NAME = "Online Analyzer"
+SETTINGS_PATH = "/Analyzer/Online"
+DISPLAY_PATH = "/Analyzer/Display"
+START_SEQUENCE = 300  # before the frontends (500) send the new run's first event
+STOP_SEQUENCE = 700  # after the frontends (500) sent the old run's last one
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "Buffer": "SYSTEM",
+    "Sampling": "GET_NONBLOCKING",
+    "Event IDs": "",
+    "Transition timeout s": 2.0,
+    "Max backlog": 64,
+    "Statistics interval s": 2.0,
+    "Display interval s": 5.0,
+    "No events alarm s": 60.0,
+    "Pedestal drift threshold": 5.0,
+    "Output backlog limit": 1000,
+    "Alarm class": "Alarm",
+}
+# the parts of the ODB a run's processing reads (run info, configuration, equipment, params)
+SNAPSHOT_PATHS = ("/Runinfo", "/Experiment/Run Parameters", "/Configurations", "/Equipment",
+                  ODB_PARAMETERS)
+
+
+class OnlineAnalyzer:
+    """The MIDAS side of the online analyzer (see the module docstring)."""
+
+    def __init__(self, client: Any, *, clock: Callable[[], float] = time.monotonic,
+                 vignette: str | None = BUILTIN_VIGNETTE, workers: int = 1,
+                 gate: threading.Event | None = None) -> None:
+        self.client = client
+        self.clock = clock
+        self.settings = self._install_settings()
+        self.params = self._install_parameters()
+        self.stats = OnlineStatistics(clock)
+        self.alarms = OnlineAlarms(client, AlarmLimits(
+            float(self.settings["No events alarm s"]),
+            float(self.settings["Pedestal drift threshold"]),
+            int(self.settings["Output backlog limit"])), str(self.settings["Alarm class"]))
+        self.display = LiveDisplay(Path(self.params.output.output_dir) / "online")
+        self.tracker = RunTracker()
+        self._notes: collections.deque[tuple[str, bool]] = collections.deque()
+        self._reports: collections.deque[RunReport] = collections.deque()
+        self._reference_pedestals: dict[int, dict[str, float]] = {}
+        self.processor = OnlineProcessor(
+            lambda: self.params, self.stats, vignette=vignette, workers=workers,
+            on_result=self.display.offer, on_run_end=self._reports.append,
+            on_error=lambda text: self._notes.append((text, True)), gate=gate)
+        self.request = BufferRequest(str(self.settings["Buffer"]),
+                                     str(self.settings["Sampling"]),
+                                     _event_ids(str(self.settings["Event IDs"])))
+        self.max_backlog = max(1, int(self.settings["Max backlog"]))
+        self.transition_timeout_s = max(0.0, float(self.settings["Transition timeout s"]))
+        self.source = BufferSource(client, self.request)
+        self.running = False
+        self.paused = False
+        self._run_started_at: float | None = None
+        self._next_statistics = 0.0
+        self._next_display = 0.0
+        self._outputs_down = False
+        self._closed = False
+        client.odb_watch(ODB_PARAMETERS, self._parameters_changed)
+        import midas
+
+        client.register_transition_callback(midas.TR_START, START_SEQUENCE, self._on_start)
+        client.register_transition_callback(midas.TR_STOP, STOP_SEQUENCE, self._on_stop)
+        client.register_transition_callback(midas.TR_PAUSE, STOP_SEQUENCE, self._on_pause)
+        client.register_transition_callback(midas.TR_RESUME, START_SEQUENCE, self._on_resume)
+        self.processor.start()
+        state = client.odb_get("/Runinfo/State")
+        if state in (midas.STATE_RUNNING, midas.STATE_PAUSED):
+            # started mid-run: the only time the run number is read rather than given
+            run = int(client.odb_get("/Runinfo/Run number"))
+            client.msg(f"{CLIENT_NAME} started during run {run}: analyzing from now on")
+            self._on_start(client, run)
+            self.paused = state == midas.STATE_PAUSED
+
+    # -- ODB set-up ------------------------------------------------------------------------
+    def _install_settings(self) -> dict[str, Any]:
+        self.client.odb_set(SETTINGS_PATH, DEFAULT_SETTINGS, remove_unspecified_keys=False,
+                            update_structure_only=True)
+        return {**DEFAULT_SETTINGS, **self.client.odb_get(SETTINGS_PATH)}
+
+    def _install_parameters(self) -> AnalyzerParameters:
+        defaults = AnalyzerParameters.defaults()
+        if not self.client.odb_exists(ODB_PARAMETERS):
+            self.client.odb_set(ODB_PARAMETERS, defaults.to_odb())
+        params = defaults
+        current = self.client.odb_get(ODB_PARAMETERS)
+        for section in SECTIONS:
+            values = _section(current, section)
+            if values:
+                try:
+                    params = params.updated(section, values)
+                except ConfigError as exc:
+                    self.client.msg(f"{ODB_PARAMETERS}/{section}: {exc}; using defaults", True)
+        return params
+
+    def _parameters_changed(self, client: Any, path: str, value: Any) -> None:
+        """Watch callback: validate each changed value; apply it, or put the old one back."""
+        if not isinstance(value, Mapping):
+            return
+        params = self.params
+        for section in SECTIONS:
+            current = getattr(params, section.lower()).to_mapping()
+            changed = _changed(_section(value, section), current)
+            for key, new in changed.items():
+                try:
+                    params = params.updated(section, {key: new})
+                except ConfigError as exc:
+                    client.msg(f"{ODB_PARAMETERS}/{section}/{key}: {exc}; keeping "
+                               f"{_old_value(current, key)!r}", True)
+                    client.odb_set(f"{ODB_PARAMETERS}/{section}/{key}",
+                                   _old_value(current, key))
+            if params is not self.params and changed:
+                when = "from the next event" if section == "Reco" else "from the next run"
+                client.msg(f"{CLIENT_NAME}: {section} parameters changed ({', '.join(changed)})"
+                           f"; applied {when}")
+        self.params = params
+
+    # -- transitions (short: they hold up the DAQ) -----------------------------------------
+    def _snapshot(self) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        for path in SNAPSHOT_PATHS:
+            if not self.client.odb_exists(path):
+                continue
+            node = tree
+            parts = [p for p in path.split("/") if p]
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = self.client.odb_get(path)
+        return tree
+
+    def _on_start(self, client: Any, run_number: int) -> int:
+        import midas
+
+        self.backlog_put(self.tracker.begin(int(run_number), self._snapshot()))
+        self.running, self.paused = True, False
+        self._run_started_at = self.clock()
+        self.stats.run, self.stats.run_state = int(run_number), "running"
+        return midas.status_codes["SUCCESS"]
+
+    def _on_stop(self, client: Any, run_number: int) -> int:
+        """Label what the frontends left in the buffer as this run's, within the time bound;
+        never wait for the processing."""
+        import midas
+
+        drained = self._drain(self.transition_timeout_s)
+        self.backlog_put(self.tracker.end(int(run_number), self._snapshot(), drained=drained))
+        self.running = self.paused = False
+        self.stats.run_state = "stopped"
+        return midas.status_codes["SUCCESS"]
+
+    def _on_pause(self, client: Any, run_number: int) -> int:
+        import midas
+
+        self.backlog_put(self.tracker.pause(True))
+        self.paused, self.stats.run_state = True, "paused"
+        return midas.status_codes["SUCCESS"]
+
+    def _on_resume(self, client: Any, run_number: int) -> int:
+        import midas
+
+        self.backlog_put(self.tracker.pause(False))
+        self.paused, self.stats.run_state = False, "running"
+        self._run_started_at = self.clock()
+        return midas.status_codes["SUCCESS"]
+
+    def _drain(self, seconds: float) -> bool:
+        """Receive everything waiting in the buffer; False if `seconds` ran out first."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not self._receive_one(keep=True):
+                return True
+        return False
+
+    # -- events ----------------------------------------------------------------------------
+    def backlog_put(self, items: list[Any]) -> None:
+        self.processor.backlog.put_all(items)
+
+    def _receive_one(self, keep: bool = False) -> bool:
+        """Receive and label one event; False when the buffer had none."""
+        try:
+            event = self.source.receive()
+        except MalformedEventError as exc:
+            self.stats.count("received")
+            self.stats.count("malformed")
+            self.stats.count("skipped")
+            log.warning("%s", exc)
+            return True
+        if event is None:
+            self.backlog_put(self.tracker.buffer_empty())
+            return False
+        if event.header.is_midas_internal_event():
+            return True
+        self.stats.received_event()
+        event_id, serial, _ = header_of(event)
+        items = self.tracker.label(event_id, serial, event, time.monotonic())
+        if not keep and self.processor.backlog.events() >= self.max_backlog:
+            # GET_NONBLOCKING: the analyzer is behind; count it in its run and let it go
+            for item in items:
+                if isinstance(item, EventItem):
+                    item.event = None
+                    self.stats.count("dropped")
+        self.backlog_put(items)
+        return True
+
+    def poll(self, max_events: int = 100) -> int:
+        """Receive up to `max_events` (fewer when the backlog is full under GET_ALL, which
+        then makes the DAQ wait), then do the periodic work; returns events received."""
+        received = 0
+        while received < max_events:
+            if self.request.gets_all and self.processor.backlog.events() >= self.max_backlog:
+                break
+            if not self._receive_one():
+                break
+            received += 1
+        self.periodic()
+        return received
+
+    # -- periodic work (MIDAS thread) ------------------------------------------------------
+    def periodic(self, force: bool = False) -> None:
+        now = self.clock()
+        while self._notes:
+            text, is_error = self._notes.popleft()
+            self.client.msg(text, is_error)
+        while self._reports:
+            self._run_ended(self._reports.popleft())
+        if force or now >= self._next_statistics:
+            self._next_statistics = now + float(self.settings["Statistics interval s"])
+            self.write_statistics()
+            self._check_alarms(now)
+        if force or now >= self._next_display:
+            self._next_display = now + float(self.settings["Display interval s"])
+            written = self.display.write()
+            for camera, facts in written.items():
+                self.client.odb_set(f"{DISPLAY_PATH}/Camera{camera}", facts)
+
+    def write_statistics(self) -> None:
+        stats = self.stats
+        stats.backlog = self.processor.backlog.events()
+        stats.output_backlog = self.processor.output_backlog()
+        stats.update_rate()
+        self.client.odb_set(STATISTICS_PATH, stats.to_odb(), remove_unspecified_keys=False)
+
+    def _check_alarms(self, now: float) -> None:
+        last = self.stats.last_event_at
+        since = self._run_started_at if last is None else max(last, self._run_started_at or 0)
+        idle = None if since is None else now - since
+        self.alarms.check_events(self.running and not self.paused, idle)
+        self.alarms.check_output(self.stats.output_backlog)
+        sinks = self.processor.sinks
+        if sinks is None:
+            return
+        backlog = sinks.backlog()
+        down = backlog["sql_spooled_batches"] > 0
+        if down and not self._outputs_down:
+            self.client.msg(f"{CLIENT_NAME}: SQL database unavailable; results kept on disk "
+                            f"({backlog['sql_spooled_batches']} batches) until it is back", True)
+        elif self._outputs_down and not down:
+            self.client.msg(f"{CLIENT_NAME}: SQL database back; spooled results written")
+        self._outputs_down = down
+
+    def _run_ended(self, report: RunReport) -> None:
+        summary = report.summary
+        text = (f"{CLIENT_NAME}: run {summary.run} {summary.reco_status}: {report.seen} events "
+                f"seen, {report.analyzed} analyzed, {report.skipped} skipped, "
+                f"{summary.reconstructed} images reconstructed, {summary.clusters} clusters")
+        self.client.msg(text + (f" ({report.error})" if report.error else ""),
+                        report.error is not None)
+        self.client.odb_set("/Analyzer/Reco/Last run", {
+            "Run": int(summary.run), "Status": summary.reco_status,
+            "Events seen": int(report.seen), "Events analyzed": int(report.analyzed),
+            "Events skipped": int(report.skipped), "Images": int(summary.reconstructed),
+            "Clusters": int(summary.clusters), "Pedestal run": bool(summary.pedestal_run)})
+        for camera, stats in report.pedestal_stats.items():
+            self.alarms.check_pedestal(summary.run, camera, stats,
+                                       self._reference_pedestals.get(camera))
+            self._reference_pedestals[camera] = stats
+
+    # -- main loop -------------------------------------------------------------------------
+    def run_forever(self, yield_ms: int = 10) -> None:
+        """communicate() and poll until the status page stops the program."""
+        try:
+            while True:
+                self.client.communicate(yield_ms if self.poll() == 0 else 0)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Flush everything queued (an open run is ended as it stands) and let go of MIDAS."""
+        if self._closed:
+            return
+        self._closed = True
+        self.processor.stop()
+        self.periodic(force=True)
+        self.source.close()
+
+
+def _section(tree: Any, section: str) -> dict[str, Any]:
+    if not isinstance(tree, Mapping):
+        return {}
+    for key, value in tree.items():
+        if key.lower() == section.lower() and isinstance(value, Mapping):
+            return {k: v for k, v in value.items() if not k.endswith("/key")}
+    return {}
+
+
+def _normal(key: str) -> str:
+    return key.lower().replace(" ", "_")
+
+
+def _changed(values: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of `values` that differ from the parameters in use."""
+    norm = {_normal(k): v for k, v in current.items()}
+    return {k: v for k, v in values.items() if norm.get(_normal(k), object()) != v}
+
+
+def _old_value(current: Mapping[str, Any], key: str) -> Any:
+    return {_normal(k): v for k, v in current.items()}.get(_normal(key))
+
+
+def _event_ids(text: str) -> tuple[int, ...]:
+    """'' -> all; '10, 11, 30' -> (10, 11, 30)."""
+    parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
+    return tuple(int(p) for p in parts) if parts else (-1,)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cygno_mw.frontends.midas_required import require_midas
+
+    parser = argparse.ArgumentParser(prog="python -m cygno_mw.analyzers.online_analyzer",
+                                     add_help=False)
+    parser.add_argument("--help", action="help")
+    parser.add_argument("-h", dest="host", default=None, help="MIDAS host (mserver)")
+    parser.add_argument("-e", dest="expt", default=None, help="MIDAS experiment")
+    parser.add_argument("--name", default=CLIENT_NAME, help="client name (one per process)")
+    parser.add_argument("-j", dest="workers", type=int, default=1,
+                        help="CPU worker processes for the reconstruction")
+    parser.add_argument("-D", dest="daemon", action="store_true", help="(ignored) daemon")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    require_midas()
+    import midas.client
+
+    client = midas.client.MidasClient(args.name, args.host, args.expt, None)
+    try:
+        OnlineAnalyzer(client, workers=args.workers).run_forever()
+    except SystemExit:
+        pass
+    finally:
+        client.disconnect()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

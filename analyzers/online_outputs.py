@@ -1,0 +1,72 @@
+"""The replay's `ResultSinks`, made fit for a program that must never stop for a server.
+
+- SQL goes through `SpoolingSqlSink`: while the database is down, batches wait on disk
+  (bounded, under `<output_dir>/spool/`) and are written, in order, once it is back;
+- pedestal maps made by a pedestal run are remembered in memory, so the next runs use them
+  even when the database cannot be asked (then the `pedestals` table, as the replay does).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from cygno_mw.analyzers.output_params import OutputParams
+from cygno_mw.analyzers.pedestal_store import (
+    PedestalChoice,
+    PedestalMissingError,
+    missing_pedestal_message,
+)
+from cygno_mw.analyzers.sinks import ResultSinks
+from cygno_mw.gpu.pedestals import PedestalMaps
+
+log = logging.getLogger(__name__)
+
+SPOOL_MAX_BYTES = 1 << 30
+
+
+class OnlineSinks(ResultSinks):
+    """ResultSinks with an on-disk SQL spool and a memory of this process's pedestal maps."""
+
+    def __init__(self, output: OutputParams, *, spool_max_bytes: int = SPOOL_MAX_BYTES) -> None:
+        from cygno_mw.analyzers.outputs.spool import SpoolingSqlSink
+
+        super().__init__(output)
+        self.sql = SpoolingSqlSink(self.sql.url, spool_dir=Path(output.output_dir) / "spool",
+                                   max_spool_bytes=spool_max_bytes)
+        self.latest_maps: dict[int, PedestalChoice] = {}
+
+    def pedestal(self, run: int, camera: int, maps: PedestalMaps) -> Path:
+        path = super().pedestal(run, camera, maps)
+        self.latest_maps[int(camera)] = PedestalChoice(
+            int(camera), path, f"pedestal run {run} (taken online)", int(run))
+        return path
+
+    def find_pedestal(self, run: int, camera: int) -> PedestalChoice:
+        """The latest pedestal map before `run`: made by this process, else from SQL."""
+        known = self.latest_maps.get(int(camera))
+        if known is not None and (known.pedestal_run or 0) < run and known.path.exists():
+            return known
+        from cygno_mw.analyzers.outputs.query import Database
+
+        try:
+            found = self.pedestals.find(Database(self.sql.url, engine=self.sql.engine),
+                                        run, camera)
+        except Exception as exc:  # database down: no map rather than a crash
+            log.warning("pedestal lookup failed: %s", exc)
+            found = None
+        if found is None:
+            raise PedestalMissingError(missing_pedestal_message(run, camera,
+                                                                self.database_text))
+        self.latest_maps.setdefault(int(camera), found)
+        return found
+
+    def backlog(self) -> dict[str, int]:
+        """What waits to be written: spooled SQL batches, buffered InfluxDB points."""
+        spool = self.sql.stats()
+        influx: dict[str, Any] = self.influx.stats() if self.influx is not None else {}
+        return {"sql_spooled_batches": int(spool["spooled_batches"]),
+                "sql_dropped_rows": int(spool["dropped_rows"]),
+                "influx_buffered": int(influx.get("buffered", 0)),
+                "influx_dropped": int(influx.get("dropped", 0))}

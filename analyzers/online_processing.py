@@ -1,0 +1,298 @@
+"""The processing thread: labelled events in, the replay's `RunProcessor` on each run.
+
+The MIDAS loop only receives and labels (see online_run_tracker); everything slow happens
+here, so transitions and the status page never wait for reconstruction or for a database.
+Between the two sits `Backlog`, a queue whose length the MIDAS loop bounds by receiving less.
+
+Parameters: a new `/Analyzer/Parameters/Reco` takes effect at the next event (the images in
+flight are finished with the old one); a new `Output` at the next begin-of-run.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cygno_mw.analyzers.online_event_source import decode
+from cygno_mw.analyzers.online_outputs import OnlineSinks
+from cygno_mw.analyzers.online_run_tracker import EventItem, RunBegin, RunEnd, RunPause
+from cygno_mw.analyzers.online_statistics import OnlineStatistics
+from cygno_mw.analyzers.parameters import AnalyzerParameters
+from cygno_mw.analyzers.reco_engine import BUILTIN_VIGNETTE, make_engine
+from cygno_mw.analyzers.replay import resolve_output
+from cygno_mw.analyzers.run_processor import RunProcessor
+from cygno_mw.analyzers.summary import RunSummary
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class Backlog:
+    """Items waiting for the processing thread (unbounded here; the producer bounds it)."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Any] = collections.deque()
+        self._cond = threading.Condition()
+        self._busy = False
+
+    def put_all(self, items: list[Any]) -> None:
+        if items:
+            with self._cond:
+                self._items.extend(items)
+                self._cond.notify_all()
+
+    def take(self, timeout: float) -> Any | None:
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            if not self._items:
+                return None
+            self._busy = True
+            return self._items.popleft()
+
+    def done(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+    def events(self) -> int:
+        with self._cond:
+            return sum(1 for item in self._items if isinstance(item, EventItem))
+
+    def wait_empty(self, timeout: float | None = None) -> bool:
+        """Wait until every item was processed (True) or `timeout` passed."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._items and not self._busy, timeout)
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+
+@dataclasses.dataclass
+class RunReport:
+    """What the processing thread tells the MIDAS loop at the end of a run."""
+
+    summary: RunSummary
+    seen: int
+    analyzed: int
+    skipped: int
+    error: str | None = None
+    pedestal_stats: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)
+
+
+class OnlineProcessor:
+    """Runs the processing thread (see the module docstring)."""
+
+    def __init__(self, params: Callable[[], AnalyzerParameters], stats: OnlineStatistics, *,
+                 vignette: str | None = BUILTIN_VIGNETTE, workers: int = 1,
+                 on_result: Callable[[Any, Any], None] | None = None,
+                 on_run_end: Callable[[RunReport], None] | None = None,
+                 on_error: Callable[[str], None] | None = None,
+                 gate: threading.Event | None = None) -> None:
+        self.current_params = params
+        self.stats = stats
+        self.vignette = vignette
+        self.workers = workers
+        self.on_result = on_result
+        self.on_run_end = on_run_end
+        self.on_error = on_error or (lambda text: log.error("%s", text))
+        self.gate = gate  # tests: processing waits while it is clear
+        self.backlog = Backlog()
+        self.sinks: OnlineSinks | None = None
+        self._sinks_output: Any = None
+        self.engine: Any = None
+        self._engine_reco: Any = None
+        self.processor: RunProcessor | None = None
+        self._run_counts = [0, 0, 0]  # seen, analyzed, skipped
+        self.flush_interval_s = 2.0
+        self._last_flush = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cygno-online", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    # -- the thread ------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            item = self.backlog.take(timeout=0.2)
+            if item is None:
+                if self._stop.is_set():
+                    return
+                continue
+            try:
+                if item is _STOP:
+                    return
+                if self.gate is not None:
+                    self.gate.wait()
+                self._handle(item)
+            except Exception as exc:
+                log.exception("online processing")
+                self.on_error(f"online analyzer: {type(exc).__name__}: {exc}")
+            finally:
+                self.backlog.done()
+
+    def _handle(self, item: Any) -> None:
+        if isinstance(item, EventItem):
+            self._event(item)
+        elif isinstance(item, RunBegin):
+            self._begin(item)
+        elif isinstance(item, RunEnd):
+            self._end(item)
+        elif isinstance(item, RunPause) and self.sinks is not None and item.paused:
+            self.sinks.sql.flush()
+
+    def _begin(self, item: RunBegin) -> None:
+        if self.processor is not None and self.processor.run is not None:
+            self.on_error(f"run {self.processor.run} had no end-of-run; closed at the "
+                          f"start of run {item.run}")
+            self._end(RunEnd(self.processor.run, {}))
+        params = self.current_params()
+        output = resolve_output(params.output, None)
+        if self.sinks is None or self._sinks_output != output:
+            if self.sinks is not None:
+                self.sinks.close()
+            self.sinks = OnlineSinks(output)
+            self._sinks_output = output
+        self._ensure_engine(params)
+        sinks = self.sinks
+        self.processor = RunProcessor(params, sinks, self.engine,
+                                      pedestals=sinks.find_pedestal)
+        self._run_counts = [0, 0, 0]
+        self.processor.begin_run(item.run, item.odb, source="MIDAS buffer")
+        self.stats.backend, self.stats.device = self.engine.backend, self.engine.device_name
+
+    def _ensure_engine(self, params: AnalyzerParameters) -> None:
+        if self.engine is not None and self._engine_reco == params.reco:
+            return
+        if self.processor is not None and self.processor.run is not None:
+            # finish the images in flight with the old parameters, then switch
+            self.processor._emit(self.engine.drain())
+            self.processor.params = params
+        if self.engine is not None:
+            self.engine.close()
+        self.engine = make_engine(params.reco, self.workers, self.vignette)
+        self._engine_reco = params.reco
+        if self.processor is not None:
+            self.processor.engine = self.engine
+
+    def _event(self, item: EventItem) -> None:
+        processor = self.processor
+        self._run_counts[0] += 1
+        if item.run is None or processor is None or processor.run != item.run:
+            self.stats.count("outside_run")
+            self.stats.count("skipped")
+            self._run_counts[2] += 1
+            return
+        if item.event is None:  # dropped by the MIDAS loop: the analyzer was behind
+            self.stats.count("skipped")
+            self._run_counts[2] += 1
+            return
+        self._ensure_engine(self.current_params())
+        self._flush_now_and_then(processor)
+        try:
+            event = decode(item.run, item.event)
+        except Exception as exc:
+            log.warning("run %d: malformed event skipped: %s", item.run, exc)
+            self.stats.count("malformed")
+            self.stats.count("skipped")
+            self._run_counts[2] += 1
+            return
+        summary = processor.summary
+        before = (summary.reconstructed, summary.clusters, summary.skipped)
+        last = self._watch_results(processor)
+        try:
+            processor.process(event)
+        finally:
+            processor._emit = last  # type: ignore[method-assign]
+        images = summary.reconstructed - before[0]
+        skipped = summary.skipped - before[2]
+        if skipped and not images:
+            self.stats.count("skipped")
+            self._run_counts[2] += 1
+            return
+        self._run_counts[1] += 1
+        self.stats.analyzed_event(time.monotonic() - item.received_at, images,
+                                  summary.clusters - before[1])
+
+    def _flush_now_and_then(self, processor: RunProcessor) -> None:
+        """Results reach SQL every `flush_interval_s`, not only at the end of the run."""
+        now = time.monotonic()
+        if now - self._last_flush >= self.flush_interval_s and self.sinks is not None:
+            self._last_flush = now
+            processor._submit(self.sinks.sql.flush)
+
+    def _watch_results(self, processor: RunProcessor) -> Any:
+        """Let `on_result` see each reconstructed image (for the display) as it is emitted."""
+        original = processor._emit
+        if self.on_result is None:
+            return original
+
+        def emit(done: list[tuple[Any, Any]]) -> None:
+            original(done)
+            for job, result in done:
+                self.on_result(job, result)
+
+        processor._emit = emit  # type: ignore[method-assign]
+        return original
+
+    def _end(self, item: RunEnd) -> None:
+        processor = self.processor
+        if processor is None or processor.run != item.run:
+            return
+        seen, analyzed, skipped = self._run_counts
+        error = None
+        try:
+            summary = processor.end_run(item.odb)
+        except Exception as exc:
+            summary = processor.summary
+            error = f"{type(exc).__name__}: {exc}"
+        self.processor = None
+        report = RunReport(summary, seen, analyzed, skipped, error)
+        if summary.pedestal_run and self.sinks is not None:
+            report.pedestal_stats = self._pedestal_stats(summary.run)
+        if self.on_run_end is not None:
+            self.on_run_end(report)
+
+    def _pedestal_stats(self, run: int) -> dict[int, dict[str, float]]:
+        from cygno_mw.analyzers.pedestal_store import pedestal_statistics
+        from cygno_mw.gpu.pedestals import PedestalMaps
+
+        assert self.sinks is not None
+        found = {}
+        for camera, choice in self.sinks.latest_maps.items():
+            if choice.pedestal_run == run and choice.path.exists():
+                found[camera] = pedestal_statistics(PedestalMaps.load(choice.path))
+        return found
+
+    # -- control from the MIDAS loop -------------------------------------------------------
+    def output_backlog(self) -> int:
+        processor = self.processor
+        writer = getattr(processor, "_writer", None) if processor is not None else None
+        pending = writer.backlog if writer is not None else 0
+        if self.sinks is not None:
+            spool = self.sinks.backlog()
+            pending += spool["sql_spooled_batches"] + spool["influx_buffered"]
+        return pending
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Process everything queued (end an open run), then stop the thread."""
+        if self.processor is not None and self.processor.run is not None:
+            self.backlog.put_all([RunEnd(self.processor.run, {})])
+        self.backlog.put_all([_STOP])
+        if self.gate is not None:
+            self.gate.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._stop.set()
+        if self.engine is not None:
+            self.engine.close()
+        if self.sinks is not None:
+            self.sinks.close()

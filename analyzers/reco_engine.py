@@ -1,0 +1,217 @@
+"""Where images get reconstructed: in this process, or in N worker processes.
+
+`make_engine(params, workers, vignette)` picks one:
+
+- `InlineEngine`: one `Reconstructor` per pedestal map in this process.  On a GPU it
+  gathers `batch_size` images and sends them through `process_batch` together.
+- `ProcessPoolEngine` (CPU, `-j N`, N >= 2): N worker processes; each builds its
+  Reconstructor once (pool initializer for the maps known at start, lazily for maps that
+  appear later) and keeps it.  Images go out in submission order and come back in it.
+
+Both take `ImageJob`s with `submit` and hand back (job, result) pairs, in order, as they
+complete; `drain` waits for the rest.  A job names its pedestal map by file, so a worker
+never receives the 40 MB of maps more than once.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from cygno_mw.gpu.params import RecoParams
+from cygno_mw.gpu.pedestals import PedestalMaps
+from cygno_mw.gpu.pipeline import ImageResult, Reconstructor
+
+log = logging.getLogger(__name__)
+
+BUILTIN_VIGNETTE = "builtin"
+NO_VIGNETTE = "none"
+
+
+@dataclass
+class ImageJob:
+    """One camera image to reconstruct, and what it belongs to."""
+
+    run: int
+    camera: int
+    serial: int
+    timestamp: int
+    image: np.ndarray
+    pedestal_path: Path
+
+
+def vignette_for(spec: str | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """The acceptance map: 'builtin' (the model the simulation also uses), 'none', or the
+    path of a measured ROOT map."""
+    from cygno_mw.vignetting import builtin_vignette_map, load_vignette_map
+
+    if spec in (None, "", NO_VIGNETTE):
+        return None
+    if spec == BUILTIN_VIGNETTE:
+        return builtin_vignette_map(shape)
+    return load_vignette_map(spec, shape)
+
+
+class _ReconstructorCache:
+    """Reconstructors keyed by pedestal file (path, size, mtime), built on first use."""
+
+    def __init__(self, params: RecoParams, vignette: str | None) -> None:
+        self.params = params
+        self.vignette = vignette
+        self._built: dict[tuple[str, int, int], Reconstructor] = {}
+
+    def get(self, pedestal_path: Path) -> Reconstructor:
+        stat = os.stat(pedestal_path)
+        key = (str(pedestal_path), stat.st_size, stat.st_mtime_ns)
+        found = self._built.get(key)
+        if found is None:
+            maps = PedestalMaps.load(pedestal_path)
+            found = Reconstructor(self.params, maps, vignette_for(self.vignette, maps.shape))
+            self._built[key] = found
+        return found
+
+
+class InlineEngine:
+    """Reconstruction in this process (batched on a GPU)."""
+
+    def __init__(self, params: RecoParams, vignette: str | None = BUILTIN_VIGNETTE) -> None:
+        from cygno_mw.gpu.backend import get_backend
+
+        self.params = params
+        self._backend = get_backend(params.backend)
+        self._cache = _ReconstructorCache(params, vignette)
+        self._pending: list[ImageJob] = []
+        self.workers = 1
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    @property
+    def device_name(self) -> str:
+        return self._backend.device_name
+
+    @property
+    def batch_size(self) -> int:
+        return self.params.batch_size if self._backend.is_gpu else 1
+
+    def submit(self, job: ImageJob) -> list[tuple[ImageJob, ImageResult]]:
+        if self._pending and self._pending[0].pedestal_path != job.pedestal_path:
+            done = self.drain()
+        else:
+            done = []
+        self._pending.append(job)
+        if len(self._pending) >= self.batch_size:
+            done.extend(self.drain())
+        return done
+
+    def drain(self) -> list[tuple[ImageJob, ImageResult]]:
+        jobs, self._pending = self._pending, []
+        if not jobs:
+            return []
+        reconstructor = self._cache.get(jobs[0].pedestal_path)
+        results = reconstructor.process_batch([job.image for job in jobs])
+        return list(zip(jobs, results, strict=True))
+
+    def discard(self) -> None:
+        """Forget images not yet reconstructed (after an error in their run)."""
+        self._pending = []
+
+    def close(self) -> None:
+        self._pending = []
+
+
+# -- worker processes -----------------------------------------------------------------------
+
+_worker_cache: _ReconstructorCache | None = None
+
+
+def _init_worker(params: dict[str, Any], vignette: str | None, preload: list[str]) -> None:
+    """Pool initializer: build this worker's Reconstructors once."""
+    global _worker_cache
+    _worker_cache = _ReconstructorCache(RecoParams.from_mapping(params), vignette)
+    for path in preload:
+        _worker_cache.get(Path(path))
+
+
+def _reconstruct(pedestal_path: str, image: np.ndarray) -> ImageResult:
+    assert _worker_cache is not None, "worker not initialised"
+    return _worker_cache.get(Path(pedestal_path)).process(image)
+
+
+class ProcessPoolEngine:
+    """Reconstruction in `workers` processes, at most `2 * workers` images in flight."""
+
+    def __init__(self, params: RecoParams, workers: int,
+                 vignette: str | None = BUILTIN_VIGNETTE,
+                 preload: list[Path] | None = None) -> None:
+        from cygno_mw.gpu.backend import numpy_backend
+
+        self.params = params.replace(backend="numpy")
+        self.workers = int(workers)
+        self._backend = numpy_backend()
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["cygno_mw.analyzers.reco_engine"])
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_init_worker,
+            initargs=(self.params.to_mapping(), vignette, [str(p) for p in preload or []]))
+        self._in_flight: collections.deque[tuple[ImageJob, Future[ImageResult]]] = (
+            collections.deque())
+        self.max_in_flight = 2 * self.workers
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    @property
+    def device_name(self) -> str:
+        return f"{self._backend.device_name} x {self.workers} processes"
+
+    def submit(self, job: ImageJob) -> list[tuple[ImageJob, ImageResult]]:
+        future = self._pool.submit(_reconstruct, str(job.pedestal_path), job.image)
+        self._in_flight.append((job, future))
+        done = []
+        while self._in_flight and (len(self._in_flight) > self.max_in_flight
+                                   or self._in_flight[0][1].done()):
+            first, first_future = self._in_flight.popleft()
+            done.append((first, first_future.result()))
+        return done
+
+    def drain(self) -> list[tuple[ImageJob, ImageResult]]:
+        done = []
+        while self._in_flight:
+            job, future = self._in_flight.popleft()
+            done.append((job, future.result()))
+        return done
+
+    def discard(self) -> None:
+        """Forget images in flight (after an error in their run); waits for the workers."""
+        while self._in_flight:
+            _, future = self._in_flight.popleft()
+            if not future.cancel():
+                future.exception()
+
+    def close(self) -> None:
+        self.discard()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_engine(params: RecoParams, workers: int = 1, vignette: str | None = BUILTIN_VIGNETTE,
+                preload: list[Path] | None = None) -> InlineEngine | ProcessPoolEngine:
+    """Worker processes for `workers` >= 2 on the CPU; otherwise (or on a GPU) inline."""
+    from cygno_mw.gpu.backend import get_backend
+
+    backend = get_backend(params.backend)
+    if workers >= 2 and backend.is_gpu:
+        log.warning("-j %d ignored: reconstructing on %s in batches of %d", workers,
+                    backend.device_name, params.batch_size)
+    if workers >= 2 and not backend.is_gpu:
+        return ProcessPoolEngine(params, workers, vignette, preload)
+    return InlineEngine(params, vignette)

@@ -1,0 +1,77 @@
+"""S3 for the analyzers: the output store from `/Output` settings, and `s3://` inputs.
+
+Credentials never come from the ODB: boto3 finds them (AWS_ACCESS_KEY_ID /
+AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, instance roles).  The endpoint of an input URL
+is the `Output/s3_endpoint_url` parameter, else `$AWS_ENDPOINT_URL`, else AWS.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cygno_mw.analyzers.output_params import OutputParams
+
+from cygno_mw.errors import CygnoError, UsageError
+
+
+class S3InputError(CygnoError):
+    """An s3:// input that cannot be fetched."""
+
+
+def output_store(output: OutputParams) -> Any | None:
+    """An `S3Store` for results when `s3_bucket` is set, else None."""
+    if not output.s3_bucket:
+        return None
+    from cygno_mw.analyzers.outputs.s3_store import S3Store
+
+    return S3Store(output.s3_bucket, prefix=output.s3_prefix,
+                   endpoint_url=output.s3_endpoint_url or None)
+
+
+def is_s3_url(text: str) -> bool:
+    return str(text).startswith("s3://")
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """('bucket', 'key/of/object') of s3://bucket/key/of/object."""
+    rest = url[len("s3://"):]
+    bucket, _, key = rest.partition("/")
+    if not bucket or not key or key.endswith("/"):
+        raise UsageError(f"{url}: expected s3://BUCKET/PATH/TO/FILE.mid[.lz4|.gz]")
+    return bucket, key
+
+
+def fetch_input(url: str, cache_dir: Path, endpoint_url: str | None = None) -> Path:
+    """Download an s3:// run file into `cache_dir` (kept: a second replay reuses it when the
+    stored size still matches) and return the local path."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    bucket, key = split_s3_url(url)
+    target = cache_dir / bucket / key
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5))
+    try:
+        size = int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        if target.is_file() and target.stat().st_size == size:
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        client.download_file(bucket, key, str(partial))
+        partial.replace(target)
+    except NoCredentialsError:
+        raise S3InputError(f"{url}: no S3 credentials (set AWS_ACCESS_KEY_ID and "
+                           "AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials)") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        what = {"404": "no such object", "NoSuchKey": "no such object",
+                "NoSuchBucket": "no such bucket", "403": "access denied"}.get(code, code)
+        raise S3InputError(f"{url}: {what} (endpoint {endpoint or 'AWS'})") from None
+    except (BotoCoreError, OSError) as exc:
+        raise S3InputError(f"{url}: cannot download: {exc}") from None
+    return target

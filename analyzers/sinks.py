@@ -1,0 +1,149 @@
+"""Every place a run's results go, behind one object that the writer thread drives.
+
+- SQL (always; the embedded default is SQLite under the output folder): the Run row, Reco
+  and Macro rows per image, Slow Control samples, pedestal summaries;
+- InfluxDB points for Grafana when `Output/influx_url` is set;
+- the per-run reco file (Parquet or ROOT) under `<output_dir>/reco/`, copied to S3 when
+  `Output/s3_bucket` is set (as are pedestal maps).
+
+Every method is called from one thread (the writer); none is thread-safe on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cygno_mw.analyzers.output_params import OutputParams
+from cygno_mw.analyzers.pedestal_store import PedestalStore
+from cygno_mw.analyzers.reco_file import RecoFileWriter, reco_file_name
+from cygno_mw.analyzers.s3_access import output_store
+from cygno_mw.analyzers.slow_control import SlowControlReading
+from cygno_mw.gpu.pedestals import PedestalMaps
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WrittenOutputs:
+    """Where one run's results ended up (for the summary)."""
+
+    database: str
+    reco_file: str | None = None
+    pedestal_maps: dict[int, str] = field(default_factory=dict)
+    influx: str | None = None
+
+
+class ResultSinks:
+    """SQL + optional InfluxDB + reco file + optional S3 for one output configuration."""
+
+    def __init__(self, output: OutputParams, *, database_url: str | None = None) -> None:
+        from cygno_mw.analyzers.outputs.credentials import safe_url
+        from cygno_mw.analyzers.outputs.sql_writer import SqlSink
+
+        self.output = output
+        self.output_dir = Path(output.output_dir)
+        self.sql = SqlSink(database_url or output.database_url)
+        self.database_text = safe_url(self.sql.url)
+        self.s3 = output_store(output)
+        self.pedestals = PedestalStore(self.output_dir, self.s3)
+        self.influx: Any = None
+        if output.influx_url:
+            from cygno_mw.analyzers.outputs.influx_sink import InfluxSink
+
+            self.influx = InfluxSink(output.influx_url, bucket=output.influx_bucket,
+                                     org=output.influx_org, token_env=output.influx_token_env)
+        self._reco_file: RecoFileWriter | None = None
+        self._written: WrittenOutputs | None = None
+        self._run_start: Any = None
+
+    def connect(self) -> None:
+        """Reach the database now (creating or upgrading its tables) so errors come early."""
+        _ = self.sql.engine
+
+    # -- one run ---------------------------------------------------------------------------
+    def begin_run(self, run: int, record: Mapping[str, Any], *, reconstruct: bool) -> None:
+        """Replace any earlier results of `run` and write its Run row as 'running'."""
+        self._written = WrittenOutputs(self.database_text,
+                                       influx=self.output.influx_url or None)
+        self._run_start = record.get("start_time")  # time of the run's pedestal points
+        self.sql.begin_run(run)
+        self.sql.write_runs([{**record, "run": int(run)}])
+        fmt = self.output.reco_file_format
+        if reconstruct and fmt != "none":
+            path = self.output_dir / "reco" / reco_file_name(run, fmt)
+            self._reco_file = RecoFileWriter(path, fmt)
+
+    def image(self, run: int, camera: int, event: int, timestamp: int, result: Any,
+              pedestal: Mapping[str, float] | None = None) -> None:
+        """One reconstructed image."""
+        from cygno_mw.analyzers.run_info import utc_time
+
+        stats = pedestal or {}
+        self.sql.write_event(run, event, camera, result, time=utc_time(timestamp),
+                             backend=result.backend,
+                             pedestal_mean=stats.get("pedestal_mean"),
+                             pedestal_rms=stats.get("pedestal_rms"),
+                             noise_mean=stats.get("noise_mean"))
+        if self._reco_file is not None:
+            self._reco_file.add(run, camera, event, timestamp, result)
+        if self.influx is not None:
+            light = float(result.clusters["sc_integral"].sum()) if result.n_clusters else 0.0
+            self.influx.write_reco(run, camera, result.image, time=float(timestamp),
+                                   processing_time_s=result.timings.get("total"),
+                                   cluster_light=light)
+
+    def slow_control(self, reading: SlowControlReading) -> None:
+        self.sql.write_slow_control(reading.samples())
+        if self.influx is not None:
+            self.influx.write_slow_control(reading.equipment, reading.values, run=reading.run,
+                                           time=reading.time)
+
+    def pedestal(self, run: int, camera: int, maps: PedestalMaps) -> Path:
+        """Store a pedestal run's map (file, S3) and its `pedestals` row; returns the file."""
+        row = self.pedestals.save(run, camera, maps)
+        self.sql.write_pedestal(run, camera, **row)
+        if self.influx is not None:
+            stats = {k: row[k] for k in ("pedestal_mean", "pedestal_rms", "noise_mean",
+                                         "noise_rms", "hot_pixels")}
+            self.influx.write_image_quality(run, camera, time=self._run_start, **stats)
+        if self._written is not None:
+            self._written.pedestal_maps[camera] = row["map_location"]
+        return self.pedestals.map_path(run, camera)
+
+    def end_run(self, run: int, record: Mapping[str, Any]) -> WrittenOutputs:
+        """Finish the reco file (and upload it), complete the Run row, flush the database."""
+        written = self._written or WrittenOutputs(self.database_text)
+        if self._reco_file is not None:
+            path = self._reco_file.close()
+            written.reco_file = str(path)
+            self._reco_file = None
+            if self.s3 is not None:
+                written.reco_file = self.s3.upload(path, int(run), path.name).url
+        self.sql.update_run(run, **{k: v for k, v in record.items() if k != "run"})
+        self.sql.flush()
+        if self.influx is not None:
+            self.influx.flush(timeout=10.0)
+        self._written = None
+        return written
+
+    def abort_run(self, run: int, record: Mapping[str, Any]) -> None:
+        """After an error: drop the unfinished reco file, still record how the run ended."""
+        if self._reco_file is not None:
+            self._reco_file.abort()
+            self._reco_file = None
+        try:
+            self.sql.update_run(run, **{k: v for k, v in record.items() if k != "run"})
+            self.sql.flush()
+        except Exception as exc:  # the first error is the one to report
+            log.error("run %d: could not record the failure in the database: %s", run, exc)
+
+    def close(self) -> None:
+        try:
+            self.sql.close()
+        finally:
+            if self.influx is not None:
+                self.influx.close()

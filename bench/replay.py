@@ -1,0 +1,101 @@
+"""Benchmark: does `cygno-mw replay` hide its I/O behind the reconstruction?
+
+Simulates (in a temporary folder) a pedestal run and a physics run of full 2304x2304 LIME
+frames as `.mid.lz4`, replays the pedestal run to get its maps, then measures on the same
+images, with the same engine settings (`-j N`, GPU batches when CuPy sees a GPU):
+
+  reco-only   the images, already decoded in memory, through the reconstruction engine
+              (no file, no decompression, no database);
+  end-to-end  `ReplaySession.replay(file)`: decompression and decoding (reader thread),
+              reconstruction, SQLite + Parquet writes (writer thread), MD5 of the file.
+
+Both are timed after a warm-up (worker processes started, Reconstructors built), `repeats`
+times in alternation; the medians are printed with their ratio (goal: >= 0.7).
+
+    .venv/bin/python bench/replay.py [--events 24] [-j 1] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from cygno_mw.analyzers.events import camera_images, from_midas_event
+from cygno_mw.analyzers.reco_engine import ImageJob, make_engine
+from cygno_mw.analyzers.replay import ReplayOptions, ReplaySession
+
+from cygno_mw.midasfile import open_midas
+from cygno_mw.simulation.run import simulate_run
+
+
+def load_images(path: Path) -> list[tuple[int, int, object]]:
+    """(serial, timestamp, image) of every camera image of the file, decoded in memory."""
+    images = []
+    with open_midas(path) as midas:
+        for event in midas:
+            decoded = from_midas_event(0, event)
+            for _camera, image in camera_images(decoded):
+                images.append((decoded.serial, decoded.timestamp, image.copy()))
+    return images
+
+
+def reco_only(engine: object, images: list, pedestal: Path) -> float:
+    """Seconds to reconstruct all `images` with `engine` (submit + drain)."""
+    started = time.perf_counter()
+    done = 0
+    for serial, timestamp, image in images:
+        done += len(engine.submit(ImageJob(0, 0, serial, timestamp, image, pedestal)))
+    done += len(engine.drain())
+    elapsed = time.perf_counter() - started
+    assert done == len(images)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=24, help="physics images (default 24)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument("--repeats", type=int, default=2, help="timed passes of each")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="cygno-bench-replay-") as folder:
+        work = Path(folder)
+        print(f"simulating {args.events} physics and 4 pedestal images in {work} ...")
+        pedestal_run = simulate_run(work / "run00001.mid.lz4", 1, 4, pedestal=True)
+        physics_run = simulate_run(work / "run00002.mid.lz4", 2, args.events)
+        options = ReplayOptions(output_dir=work / "out", workers=args.jobs,
+                                messages=lambda _t: None)
+        with ReplaySession(options) as session:
+            session.replay(pedestal_run.path)
+            params = session.parameters(None)
+            pedestal_map = work / "out" / "pedestals" / "run00001_cam0.npz"
+            images = load_images(physics_run.path)
+            engine = make_engine(params.reco, args.jobs, options.vignette, [pedestal_map])
+            try:
+                reco_only(engine, images[: max(2, 2 * args.jobs)], pedestal_map)  # warm-up
+                session.replay(physics_run.path)  # warm-up
+                reco_times, e2e_times = [], []
+                for _ in range(args.repeats):
+                    reco_times.append(reco_only(engine, images, pedestal_map))
+                    started = time.perf_counter()
+                    summary = session.replay(physics_run.path)
+                    e2e_times.append(time.perf_counter() - started)
+            finally:
+                engine.close()
+    n = len(images)
+    reco_rate = n / statistics.median(reco_times)
+    e2e_rate = n / statistics.median(e2e_times)
+    print(f"backend {summary.backend} ({summary.device}), {n} images of 2304x2304, "
+          f"{args.repeats} passes each")
+    print(f"reco-only   {reco_rate:7.2f} images/s  (passes: "
+          + ", ".join(f"{n / t:.2f}" for t in reco_times) + ")")
+    print(f"end-to-end  {e2e_rate:7.2f} images/s  (passes: "
+          + ", ".join(f"{n / t:.2f}" for t in e2e_times) + ")")
+    print(f"ratio end-to-end / reco-only = {e2e_rate / reco_rate:.2f} (goal >= 0.70)")
+
+
+if __name__ == "__main__":
+    main()

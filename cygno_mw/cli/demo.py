@@ -1,0 +1,33 @@
+"""`cygno-mw demo`: simulate a pedestal run and a short physics run, replay them, report.
+
+The first command on a fresh machine: no server, no configuration; everything goes to
+./cygno-out (or -o DIR).  Run it again and it starts over (the runs' rows are replaced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output-dir", type=Path, default=Path("cygno-out"),
+                        metavar="DIR", help="where everything goes (default ./cygno-out)")
+    parser.add_argument("--events", type=int, default=10, metavar="N",
+                        help="images in the physics run (default 10)")
+    parser.add_argument("--pedestal-events", type=int, default=10, metavar="N",
+                        help="images in the pedestal run (default 10)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                        help="worker processes for the reconstruction (default 1)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cygno_mw.analyzers.demo import DemoOptions, run_demo
+
+    result = run_demo(DemoOptions(
+        output_dir=args.output_dir, events=args.events, pedestal_events=args.pedestal_events,
+        workers=args.jobs, progress=not args.quiet and sys.stderr.isatty(),
+        say=lambda line: print(line, flush=True)))
+    return 0 if all(not s.partial for s in result.summaries) else 1

@@ -1,0 +1,146 @@
+"""`cygno-mw replay` on simulated runs: every table filled, clusters where the truth is.
+
+Full 2304x2304 frames, few events: one pedestal run (3 images) and one physics run
+(3 images) simulated once for the module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from cygno_mw.analyzers.outputs.query import Database
+from cygno_mw.analyzers.truth_match import match_clusters
+from cygno_mw.gpu.params import RecoParams
+
+from cygno_mw.cli import main
+from cygno_mw.simulation.run import simulate_run
+from cygno_mw.simulation.signals import SignalMix
+from cygno_mw.simulation.truth import load_truth
+
+PHYSICS_EVENTS = 3
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("runs")
+    pedestal = simulate_run(folder / "run00010.mid.lz4", 10, 3, pedestal=True)
+    physics = simulate_run(folder / "run00011.mid.lz4", 11, PHYSICS_EVENTS,
+                           mix=SignalMix(fe55=4, muon=1, nr=1, er=1))
+    return {"pedestal": pedestal.path, "physics": physics.path, "truth": physics.truth_path}
+
+
+@pytest.fixture(scope="module")
+def replayed(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both runs replayed into one output folder (pedestal run first)."""
+    out = tmp_path_factory.mktemp("out")
+    assert main(["replay", "-q", "-o", str(out), str(runs["pedestal"]),
+                 str(runs["physics"])]) == 0
+    return out
+
+
+def database(out: Path) -> Database:
+    return Database(f"sqlite:///{out / 'cygno.sqlite'}")
+
+
+def table_sizes(out: Path) -> dict[str, int]:
+    with database(out) as db:
+        return {"runs": len(db.runs()), "reco": len(db.reco(11)), "macro": len(db.macro()),
+                "slow_control": len(db.slow_control()), "pedestals": len(db.pedestals())}
+
+
+def test_every_table_is_filled(replayed: Path, runs: dict[str, Path]) -> None:
+    with database(replayed) as db:
+        run_rows = db.runs().set_index("run")
+        macro = db.macro(11)
+        reco = db.reco(11)
+        sc = db.slow_control(run=11)
+        pedestals = db.pedestals()
+    assert list(run_rows.index) == [10, 11]
+    physics = run_rows.loc[11]
+    assert physics["reco_status"] == "done" and not physics["partial"]
+    assert physics["number_of_events"] == PHYSICS_EVENTS
+    assert physics["reco_events"] == PHYSICS_EVENTS
+    assert physics["file_name"] == runs["physics"].name
+    assert physics["file_size"] == runs["physics"].stat().st_size
+    assert physics["file_checksum"] == hashlib.md5(runs["physics"].read_bytes()).hexdigest()
+    assert physics["exposure_s"] == pytest.approx(0.3)
+    assert physics["gem1_v"] == pytest.approx(400.0) and physics["drift_v"] == 960.0
+    assert physics["description"].startswith("Simulated physics run")
+    assert physics["stop_time"] > physics["start_time"]
+    assert run_rows.loc[10, "reco_status"] == "done"
+
+    assert list(macro["event"]) == list(range(PHYSICS_EVENTS))
+    assert macro["nclusters"].sum() == len(reco) > 0
+    assert (macro["pedestal_mean"] > 90).all()
+    assert set(sc["equipment"]) == {"HV", "CATHODE", "Environment", "GasSystem"}
+    assert "VGEM1" in set(sc["variable"]) and "VGEM1_demand" in set(sc["variable"])
+    assert list(pedestals["run"]) == [10]
+    assert pedestals.loc[0, "n_images"] == 3
+    assert Path(pedestals.loc[0, "map_location"]).is_file()
+
+
+def test_clusters_match_the_truth(replayed: Path, runs: dict[str, Path]) -> None:
+    with database(replayed) as db:
+        clusters = db.reco(11)
+    reco = RecoParams()
+    report = match_clusters(load_truth(runs["truth"]), clusters,
+                            (reco.xmin, reco.xmax, reco.ymin, reco.ymax))
+    assert report.in_window >= 10
+    assert report.efficiency >= 0.7, report.lines()
+    assert report.by_kind["fe55"].found >= 0.7 * report.by_kind["fe55"].injected
+    assert np.median(report.position_errors) < 5.0
+
+
+def test_reco_file_holds_every_image(replayed: Path) -> None:
+    frame = pd.read_parquet(replayed / "reco" / "run00011_reco.parquet")
+    with database(replayed) as db:
+        macro = db.macro(11)
+    assert list(frame["event"]) == list(macro["event"])
+    assert list(frame["nSc"]) == list(macro["nclusters"])
+    assert [len(v) for v in frame["sc_integral"]] == list(frame["nSc"])
+
+
+def test_replaying_again_replaces_rows(replayed: Path, runs: dict[str, Path],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    before = table_sizes(replayed)
+    assert main(["replay", "-o", str(replayed), str(runs["physics"])]) == 0
+    assert table_sizes(replayed) == before
+    out = capsys.readouterr().out
+    assert "run 11:" in out and "pedestal run 10 (pedestals table)" in out
+    assert str(replayed / "cygno.sqlite") in out
+
+
+def test_worker_processes_give_the_same_clusters(replayed: Path, runs: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    assert main(["replay", "-q", "-j", "2", "-o", str(tmp_path), "--pedestal",
+                 str(runs["pedestal"]), str(runs["physics"])]) == 0
+    columns = ["event", "sc_integral", "sc_xmean", "sc_ymean"]
+    with database(tmp_path) as parallel, database(replayed) as inline:
+        got = parallel.reco(11, columns=columns)
+        expected = inline.reco(11, columns=columns)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_pedestal_file_is_computed_once(runs: dict[str, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["replay", "-o", str(tmp_path), "--pedestal", str(runs["pedestal"]),
+            "--set", "output.reco_file_format=root", str(runs["physics"])]
+    assert main(args) == 0
+    assert "computing pedestal maps" in capsys.readouterr().err
+    assert main(args) == 0
+    assert "computing pedestal maps" not in capsys.readouterr().err
+    assert (tmp_path / "pedestals" / "file-cache.json").is_file()
+    with database(tmp_path) as db:
+        assert list(db.pedestals()["run"]) == [10]
+        nclusters = list(db.macro(11)["nclusters"])
+
+    import uproot
+
+    with uproot.open(tmp_path / "reco" / "run00011_reco.root") as root_file:
+        tree = root_file["Events"]
+        assert list(tree["nSc"].array(library="np")) == nclusters
+        assert "sc_integral" in tree.keys()  # noqa: SIM118 - a TTree, not a dict
