@@ -3,7 +3,8 @@
 Everything lands in one output folder (default ./cygno-out): the MIDAS files and their
 truth under `runs/`, the results in `cygno.sqlite`, `reco/` and `pedestals/`, exactly as
 `cygno-mw replay` writes them with no configuration.  The report compares the clusters
-found with the signals injected (`truth_match`) and shows where to look next.
+found with the signals injected (`cygno_mw.simulation.truth_match`) and shows where to
+look next.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from pathlib import Path
 
 from cygno_mw.analyzers.replay import ReplayOptions, ReplaySession
 from cygno_mw.analyzers.summary import RunSummary
-from cygno_mw.analyzers.truth_match import MatchReport, match_clusters
-
 from cygno_mw.errors import CygnoError, UsageError
+from cygno_mw.simulation.truth_match import MatchReport, match_clusters
 
 PEDESTAL_RUN = 1
 PHYSICS_RUN = 2
@@ -91,7 +91,6 @@ def _run_demo(options: DemoOptions) -> DemoResult:
 
 def _compare_with_truth(database_url: str, truth_path: Path, reco: object) -> MatchReport:
     from cygno_mw.analyzers.outputs.query import Database
-
     from cygno_mw.simulation.truth import load_truth
 
     with Database(database_url) as db:

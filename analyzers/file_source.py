@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 from cygno_mw.analyzers.background import ReadAhead
 from cygno_mw.analyzers.events import DecodedEvent, from_midas_event
-
 from cygno_mw.midasfile.errors import MidasFormatError
 from cygno_mw.midasfile.reader import MidasFile
 

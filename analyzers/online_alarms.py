@@ -33,6 +33,7 @@ class OnlineAlarms:
         self.limits = limits
         self.alarm_class = alarm_class
         self.active: set[str] = set()
+        self._drifting: set[int] = set()  # cameras whose last pedestal run drifted
 
     def _set(self, name: str, on: bool, message: str = "") -> None:
         if on and name not in self.active:
@@ -59,6 +60,9 @@ class OnlineAlarms:
         drift = {key: abs(float(stats[key]) - float(reference[key]))
                  for key in ("pedestal_mean", "noise_mean") if key in stats and key in reference}
         worst = max(drift, key=drift.__getitem__) if drift else None
-        bad = worst is not None and drift[worst] > self.limits.drift_threshold
-        self._set(PEDESTAL_DRIFT, bad,
+        if worst is not None and drift[worst] > self.limits.drift_threshold:
+            self._drifting.add(int(camera))
+        else:
+            self._drifting.discard(int(camera))  # one good camera must not clear another's
+        self._set(PEDESTAL_DRIFT, bool(self._drifting),
                   f"run {run} camera {camera}: {worst} moved {drift.get(worst or '', 0):.1f} ADC")

@@ -40,8 +40,6 @@ from cygno_mw.analyzers.online_processing import OnlineProcessor, RunReport
 from cygno_mw.analyzers.online_run_tracker import EventItem, RunTracker
 from cygno_mw.analyzers.online_statistics import STATISTICS_PATH, OnlineStatistics
 from cygno_mw.analyzers.parameters import ODB_PARAMETERS, SECTIONS, AnalyzerParameters
-from cygno_mw.analyzers.reco_engine import BUILTIN_VIGNETTE
-
 from cygno_mw.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -62,6 +60,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "No events alarm s": 60.0,
     "Pedestal drift threshold": 5.0,
     "Output backlog limit": 1000,
+    "SQL flush interval s": 2.0,
     "Alarm class": "Alarm",
 }
 # the parts of the ODB a run's processing reads (run info, configuration, equipment, params)
@@ -73,7 +72,7 @@ class OnlineAnalyzer:
     """The MIDAS side of the online analyzer (see the module docstring)."""
 
     def __init__(self, client: Any, *, clock: Callable[[], float] = time.monotonic,
-                 vignette: str | None = BUILTIN_VIGNETTE, workers: int = 1,
+                 workers: int = 1,
                  gate: threading.Event | None = None) -> None:
         self.client = client
         self.clock = clock
@@ -90,12 +89,13 @@ class OnlineAnalyzer:
         self._reports: collections.deque[RunReport] = collections.deque()
         self._reference_pedestals: dict[int, dict[str, float]] = {}
         self.processor = OnlineProcessor(
-            lambda: self.params, self.stats, vignette=vignette, workers=workers,
+            lambda: self.params, self.stats, workers=workers,
             on_result=self.display.offer, on_run_end=self._reports.append,
             on_error=lambda text: self._notes.append((text, True)), gate=gate)
         self.request = BufferRequest(str(self.settings["Buffer"]),
                                      str(self.settings["Sampling"]),
                                      _event_ids(str(self.settings["Event IDs"])))
+        self.processor.flush_interval_s = max(0.0, float(self.settings["SQL flush interval s"]))
         self.max_backlog = max(1, int(self.settings["Max backlog"]))
         self.transition_timeout_s = max(0.0, float(self.settings["Transition timeout s"]))
         self.source = BufferSource(client, self.request)
@@ -287,6 +287,7 @@ class OnlineAnalyzer:
         stats = self.stats
         stats.backlog = self.processor.backlog.events()
         stats.output_backlog = self.processor.output_backlog()
+        stats.output_dropped = self.processor.output_dropped()
         stats.update_rate()
         self.client.odb_set(STATISTICS_PATH, stats.to_odb(), remove_unspecified_keys=False)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from cygno_mw.analyzers.events import DecodedEvent
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from cygno_mw.analyzers.online_outputs import OnlineSinks
 from cygno_mw.analyzers.online_run_tracker import EventItem, RunBegin, RunEnd, RunPause
 from cygno_mw.analyzers.online_statistics import OnlineStatistics
 from cygno_mw.analyzers.parameters import AnalyzerParameters
-from cygno_mw.analyzers.reco_engine import BUILTIN_VIGNETTE, make_engine
+from cygno_mw.analyzers.reco_engine import make_engine
 from cygno_mw.analyzers.replay import resolve_output
 from cygno_mw.analyzers.run_processor import RunProcessor
 from cygno_mw.analyzers.summary import RunSummary
@@ -31,6 +31,8 @@ from cygno_mw.analyzers.summary import RunSummary
 log = logging.getLogger(__name__)
 
 _STOP = object()
+_CLOSE_OPEN_RUN = object()
+STOPPED_MID_RUN = "the analyzer was stopped during the run; later events were not seen"
 
 
 class Backlog:
@@ -91,14 +93,13 @@ class OnlineProcessor:
     """Runs the processing thread (see the module docstring)."""
 
     def __init__(self, params: Callable[[], AnalyzerParameters], stats: OnlineStatistics, *,
-                 vignette: str | None = BUILTIN_VIGNETTE, workers: int = 1,
+                 workers: int = 1,
                  on_result: Callable[[Any, Any], None] | None = None,
                  on_run_end: Callable[[RunReport], None] | None = None,
                  on_error: Callable[[str], None] | None = None,
                  gate: threading.Event | None = None) -> None:
         self.current_params = params
         self.stats = stats
-        self.vignette = vignette
         self.workers = workers
         self.on_result = on_result
         self.on_run_end = on_run_end
@@ -111,7 +112,8 @@ class OnlineProcessor:
         self._engine_reco: Any = None
         self.processor: RunProcessor | None = None
         self._run_counts = [0, 0, 0]  # seen, analyzed, skipped
-        self.flush_interval_s = 2.0
+        self.flush_interval_s = 2.0  # SQL flushes during a run and retries of the spool
+        self._stop_problem = STOPPED_MID_RUN
         self._last_flush = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cygno-online", daemon=True)
@@ -126,10 +128,18 @@ class OnlineProcessor:
             if item is None:
                 if self._stop.is_set():
                     return
+                try:
+                    self._idle()
+                except Exception as exc:
+                    log.exception("online processing (idle)")
+                    self.on_error(f"online analyzer: {type(exc).__name__}: {exc}")
                 continue
             try:
                 if item is _STOP:
                     return
+                if item is _CLOSE_OPEN_RUN:
+                    self._close_open_run()
+                    continue
                 if self.gate is not None:
                     self.gate.wait()
                 self._handle(item)
@@ -138,6 +148,12 @@ class OnlineProcessor:
                 self.on_error(f"online analyzer: {type(exc).__name__}: {exc}")
             finally:
                 self.backlog.done()
+
+    def _close_open_run(self) -> None:
+        processor = self.processor
+        if processor is not None and processor.run is not None:
+            self.on_error(f"run {processor.run}: {self._stop_problem}; marked partial")
+            self._end(RunEnd(processor.run, {}, problem=self._stop_problem))
 
     def _handle(self, item: Any) -> None:
         if isinstance(item, EventItem):
@@ -164,24 +180,27 @@ class OnlineProcessor:
         self._ensure_engine(params)
         sinks = self.sinks
         self.processor = RunProcessor(params, sinks, self.engine,
-                                      pedestals=sinks.find_pedestal)
+                                      pedestals=sinks.find_pedestal, on_result=self.on_result)
         self._run_counts = [0, 0, 0]
         self.processor.begin_run(item.run, item.odb, source="MIDAS buffer")
         self.stats.backend, self.stats.device = self.engine.backend, self.engine.device_name
 
     def _ensure_engine(self, params: AnalyzerParameters) -> None:
+        """A new engine when the Reco parameters changed; the open run switches to it
+        between two events (RunProcessor.switch_reco finishes the images in flight)."""
         if self.engine is not None and self._engine_reco == params.reco:
             return
-        if self.processor is not None and self.processor.run is not None:
-            # finish the images in flight with the old parameters, then switch
-            self.processor._emit(self.engine.drain())
-            self.processor.params = params
-        if self.engine is not None:
-            self.engine.close()
-        self.engine = make_engine(params.reco, self.workers, self.vignette)
-        self._engine_reco = params.reco
-        if self.processor is not None:
-            self.processor.engine = self.engine
+        engine = make_engine(params.reco, self.workers)
+        old, self.engine, self._engine_reco = self.engine, engine, params.reco
+        processor = self.processor
+        if processor is not None and processor.run is not None:
+            try:
+                processor.switch_reco(params, engine)
+            finally:
+                if old is not None:
+                    old.close()
+        elif old is not None:
+            old.close()
 
     def _event(self, item: EventItem) -> None:
         processor = self.processor
@@ -207,11 +226,7 @@ class OnlineProcessor:
             return
         summary = processor.summary
         before = (summary.reconstructed, summary.clusters, summary.skipped)
-        last = self._watch_results(processor)
-        try:
-            processor.process(event)
-        finally:
-            processor._emit = last  # type: ignore[method-assign]
+        processor.process(event)
         images = summary.reconstructed - before[0]
         skipped = summary.skipped - before[2]
         if skipped and not images:
@@ -227,21 +242,23 @@ class OnlineProcessor:
         now = time.monotonic()
         if now - self._last_flush >= self.flush_interval_s and self.sinks is not None:
             self._last_flush = now
-            processor._submit(self.sinks.sql.flush)
+            processor.call_in_writer(self.sinks.sql.flush)
 
-    def _watch_results(self, processor: RunProcessor) -> Any:
-        """Let `on_result` see each reconstructed image (for the display) as it is emitted."""
-        original = processor._emit
-        if self.on_result is None:
-            return original
-
-        def emit(done: list[tuple[Any, Any]]) -> None:
-            original(done)
-            for job, result in done:
-                self.on_result(job, result)
-
-        processor._emit = emit  # type: ignore[method-assign]
-        return original
+    def _idle(self) -> None:
+        """Nothing to process: retry spooled SQL batches now and then (a database back after
+        an outage gets them even when no event and no run end comes)."""
+        sinks = self.sinks
+        now = time.monotonic()
+        if sinks is None or now - self._last_flush < self.flush_interval_s:
+            return
+        if sinks.backlog()["sql_spooled_batches"] == 0:
+            return
+        self._last_flush = now
+        processor = self.processor
+        if processor is not None and processor.run is not None:
+            processor.call_in_writer(sinks.sql.flush)  # the writer alone drives the sinks
+        else:
+            sinks.sql.drain()  # no run: no writer thread, this thread is the only user
 
     def _end(self, item: RunEnd) -> None:
         processor = self.processor
@@ -250,7 +267,7 @@ class OnlineProcessor:
         seen, analyzed, skipped = self._run_counts
         error = None
         try:
-            summary = processor.end_run(item.odb)
+            summary = processor.end_run(item.odb, problem=item.problem)
         except Exception as exc:
             summary = processor.summary
             error = f"{type(exc).__name__}: {exc}"
@@ -275,18 +292,24 @@ class OnlineProcessor:
     # -- control from the MIDAS loop -------------------------------------------------------
     def output_backlog(self) -> int:
         processor = self.processor
-        writer = getattr(processor, "_writer", None) if processor is not None else None
-        pending = writer.backlog if writer is not None else 0
+        pending = processor.writer_backlog if processor is not None else 0
         if self.sinks is not None:
             spool = self.sinks.backlog()
             pending += spool["sql_spooled_batches"] + spool["influx_buffered"]
         return pending
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Process everything queued (end an open run), then stop the thread."""
-        if self.processor is not None and self.processor.run is not None:
-            self.backlog.put_all([RunEnd(self.processor.run, {})])
-        self.backlog.put_all([_STOP])
+    def output_dropped(self) -> int:
+        """SQL rows and InfluxDB points lost for good (spool or buffer full)."""
+        if self.sinks is None:
+            return 0
+        backlog = self.sinks.backlog()
+        return backlog["sql_dropped_rows"] + backlog["influx_dropped"]
+
+    def stop(self, timeout: float | None = None, problem: str = STOPPED_MID_RUN) -> None:
+        """Process everything queued, then stop the thread.  A run still open then (no
+        end-of-run came) is ended as `partial` with `problem`: not all its events were seen."""
+        self._stop_problem = problem
+        self.backlog.put_all([_CLOSE_OPEN_RUN, _STOP])
         if self.gate is not None:
             self.gate.set()
         if self._thread.is_alive():

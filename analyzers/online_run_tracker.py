@@ -35,11 +35,13 @@ class RunBegin:
 
 @dataclass
 class RunEnd:
-    """End-of-run marker; `drain_cut` when the stop callback ran out of time."""
+    """End-of-run marker; `drain_cut` when the stop callback ran out of time; `problem`
+    when the run ends without all its events (the run becomes `partial`)."""
 
     run: int
     odb: Mapping[str, Any]
     drain_cut: bool = False
+    problem: str | None = None
 
 
 @dataclass

@@ -38,6 +38,7 @@ class OnlineStatistics:
         self.device = ""
         self.backlog = 0
         self.output_backlog = 0
+        self.output_dropped = 0  # SQL rows (spool full) + InfluxDB points (buffer full) lost
         self.last_event_at: float | None = None
         self._latencies: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
         self._rate_mark = (self._clock(), 0)
@@ -96,4 +97,5 @@ class OnlineStatistics:
                 "Device": self.device,
                 "Backlog": int(self.backlog),
                 "Output backlog": int(self.output_backlog),
+                "Output dropped": int(self.output_dropped),
             }

@@ -2,21 +2,23 @@
 
 Online they come from the live ODB; offline from the begin-of-run ODB dump inside the
 file.  Either way the layering is: built-in defaults (the same values as
-`odb_templates/analyzer.json`) < ODB < config file < `--set section.key=value`.
+`odb_templates/analyzer.json`) < ODB < config file < `--set section.key=value`.  The layers
+are merged first and validated once, so a later layer can repair a bad value of an earlier
+one (a file's ODB with a typo is fixed with `--set`); an error names where its value came
+from.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cygno_mw.analyzers.output_params import OutputParams
-from cygno_mw.gpu.params import RecoParams
-
 from cygno_mw.errors import ConfigError
+from cygno_mw.gpu.params import RecoParams
 from cygno_mw.midasfile.odbdump import odb_get
 
 ODB_PARAMETERS = "/Analyzer/Parameters"
@@ -38,28 +40,69 @@ class AnalyzerParameters:
 
     def updated(self, section: str, values: Mapping[str, Any]) -> AnalyzerParameters:
         """A copy with some values of one section replaced; raises ConfigError if invalid."""
-        if section.lower() == "reco":
-            merged = {**self.reco.to_mapping(), **_strip_key_metadata(values)}
-            return AnalyzerParameters(RecoParams.from_mapping(merged), self.output)
-        if section.lower() == "output":
-            merged = {**self.output.to_mapping(), **_strip_key_metadata(values)}
-            return AnalyzerParameters(self.reco, OutputParams.from_mapping(merged))
-        raise ConfigError(f"unknown parameter section {section!r} (known: {', '.join(SECTIONS)})")
+        name = section_name(section)
+        current = self.to_odb()[name]
+        built = _BUILDERS[name]({**current, **_strip_key_metadata(values)})
+        if name == "Reco":
+            return AnalyzerParameters(built, self.output)
+        return AnalyzerParameters(self.reco, built)
 
 
-def parameters_from_odb(odb: Mapping[str, Any] | None) -> AnalyzerParameters:
-    """Defaults overlaid with whatever `/Analyzer/Parameters` holds in this ODB (or dump)."""
-    params = AnalyzerParameters.defaults()
-    if not odb:
-        return params
-    for section in SECTIONS:
-        values = odb_get(odb, f"{ODB_PARAMETERS}/{section}", None)
-        if isinstance(values, Mapping) and values:
-            try:
-                params = params.updated(section, values)
-            except ConfigError as exc:
-                raise ConfigError(f"ODB {ODB_PARAMETERS}/{section}: {exc}") from None
-    return params
+_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "Reco": RecoParams.from_mapping,
+    "Output": OutputParams.from_mapping,
+}
+
+
+def section_name(section: str) -> str:
+    """'reco', 'Reco' → 'Reco'; ConfigError for anything else."""
+    for name in SECTIONS:
+        if section.strip().lower() == name.lower():
+            return name
+    raise ConfigError(f"unknown parameter section {section!r} (known: {', '.join(SECTIONS)})")
+
+
+class _Layers:
+    """Values of every layer merged per section, each remembering which layer set it."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        self.sources: dict[str, dict[str, str]] = {name: {} for name in SECTIONS}
+
+    def add(self, section: str, values: Mapping[str, Any], source: str) -> None:
+        name = section_name(section)
+        for key, value in _strip_key_metadata(values).items():
+            self.values[name][key] = value
+            self.sources[name][key] = source
+
+    def build(self) -> AnalyzerParameters:
+        defaults = AnalyzerParameters.defaults().to_odb()
+        built = {name: self._build(name, defaults[name]) for name in SECTIONS}
+        return AnalyzerParameters(built["Reco"], built["Output"])
+
+    def _build(self, name: str, defaults: dict[str, Any]) -> Any:
+        values = self.values[name]
+        try:
+            return _BUILDERS[name]({**defaults, **values})
+        except ConfigError as exc:
+            error = str(exc)
+            culprits = [key for key in values
+                        if _error_of(name, {**defaults, **_without(values, key)}) != error]
+            sources = dict.fromkeys(self.sources[name][key] for key in culprits)
+            where = " and ".join(sources) or "parameters"
+            raise ConfigError(f"{where}: {error}") from None
+
+
+def _error_of(name: str, values: Mapping[str, Any]) -> str | None:
+    try:
+        _BUILDERS[name](values)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _without(values: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != key}
 
 
 def load_parameters(
@@ -68,19 +111,23 @@ def load_parameters(
     overrides: Iterable[str] = (),
 ) -> AnalyzerParameters:
     """Parameters for one run: ODB, then a JSON config file, then `--set` overrides."""
-    params = parameters_from_odb(odb)
+    layers = _Layers()
+    for section in SECTIONS if odb else ():
+        values = odb_get(odb, f"{ODB_PARAMETERS}/{section}", None)
+        if isinstance(values, Mapping) and values:
+            layers.add(section, values, f"ODB {ODB_PARAMETERS}/{section}")
     if config_file is not None:
-        params = apply_config_file(params, config_file)
+        _add_config_file(layers, config_file)
     for item in overrides:
         section, key, value = parse_override(item)
         try:
-            params = params.updated(section, {key: value})
+            layers.add(section, {key: value}, f"--set {item}")
         except ConfigError as exc:
             raise ConfigError(f"--set {item}: {exc}") from None
-    return params
+    return layers.build()
 
 
-def apply_config_file(params: AnalyzerParameters, path: str | Path) -> AnalyzerParameters:
+def _add_config_file(layers: _Layers, path: str | Path) -> None:
     """A JSON file shaped like the ODB subtree: {"Reco": {...}, "Output": {...}}."""
     path = Path(path)
     try:
@@ -95,10 +142,9 @@ def apply_config_file(params: AnalyzerParameters, path: str | Path) -> AnalyzerP
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path}: section {section!r} must be an object")
         try:
-            params = params.updated(section, values)
+            layers.add(section, values, f"config file {path}")
         except ConfigError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
-    return params
 
 
 def parse_override(item: str) -> tuple[str, str, Any]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from cygno_mw.gpu.pedestals import PedestalAccumulator, PedestalMaps
 
 from cygno_mw.errors import CygnoError
+from cygno_mw.gpu.pedestals import PedestalAccumulator, PedestalMaps
 
 log = logging.getLogger(__name__)
 

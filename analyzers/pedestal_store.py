@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from cygno_mw.gpu.pedestals import PedestalMaps
 
 from cygno_mw.errors import CygnoError
+from cygno_mw.gpu.pedestals import PedestalMaps
 
 log = logging.getLogger(__name__)
 

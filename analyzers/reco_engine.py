@@ -1,6 +1,6 @@
 """Where images get reconstructed: in this process, or in N worker processes.
 
-`make_engine(params, workers, vignette)` picks one:
+`make_engine(params, workers)` picks one:
 
 - `InlineEngine`: one `Reconstructor` per pedestal map in this process.  On a GPU it
   gathers `batch_size` images and sends them through `process_batch` together.
@@ -10,7 +10,8 @@
 
 Both take `ImageJob`s with `submit` and hand back (job, result) pairs, in order, as they
 complete; `drain` waits for the rest.  A job names its pedestal map by file, so a worker
-never receives the 40 MB of maps more than once.
+never receives the 40 MB of maps more than once.  The acceptance map for sc_corrintegral
+is the Reco parameter `vignette_map`, loaded here (the Reconstructor takes the array).
 """
 
 from __future__ import annotations
@@ -25,15 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from cygno_mw.gpu.params import RecoParams
+
+from cygno_mw.gpu.params import VIGNETTE_BUILTIN, VIGNETTE_NONE, RecoParams
 from cygno_mw.gpu.pedestals import PedestalMaps
 from cygno_mw.gpu.pipeline import ImageResult, Reconstructor
 
 log = logging.getLogger(__name__)
-
-BUILTIN_VIGNETTE = "builtin"
-NO_VIGNETTE = "none"
-
 
 @dataclass
 class ImageJob:
@@ -47,24 +45,21 @@ class ImageJob:
     pedestal_path: Path
 
 
-def vignette_for(spec: str | None, shape: tuple[int, int]) -> np.ndarray | None:
-    """The acceptance map: 'builtin' (the model the simulation also uses), 'none', or the
-    path of a measured ROOT map."""
-    from cygno_mw.vignetting import builtin_vignette_map, load_vignette_map
+def vignette_for(spec: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The acceptance map `vignette_map` names: 'builtin' (the model the simulation also
+    uses), 'none' (no correction), or the path of a measured ROOT map."""
+    from cygno_mw.vignetting import load_vignette_map
 
-    if spec in (None, "", NO_VIGNETTE):
+    if spec == VIGNETTE_NONE:
         return None
-    if spec == BUILTIN_VIGNETTE:
-        return builtin_vignette_map(shape)
-    return load_vignette_map(spec, shape)
+    return load_vignette_map(None if spec == VIGNETTE_BUILTIN else spec, shape)
 
 
 class _ReconstructorCache:
     """Reconstructors keyed by pedestal file (path, size, mtime), built on first use."""
 
-    def __init__(self, params: RecoParams, vignette: str | None) -> None:
+    def __init__(self, params: RecoParams) -> None:
         self.params = params
-        self.vignette = vignette
         self._built: dict[tuple[str, int, int], Reconstructor] = {}
 
     def get(self, pedestal_path: Path) -> Reconstructor:
@@ -73,7 +68,8 @@ class _ReconstructorCache:
         found = self._built.get(key)
         if found is None:
             maps = PedestalMaps.load(pedestal_path)
-            found = Reconstructor(self.params, maps, vignette_for(self.vignette, maps.shape))
+            vignette = vignette_for(self.params.vignette_map, maps.shape)
+            found = Reconstructor(self.params, maps, vignette)
             self._built[key] = found
         return found
 
@@ -81,12 +77,12 @@ class _ReconstructorCache:
 class InlineEngine:
     """Reconstruction in this process (batched on a GPU)."""
 
-    def __init__(self, params: RecoParams, vignette: str | None = BUILTIN_VIGNETTE) -> None:
+    def __init__(self, params: RecoParams) -> None:
         from cygno_mw.gpu.backend import get_backend
 
         self.params = params
         self._backend = get_backend(params.backend)
-        self._cache = _ReconstructorCache(params, vignette)
+        self._cache = _ReconstructorCache(params)
         self._pending: list[ImageJob] = []
         self.workers = 1
 
@@ -133,10 +129,10 @@ class InlineEngine:
 _worker_cache: _ReconstructorCache | None = None
 
 
-def _init_worker(params: dict[str, Any], vignette: str | None, preload: list[str]) -> None:
+def _init_worker(params: dict[str, Any], preload: list[str]) -> None:
     """Pool initializer: build this worker's Reconstructors once."""
     global _worker_cache
-    _worker_cache = _ReconstructorCache(RecoParams.from_mapping(params), vignette)
+    _worker_cache = _ReconstructorCache(RecoParams.from_mapping(params))
     for path in preload:
         _worker_cache.get(Path(path))
 
@@ -150,7 +146,6 @@ class ProcessPoolEngine:
     """Reconstruction in `workers` processes, at most `2 * workers` images in flight."""
 
     def __init__(self, params: RecoParams, workers: int,
-                 vignette: str | None = BUILTIN_VIGNETTE,
                  preload: list[Path] | None = None) -> None:
         from cygno_mw.gpu.backend import numpy_backend
 
@@ -161,7 +156,7 @@ class ProcessPoolEngine:
         context.set_forkserver_preload(["cygno_mw.analyzers.reco_engine"])
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_init_worker,
-            initargs=(self.params.to_mapping(), vignette, [str(p) for p in preload or []]))
+            initargs=(self.params.to_mapping(), [str(p) for p in preload or []]))
         self._in_flight: collections.deque[tuple[ImageJob, Future[ImageResult]]] = (
             collections.deque())
         self.max_in_flight = 2 * self.workers
@@ -203,7 +198,7 @@ class ProcessPoolEngine:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_engine(params: RecoParams, workers: int = 1, vignette: str | None = BUILTIN_VIGNETTE,
+def make_engine(params: RecoParams, workers: int = 1,
                 preload: list[Path] | None = None) -> InlineEngine | ProcessPoolEngine:
     """Worker processes for `workers` >= 2 on the CPU; otherwise (or on a GPU) inline."""
     from cygno_mw.gpu.backend import get_backend
@@ -213,5 +208,5 @@ def make_engine(params: RecoParams, workers: int = 1, vignette: str | None = BUI
         log.warning("-j %d ignored: reconstructing on %s in batches of %d", workers,
                     backend.device_name, params.batch_size)
     if workers >= 2 and not backend.is_gpu:
-        return ProcessPoolEngine(params, workers, vignette, preload)
-    return InlineEngine(params, vignette)
+        return ProcessPoolEngine(params, workers, preload)
+    return InlineEngine(params)

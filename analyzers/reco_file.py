@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from cygno_mw.gpu.cluster_variables import CLUSTER_VARIABLES
 
 from cygno_mw.errors import CygnoError
+from cygno_mw.gpu.cluster_variables import CLUSTER_VARIABLES
 
 ROWS_PER_GROUP = 64
 IMAGE_COLUMNS = ("nclusters", "cmos_integral", "cmos_mean", "cmos_rms", "processing_time_s")

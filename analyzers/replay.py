@@ -39,13 +39,12 @@ from cygno_mw.analyzers.pedestal_store import (
     PedestalMissingError,
     missing_pedestal_message,
 )
-from cygno_mw.analyzers.reco_engine import BUILTIN_VIGNETTE, make_engine
+from cygno_mw.analyzers.reco_engine import make_engine
 from cygno_mw.analyzers.run_info import is_pedestal_run
 from cygno_mw.analyzers.run_processor import RunProcessor, camera_shapes
 from cygno_mw.analyzers.s3_access import fetch_input, is_s3_url
 from cygno_mw.analyzers.sinks import ResultSinks
 from cygno_mw.analyzers.summary import RunSummary
-
 from cygno_mw.errors import ConfigError, CygnoError, UsageError
 from cygno_mw.midasfile.reader import MidasFile, open_midas
 
@@ -63,7 +62,6 @@ class ReplayOptions:
     output_dir: Path | None = None
     pedestal_file: str | None = None
     workers: int = 1
-    vignette: str | None = BUILTIN_VIGNETTE
     progress: bool = False
     messages: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
@@ -113,12 +111,11 @@ class ReplaySession:
         return sinks
 
     def engine_for(self, params: AnalyzerParameters, preload: list[Path]) -> Any:
-        key = (params.reco, self.options.workers, self.options.vignette)
+        key = (params.reco, self.options.workers)
         if self._engine is None or self._engine_key != key:
             if self._engine is not None:
                 self._engine.close()
-            self._engine = make_engine(params.reco, self.options.workers,
-                                       self.options.vignette, preload)
+            self._engine = make_engine(params.reco, self.options.workers, preload=preload)
             self._engine_key = key
         return self._engine
 

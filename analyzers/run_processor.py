@@ -8,8 +8,10 @@
 
 For a live source: `on_result` sees each reconstructed image (displays), `drain()`
 finishes a GPU batch that is not full when the stream pauses, `call_in_writer(f)` runs
-`f` in order with the writes (e.g. a periodic `sinks.sql.flush`).  Any exception from
-`process`/`end_run` has already marked the run failed (`abort`) when it reaches you.
+`f` in order with the writes (e.g. a periodic `sinks.sql.flush`), `switch_reco(params,
+engine)` changes the reconstruction between two events, `writer_backlog` says how many
+writes wait.  Any exception from `process`/`end_run`/`drain`/`switch_reco` has already
+marked the run failed (`abort`) when it reaches you.  Callers use only these public names.
 
 Data flow, one way: the caller's thread decodes and calls `process`; camera images go to
 the reconstruction engine (this process, worker processes or a GPU); results, slow-control
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from cygno_mw.analyzers.background import SerialWorker
 from cygno_mw.analyzers.events import DecodedEvent, camera_images
 from cygno_mw.analyzers.parameters import AnalyzerParameters
@@ -53,9 +56,8 @@ from cygno_mw.analyzers.run_info import (
 from cygno_mw.analyzers.sinks import ResultSinks
 from cygno_mw.analyzers.slow_control import SlowControlDecoder
 from cygno_mw.analyzers.summary import RunSummary
-from cygno_mw.gpu.pedestals import PedestalMaps
-
 from cygno_mw.errors import CygnoError
+from cygno_mw.gpu.pedestals import PedestalMaps
 from cygno_mw.midasfile.odbdump import odb_get
 
 log = logging.getLogger(__name__)
@@ -230,6 +232,22 @@ class RunProcessor:
         except BaseException as exc:
             self.abort(exc)
             raise
+
+    def switch_reco(self, params: AnalyzerParameters, engine: Any) -> Any:
+        """Use `params` and `engine` from the next event on: the images the old engine still
+        holds are finished and written with the old parameters first.  Returns the old engine
+        (the caller closes it).  Allowed between runs too."""
+        old = self.engine
+        if self.run is not None and engine is not old:
+            self.drain()
+        self.params, self.engine = params, engine
+        return old
+
+    @property
+    def writer_backlog(self) -> int:
+        """Writes queued for the sinks and not yet done (0 between runs)."""
+        writer = self._writer
+        return writer.backlog if writer is not None else 0
 
     def call_in_writer(self, function: Callable[..., Any], *args: Any) -> None:
         """Run `function(*args)` in the writer thread after everything queued so far

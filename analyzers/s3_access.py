@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from cygno_mw.analyzers.output_params import OutputParams
-
 from cygno_mw.errors import CygnoError, UsageError
 
 

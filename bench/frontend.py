@@ -31,8 +31,9 @@ sys.path.insert(0, str(REPO / "tests" / "midas_standin"))  # the stand-in, even 
 import midas  # noqa: E402
 import midas.client  # noqa: E402
 import midas.event  # noqa: E402
-from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
 from midas import standin  # noqa: E402
+
+from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
 
 SHAPE = (2304, 2304)
 IMAGE_MB = SHAPE[0] * SHAPE[1] * 2 / 1e6

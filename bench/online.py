@@ -31,12 +31,13 @@ def main() -> int:
     args = parser.parse_args()
 
     import midas.client
+    from midas import standin
+
     from cygno_mw.analyzers.online_analyzer import OnlineAnalyzer
     from cygno_mw.analyzers.parameters import AnalyzerParameters
     from cygno_mw.frontends.camera_equipment import CameraFrontend
     from cygno_mw.gpu.pedestals import PedestalMaps
     from cygno_mw.gpu.pipeline import Reconstructor
-    from midas import standin
 
     tmp = Path(tempfile.mkdtemp(prefix="cygno-bench-online-"))
     standin.reset()
@@ -44,10 +45,10 @@ def main() -> int:
     crew.odb_set("/Experiment/MAX_EVENT_SIZE", 32 * 1024 * 1024)
     crew.odb_set("/Experiment/Buffer sizes/SYSTEM", 1024 * 1024 * 1024)
     camera = {"Frame rate": 0.0, "Sim pool": 4}
-    reco: dict = {}
+    reco: dict = {"vignette_map": "none"}
     if args.small:
         camera.update({"ROI width": 512, "ROI height": 256, "ROI x0": 64, "ROI y0": 128})
-        reco = {"xmax": 512, "ymin": 0, "ymax": 256}
+        reco.update({"xmax": 512, "ymin": 0, "ymax": 256})
     crew.odb_set("/Equipment/Camera0/Settings", camera, remove_unspecified_keys=False)
     params = AnalyzerParameters.defaults().updated("Reco", reco).updated("Output", {
         "database_url": f"sqlite:///{tmp / 'cygno.sqlite'}", "output_dir": str(tmp / "out"),
@@ -55,7 +56,7 @@ def main() -> int:
     crew.odb_set("/Analyzer/Parameters", params.to_odb())
     fe = CameraFrontend(0)
     crew.odb_set("/Analyzer/Online/Sampling", "GET_ALL")  # measure every event
-    analyzer = OnlineAnalyzer(midas.client.MidasClient("Online Analyzer"), vignette="none")
+    analyzer = OnlineAnalyzer(midas.client.MidasClient("Online Analyzer"))
 
     def take(pedestal: bool, passes: int) -> float:
         crew.odb_set("/Configurations/Pedestal", pedestal)

@@ -51,9 +51,10 @@ def simulate(n_images: int, seed: int):
 
 def reference(image: np.ndarray, pedestal: np.ndarray, noise: np.ndarray, p) -> int:
     """Steps 1-5 in float64 the straightforward way, then sklearn DBSCAN seeding."""
-    from cygno_mw.gpu.noise_cleaning import clean_rebinned
     from scipy.ndimage import median_filter
     from sklearn.cluster import DBSCAN
+
+    from cygno_mw.gpu.noise_cleaning import clean_rebinned
 
     if image.sum(dtype=np.float64) > p.spark_sum_threshold:
         return -1
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def bench_gpu(maps, vignette, images, repeats, t_cpu) -> None:
     import cupy as cp
+
     from cygno_mw.gpu.params import RecoParams
     from cygno_mw.gpu.pipeline import Reconstructor
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from cygno_mw.analyzers.events import camera_images, from_midas_event
 from cygno_mw.analyzers.reco_engine import ImageJob, make_engine
 from cygno_mw.analyzers.replay import ReplayOptions, ReplaySession
-
 from cygno_mw.midasfile import open_midas
 from cygno_mw.simulation.run import simulate_run
 
@@ -73,7 +72,7 @@ def main() -> None:
             params = session.parameters(None)
             pedestal_map = work / "out" / "pedestals" / "run00001_cam0.npz"
             images = load_images(physics_run.path)
-            engine = make_engine(params.reco, args.jobs, options.vignette, [pedestal_map])
+            engine = make_engine(params.reco, args.jobs, preload=[pedestal_map])
             try:
                 reco_only(engine, images[: max(2, 2 * args.jobs)], pedestal_map)  # warm-up
                 session.replay(physics_run.path)  # warm-up

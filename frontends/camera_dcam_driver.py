@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from cygno_mw.frontends.camera_drivers import CameraDriver, CameraDriverError, CameraStatus
 
 RING_BUFFER_FRAMES = 32

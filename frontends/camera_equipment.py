@@ -19,6 +19,7 @@ from typing import Any
 import midas
 import midas.event
 import midas.frontend
+
 from cygno_mw.frontends import camera_settings
 from cygno_mw.frontends.camera_drivers import (
     CameraDriver,

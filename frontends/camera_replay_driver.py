@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
+
 from cygno_mw.frontends.camera_drivers import (
     CameraDriver,
     CameraDriverError,

@@ -30,9 +30,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from cygno_mw.frontends.settings_validation import Problems, check_choice, check_number
-
 from cygno_mw.errors import CygnoError
+from cygno_mw.frontends.settings_validation import Problems, check_choice, check_number
 
 SENSOR_ROWS = 2304  # Hamamatsu ORCA-Fusion
 SENSOR_COLS = 2304

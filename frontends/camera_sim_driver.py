@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from cygno_mw.frontends.camera_drivers import CameraDriver, CameraStatus, FramePacer, apply_roi
 
 SENSOR_TEMPERATURE_C = -8.0  # ORCA-Fusion, air cooled

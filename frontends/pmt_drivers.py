@@ -13,9 +13,8 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from cygno_mw.frontends.camera_drivers import FramePacer
-
 from cygno_mw.errors import ConfigError
+from cygno_mw.frontends.camera_drivers import FramePacer
 
 
 class PmtDriver:
@@ -58,7 +57,6 @@ class SimPmtDriver(PmtDriver):
 
     def open(self) -> None:
         from cygno_mw.frontends.camera_sim_driver import _sensor
-
         from cygno_mw.simulation.camera import CameraSimulator
         from cygno_mw.simulation.pmt import FAST_BOARD, SLOW_BOARD, PmtSimulator
         from cygno_mw.simulation.signals import SignalMix

@@ -13,6 +13,7 @@ from typing import Any
 
 import midas
 import midas.frontend
+
 from cygno_mw.frontends import pmt_settings
 from cygno_mw.frontends.equipment_status import GREEN, DeviceHealth
 from cygno_mw.frontends.frontend_names import (

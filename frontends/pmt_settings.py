@@ -19,9 +19,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from cygno_mw.frontends.settings_validation import Problems, check_choice, check_number
-
 from cygno_mw.errors import CygnoError
+from cygno_mw.frontends.settings_validation import Problems, check_choice, check_number
 
 DRIVERS = ("sim",)
 BOARD_CHOICES = ("both", "V1742", "V1720")

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from cygno_mw.frontends.settings_validation import as_list
-
 from cygno_mw.errors import ConfigError, CygnoError
+from cygno_mw.frontends.settings_validation import as_list
 
 
 class SlowControlDriverError(CygnoError):

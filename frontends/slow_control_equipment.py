@@ -20,6 +20,7 @@ from typing import Any
 import midas
 import midas.event
 import midas.frontend
+
 from cygno_mw.frontends import slow_control_settings
 from cygno_mw.frontends.equipment_status import GREEN, DeviceHealth
 from cygno_mw.frontends.frontend_names import (

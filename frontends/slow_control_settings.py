@@ -29,7 +29,6 @@ from cygno_mw.frontends.settings_validation import (
     check_choice,
     check_number,
 )
-
 from cygno_mw.slow_control_banks import GAS_NAMES
 
 DRIVERS = ("sim", "opcua")

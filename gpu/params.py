@@ -17,6 +17,9 @@ from typing import Any
 from cygno_mw.errors import ConfigError
 
 BACKENDS = ("auto", "numpy", "cupy")
+# vignette_map values that are not a file: the simulation's model, or no correction.
+VIGNETTE_BUILTIN = "builtin"
+VIGNETTE_NONE = "none"
 
 # The experiment's spark test: a raw sum above 2*100*2304*2304 + 9e6 ADU.
 LIME_SPARK_SUM = 2 * 100 * 2304 * 2304 + 9_000_000
@@ -59,6 +62,9 @@ class RecoParams:
     dir_minsamples: int = 12
     max_attempts: int = 3
     isolation_radius: float = 5.0
+    # 7. sc_corrintegral: acceptance map "builtin", "none" or the path of a ROOT file
+    # (TH2F normmap_lime); the analyzers load it, the Reconstructor takes the array.
+    vignette_map: str = VIGNETTE_BUILTIN
     # execution
     backend: str = "auto"
     batch_size: int = 8
@@ -110,7 +116,10 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
     if kind == "str":
         if not isinstance(value, str):
             raise ConfigError(f"reco parameter {name!r}: expected a string, got {value!r}")
-        return value.strip().lower()
+        text = value.strip()
+        if name == "vignette_map" and text.lower() not in (VIGNETTE_BUILTIN, VIGNETTE_NONE):
+            return text  # a path: keep its case
+        return text.lower()
     if isinstance(value, bool):
         raise ConfigError(f"reco parameter {name!r}: expected a number, got {value!r}")
     number = value
@@ -156,5 +165,6 @@ def _check(p: RecoParams) -> None:
     need(p.dir_minsamples >= 1, "dir_minsamples", "must be >= 1")
     need(0 <= p.max_attempts <= 100, "max_attempts", "must be within 0..100")
     need(p.isolation_radius >= 0, "isolation_radius", "must be >= 0")
+    need(p.vignette_map != "", "vignette_map", "must be 'builtin', 'none' or a ROOT file path")
     need(p.backend in BACKENDS, "backend", f"must be one of {', '.join(BACKENDS)}")
     need(1 <= p.batch_size <= 256, "batch_size", "must be within 1..256")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cygno_mw.analyzers.outputs.query import Database
 
+from cygno_mw.analyzers.outputs.query import Database
 from cygno_mw.cli import main
 
 

@@ -15,10 +15,10 @@ standin = pytest.importorskip("midas.standin", reason="scenario tests use the MI
 
 import midas  # noqa: E402
 import midas.client  # noqa: E402
+
 from cygno_mw.frontends import camera_drivers  # noqa: E402
 from cygno_mw.frontends.camera_drivers import CameraDriver, CameraStatus  # noqa: E402
 from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
-
 from cygno_mw.midasfile.event import decode_event  # noqa: E402
 
 SETTINGS = "/Equipment/Camera0/Settings"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from cygno_mw.gpu.backend import cupy_available
 from cygno_mw.gpu.params import RecoParams
 from cygno_mw.gpu.pedestals import PedestalAccumulator, PedestalMaps

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from cygno_mw.frontends import camera_settings, pmt_settings, slow_control_settings
 
 from cygno_mw import odb_install
 from cygno_mw.cli import main
 from cygno_mw.errors import ConfigError
+from cygno_mw.frontends import camera_settings, pmt_settings, slow_control_settings
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM_TYPES = {  # MIDAS's PROGRAM_INFO record

@@ -14,6 +14,7 @@ standin = pytest.importorskip("midas.standin", reason="scenario tests use the MI
 import midas  # noqa: E402
 import midas.client  # noqa: E402
 import midas.event  # noqa: E402
+
 from cygno_mw.analyzers.online_analyzer import OnlineAnalyzer  # noqa: E402
 from cygno_mw.analyzers.outputs.query import Database  # noqa: E402
 from cygno_mw.analyzers.parameters import AnalyzerParameters  # noqa: E402
@@ -26,7 +27,8 @@ RECO = "/Analyzer/Parameters/Reco"
 def parameters(tmp_path: Path, database_url: str | None = None) -> dict:
     """Reco window fitted to 256x512 frames; outputs under tmp_path."""
     params = AnalyzerParameters.defaults().updated(
-        "Reco", {"xmax": 512, "ymin": 0, "ymax": 256, "backend": "numpy", "batch_size": 1})
+        "Reco", {"xmax": 512, "ymin": 0, "ymax": 256, "backend": "numpy", "batch_size": 1,
+                 "vignette_map": "none"})
     params = params.updated("Output", {
         "database_url": database_url or f"sqlite:///{tmp_path / 'cygno.sqlite'}",
         "output_dir": str(tmp_path / "out"), "reco_file_format": "none"})
@@ -54,7 +56,7 @@ def make_analyzer(gate: threading.Event | None = None, **settings) -> OnlineAnal
     client = midas.client.MidasClient("Online Analyzer")
     if settings:
         client.odb_set("/Analyzer/Online", settings, remove_unspecified_keys=False)
-    return OnlineAnalyzer(client, clock=standin.experiment().clock.now, vignette="none",
+    return OnlineAnalyzer(client, clock=standin.experiment().clock.now,
                           gate=gate)
 
 
@@ -201,7 +203,10 @@ def test_malformed_events_are_skipped_and_counted_and_status_page_stop_flushes(c
     db = Database(f"sqlite:///{tmp_path / 'cygno.sqlite'}")
     frames = next(iter(fe.equipment.values())).stats["events"]  # sent in this run so far
     assert macro_events(db, 2) == list(range(frames))
-    assert db.runs(2)["reco_status"].iloc[0] == "done"
+    run = db.runs(2).iloc[0]  # its later events were never seen: partial, not done
+    assert run["reco_status"] == "partial" and bool(run["partial"])
+    assert int(run["reco_events"]) == frames
+    assert any("run 2 partial" in m.text for m in standin.messages())
 
 
 def test_tracker_when_the_next_run_also_ends_before_its_events_are_read():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from cygno_mw.analyzers.outputs import influx_schema
 from cygno_mw.analyzers.outputs.errors import InfluxError
 from cygno_mw.analyzers.outputs.influx_sink import InfluxSink

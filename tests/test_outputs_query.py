@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from test_outputs_sql import count, make_result
+
 from cygno_mw.analyzers.outputs import schema
 from cygno_mw.analyzers.outputs.errors import FilterError
 from cygno_mw.analyzers.outputs.filters import parse_filter
 from cygno_mw.analyzers.outputs.query import Database
 from cygno_mw.analyzers.outputs.sql_writer import SqlSink
-from test_outputs_sql import count, make_result
-
 from cygno_mw.cli import main
 
 

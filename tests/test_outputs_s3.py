@@ -8,6 +8,7 @@ import logging
 import os
 
 import pytest
+
 from cygno_mw.analyzers.outputs import s3_store
 from cygno_mw.analyzers.outputs.database import RetryPolicy
 from cygno_mw.analyzers.outputs.errors import ChecksumMismatchError, S3Error, S3UnavailableError

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+
 from cygno_mw.analyzers.outputs import migrate, schema
 from cygno_mw.analyzers.outputs.errors import OutputError
 from cygno_mw.analyzers.outputs.query import Database

@@ -9,15 +9,15 @@ import threading
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
+from test_outputs_sql import count, make_result
+
 from cygno_mw.analyzers.outputs import database
 from cygno_mw.analyzers.outputs.database import RetryPolicy
 from cygno_mw.analyzers.outputs.errors import DatabaseAuthError, DatabaseUnavailableError
 from cygno_mw.analyzers.outputs.query import Database
 from cygno_mw.analyzers.outputs.spool import SpoolingSqlSink
 from cygno_mw.analyzers.outputs.sql_writer import SqlSink
-from sqlalchemy import event
-from test_outputs_sql import count, make_result
-
 from cygno_mw.cli import main
 
 pytestmark = pytest.mark.mariadb

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+
 from cygno_mw.analyzers.odb_template import analyzer_template, template_text
 from cygno_mw.analyzers.output_params import OutputParams
 from cygno_mw.analyzers.parameters import AnalyzerParameters, load_parameters, parse_override
 from cygno_mw.analyzers.replay import resolve_output
-
 from cygno_mw.errors import ConfigError
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "odb_templates" / "analyzer.json"
@@ -84,6 +84,31 @@ def test_odb_errors_name_the_odb_path() -> None:
     with pytest.raises(ConfigError, match="ODB /Analyzer/Parameters/Reco: reco parameter "
                                           "'backend'"):
         load_parameters(odb)
+
+
+def test_set_repairs_a_bad_odb_value(tmp_path: Path) -> None:
+    odb = {"Analyzer": {"Parameters": {"Reco": {"backend": "tpu", "xmin": 500},
+                                       "Output": {"reco_file_format": "csv"}}}}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"Reco": {"xmax": 400}}))
+    params = load_parameters(odb, config, ["reco.backend=numpy", "reco.xmin=100",
+                                           "output.reco_file_format=root"])
+    assert params.reco.backend == "numpy"
+    assert (params.reco.xmin, params.reco.xmax) == (100, 400)
+    assert params.output.reco_file_format == "root"
+
+
+def test_merged_errors_name_every_layer_involved(tmp_path: Path) -> None:
+    odb = {"Analyzer": {"Parameters": {"Reco": {"xmin": 500}}}}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"Reco": {"xmax": 400}}))
+    with pytest.raises(ConfigError) as error:
+        load_parameters(odb, config)
+    message = str(error.value)
+    assert message.startswith(f"ODB /Analyzer/Parameters/Reco and config file {config}: ")
+    assert "reco parameter 'xmax' = 400: must be > xmin (500)" in message
+    with pytest.raises(ConfigError, match=r"^--set reco.nsigma=-2: reco parameter 'nsigma'"):
+        load_parameters(odb, config, ["reco.xmin=0", "reco.nsigma=-2"])
 
 
 def test_parse_override_types() -> None:

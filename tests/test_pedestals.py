@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cygno_mw.gpu.pedestals import PedestalAccumulator, PedestalMaps
 
 from cygno_mw.errors import CygnoError, UsageError
+from cygno_mw.gpu.pedestals import PedestalAccumulator, PedestalMaps
 
 
 def _frames(n: int, shape=(16, 24), seed=0) -> np.ndarray:

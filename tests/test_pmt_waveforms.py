@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.signal import find_peaks, peak_widths
+
+from cygno_mw.errors import UsageError
 from cygno_mw.gpu.pmt_waveforms import (
     PmtParams,
     analyse_waveforms,
@@ -11,9 +14,6 @@ from cygno_mw.gpu.pmt_waveforms import (
     find_peaks_2d,
     moving_average,
 )
-from scipy.signal import find_peaks, peak_widths
-
-from cygno_mw.errors import UsageError
 
 
 def _pulses(n_trig=4, n_ch=3, n_samp=1024, seed=0):

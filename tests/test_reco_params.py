@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from cygno_mw.gpu.params import LIME_SPARK_SUM, RecoParams
 
 from cygno_mw.errors import ConfigError
+from cygno_mw.gpu.params import LIME_SPARK_SUM, RecoParams
 
 
 def test_defaults_are_the_lime_configuration():
@@ -56,3 +56,13 @@ def test_bad_values_raise_config_error_naming_the_key(values, key):
 def test_from_mapping_rejects_non_mappings():
     with pytest.raises(ConfigError):
         RecoParams.from_mapping([("nsigma", 1)])  # type: ignore[arg-type]
+
+
+def test_vignette_map_keeps_a_path_as_written():
+    assert RecoParams().vignette_map == "builtin"
+    assert RecoParams.from_mapping({"vignette_map": " NONE "}).vignette_map == "none"
+    path = "/data/LIME/NormMap_Runs03930.root"
+    assert RecoParams.from_mapping({"vignette_map": path}).vignette_map == path
+    for bad in ("", 3):
+        with pytest.raises(ConfigError, match="'vignette_map'"):
+            RecoParams.from_mapping({"vignette_map": bad})

@@ -6,13 +6,13 @@ import math
 
 import numpy as np
 import pytest
+
+from cygno_mw.errors import ConfigError, UsageError
 from cygno_mw.gpu.backend import cupy_available
 from cygno_mw.gpu.cluster_variables import CLUSTER_VARIABLES
 from cygno_mw.gpu.params import RecoParams
 from cygno_mw.gpu.pedestals import PedestalMaps
 from cygno_mw.gpu.pipeline import Reconstructor
-
-from cygno_mw.errors import ConfigError, UsageError
 
 SHAPE = (384, 384)
 PARAMS = RecoParams(ymin=0, ymax=SHAPE[0], xmax=SHAPE[1], backend="numpy")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from cygno_mw.gpu.backend import get_backend
 from cygno_mw.gpu.dbscan_seeding import dbscan_seed
 from cygno_mw.gpu.noise_cleaning import clean_rebinned

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from cygno_mw.gpu.frame_cpu import CpuFrameSteps
 from cygno_mw.gpu.noise_cleaning import clean_rebinned
 from cygno_mw.gpu.params import RecoParams

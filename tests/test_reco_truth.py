@@ -15,11 +15,10 @@ pytest.importorskip("cygno_mw.simulation.camera")
 from cygno_mw.gpu.params import RecoParams
 from cygno_mw.gpu.pedestals import PedestalMaps
 from cygno_mw.gpu.pipeline import Reconstructor
-from cygno_mw.gpu.truth_match import light_shares, match_signals
-
 from cygno_mw.simulation.camera import CameraSimulator
 from cygno_mw.simulation.sensor import SensorModel
 from cygno_mw.simulation.signals import SignalMix
+from cygno_mw.simulation.truth_match import light_shares, match_signals
 
 N_SIGNAL_IMAGES = 10
 N_PEDESTAL_IMAGES = 20

@@ -8,8 +8,8 @@ from pathlib import Path
 import lz4.frame
 import numpy as np
 import pytest
-from cygno_mw.analyzers.outputs.query import Database
 
+from cygno_mw.analyzers.outputs.query import Database
 from cygno_mw.cli import main
 from cygno_mw.midasfile import MidasWriter, open_midas
 from cygno_mw.simulation.run import simulate_run

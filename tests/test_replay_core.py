@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from cygno_mw.analyzers.background import ReadAhead, SerialWorker
 from cygno_mw.analyzers.events import DecodedEvent, camera_images
 from cygno_mw.analyzers.output_params import OutputParams
@@ -20,8 +21,8 @@ from cygno_mw.analyzers.reco_engine import InlineEngine
 from cygno_mw.analyzers.run_info import begin_of_run_fields, high_voltages
 from cygno_mw.analyzers.run_processor import RunProcessor
 from cygno_mw.analyzers.sinks import ResultSinks
+from cygno_mw.errors import CygnoError
 from cygno_mw.gpu.params import RecoParams
-
 from cygno_mw.simulation.camera import CameraSimulator
 from cygno_mw.simulation.sensor import SensorModel
 from cygno_mw.simulation.signals import SignalMix
@@ -129,3 +130,17 @@ def test_reco_file_of_a_run_without_images(tmp_path: Path, file_format: str) -> 
 
         with uproot.open(path) as root_file:
             assert root_file["Events"].num_entries == 0
+
+
+def test_vignette_map_parameter_names_the_acceptance_map(tmp_path: Path) -> None:
+    from cygno_mw.analyzers.reco_engine import make_engine, vignette_for
+    from cygno_mw.vignetting import builtin_vignette_map
+
+    assert vignette_for("none", (8, 8)) is None
+    assert np.array_equal(vignette_for("builtin", (8, 8)), builtin_vignette_map((8, 8)))
+    junk = tmp_path / "map.root"
+    junk.write_bytes(b"not a ROOT file")
+    with pytest.raises(CygnoError, match=r"map\.root"):
+        vignette_for(str(junk), (8, 8))
+    params = RecoParams(backend="numpy", vignette_map="none")
+    assert make_engine(params).params.vignette_map == "none"

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cygno_mw.analyzers.outputs.query import Database
-from cygno_mw.analyzers.truth_match import match_clusters
-from cygno_mw.gpu.params import RecoParams
 
+from cygno_mw.analyzers.outputs.query import Database
 from cygno_mw.cli import main
+from cygno_mw.gpu.params import RecoParams
 from cygno_mw.simulation.run import simulate_run
 from cygno_mw.simulation.signals import SignalMix
 from cygno_mw.simulation.truth import load_truth
+from cygno_mw.simulation.truth_match import match_clusters
 
 PHYSICS_EVENTS = 3
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cygno_mw.analyzers.outputs.query import Database
 
+from cygno_mw.analyzers.outputs.query import Database
 from cygno_mw.cli import main
 from cygno_mw.midasfile import MidasWriter, open_midas
 from cygno_mw.midasfile.odbdump import odb_get, read_odb_dump

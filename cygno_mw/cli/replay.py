@@ -3,6 +3,7 @@
     cygno-mw replay run00001.mid.lz4 run00002.mid.lz4          # pedestal run, then physics
     cygno-mw replay run00002.mid.lz4 --pedestal run00001.mid.lz4 -j 2
     cygno-mw replay s3://cygno-data/LNGS/run42901.mid.gz --set reco.nsigma=0.7
+    cygno-mw replay run00002.mid.lz4 --set reco.vignette_map=normmap_lime.root
 
 Exit status: 0 every run complete, 1 a file could not be processed, 2 bad usage or
 parameter, 3 a run was partial (its file truncated or corrupt).
@@ -37,10 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="N worker processes for the reconstruction on the CPU "
                              "(a GPU batches instead)")
-    parser.add_argument("--vignetting", default="builtin", metavar="ROOT_FILE",
-                        help="acceptance map for sc_corrintegral: a ROOT file (TH2F "
-                             "normmap_lime), 'builtin' (default, the simulation's model) or "
-                             "'none'")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar and no summary")
 
@@ -51,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = ReplayOptions(
         config_file=args.config, overrides=tuple(args.overrides), output_dir=args.output_dir,
-        pedestal_file=args.pedestal, workers=args.jobs, vignette=args.vignetting,
+        pedestal_file=args.pedestal, workers=args.jobs,
         progress=not args.quiet and sys.stderr.isatty(),
         messages=(lambda _text: None) if args.quiet else _to_stderr)
     status = 0

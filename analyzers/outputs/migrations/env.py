@@ -4,6 +4,7 @@ of alembic.ini / $CYGNO_DB_URL when an operator runs the `alembic` command direc
 from __future__ import annotations
 
 from alembic import context
+
 from cygno_mw.analyzers.outputs import database, schema
 
 VERSION_TABLE = "cygno_schema_version"
