@@ -72,6 +72,30 @@ def test_event_round_trip(sql_url: str) -> None:
     db.close()
 
 
+def test_sqlite_multirow_statements_split_exactly(tmp_path, monkeypatch) -> None:
+    """SQLite inserts several rows per statement; full statements and the shorter last one
+    store every value exactly, counts as integers, NaN/inf as NULL."""
+    from cygno_mw.analyzers.outputs import sql_ops
+
+    monkeypatch.setattr(sql_ops, "MULTIROW_ROWS", 3)  # 8 clusters: statements of 3, 3, 2
+    rng = np.random.default_rng(5)
+    results = [make_result(rng, n) for n in (3, 0, 5)]
+    results[2]["clusters"]["sc_rms"][4] = -np.inf
+    url = f"sqlite:///{tmp_path}/multirow.sqlite"
+    with SqlSink(url) as sink:
+        for event, result in enumerate(results):
+            sink.write_event(5, event, 0, result)
+    db = Database(url)
+    reco = db.reco(run=5)
+    db.close()
+    for name in ("sc_integral", "sc_nhits", "sc_size"):
+        expected = np.concatenate([results[0]["clusters"][name], results[2]["clusters"][name]])
+        assert reco[name].tolist() == expected.tolist()
+    assert reco["cluster"].tolist() == [0, 1, 2, 0, 1, 2, 3, 4]
+    assert reco["sc_nhits"].dtype == np.int64
+    assert count(url, "reco", "WHERE sc_rms IS NULL") == 1
+
+
 def test_reprocessing_replaces_rows(sql_url: str) -> None:
     rng = np.random.default_rng(2)
     with SqlSink(sql_url) as sink:
