@@ -12,16 +12,16 @@ Drivers: `sim` (camera_sim_driver), `replay` (camera_replay_driver), `dcam`
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from cygno_mw.errors import ConfigError, CygnoError
+from cygno_mw.errors import CygnoError
+from cygno_mw.frontends.driver_registry import Driver, DriverRegistry
 
 
 class CameraDriverError(CygnoError):
@@ -37,23 +37,8 @@ class CameraStatus:
     drops: int = 0  # frames it produced that were lost (overwritten, skipped)
 
 
-class CameraDriver:
-    """Base class of camera drivers; `settings` are the equipment's accepted Settings."""
-
-    name: ClassVar[str] = ""
-
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings: dict[str, Any] = dict(settings)
-
-    def open(self) -> None:
-        """Connect to the device (may take seconds)."""
-
-    def configure(self, settings: Mapping[str, Any], changed: set[str]) -> None:
-        """Use new Settings now (also while acquiring)."""
-        self.settings = dict(settings)
-
-    def start(self) -> None:
-        """Begin acquiring frames."""
+class CameraDriver(Driver):
+    """Base class of camera drivers."""
 
     def frame_ready(self) -> bool:
         """Whether read_frame() would return a frame now (must be quick)."""
@@ -63,48 +48,19 @@ class CameraDriver:
         """The next frame, uint16 (rows, cols); may be a view valid until the next call."""
         raise NotImplementedError
 
-    def stop(self) -> None:
-        """End acquisition."""
-
-    def close(self) -> None:
-        """Release the device."""
-
     def status(self) -> CameraStatus:
         return CameraStatus()
 
 
-# name -> "module:Class" (imported on first use) or a factory (tests register those)
-_REGISTRY: dict[str, str | Callable[[Mapping[str, Any]], CameraDriver]] = {
+DRIVERS = DriverRegistry("camera", {
     "sim": "cygno_mw.frontends.camera_sim_driver:SimCameraDriver",
     "replay": "cygno_mw.frontends.camera_replay_driver:ReplayCameraDriver",
     "dcam": "cygno_mw.frontends.camera_dcam_driver:DcamCameraDriver",
-}
-
-
-def camera_driver_names() -> list[str]:
-    return list(_REGISTRY)
-
-
-def register_camera_driver(name: str,
-                           factory: str | Callable[[Mapping[str, Any]], CameraDriver]) -> None:
-    """Add a driver (a "module:Class" string or a callable taking the Settings)."""
-    _REGISTRY[name] = factory
-
-
-def unregister_camera_driver(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def make_camera_driver(settings: Mapping[str, Any]) -> CameraDriver:
-    """A new, not yet opened driver for settings["Driver"]."""
-    name = settings.get("Driver")
-    entry = _REGISTRY.get(str(name))
-    if entry is None:
-        raise ConfigError(f"unknown camera driver {name!r} (known: {', '.join(_REGISTRY)})")
-    if isinstance(entry, str):
-        module_name, class_name = entry.split(":")
-        return getattr(importlib.import_module(module_name), class_name)(settings)
-    return entry(settings)
+})
+camera_driver_names = DRIVERS.names
+register_camera_driver = DRIVERS.register
+unregister_camera_driver = DRIVERS.unregister
+make_camera_driver = DRIVERS.make
 
 
 def apply_roi(frame: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:

@@ -30,8 +30,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from cygno_mw.errors import CygnoError
-from cygno_mw.frontends.settings_validation import Problems, check_choice, check_number
+from cygno_mw.frontends.settings_validation import (
+    Problems,
+    check_choice,
+    check_number,
+    check_sim_mix,
+)
 
 SENSOR_ROWS = 2304  # Hamamatsu ORCA-Fusion
 SENSOR_COLS = 2304
@@ -79,12 +83,7 @@ def validate_camera_settings(settings: Mapping[str, Any], drivers: list[str]) ->
     check_number(settings, "Sim pool", problems, minimum=1, maximum=64, integer=True)
     check_number(settings, "DCAM index", problems, minimum=0, integer=True)
     check_number(settings, "Retry period", problems, minimum=0.0, maximum=3600.0)
-    try:
-        from cygno_mw.simulation.signals import SignalMix
-
-        SignalMix.parse(str(settings.get("Sim mix", "")))
-    except CygnoError as exc:
-        problems["Sim mix"] = str(exc)
+    check_sim_mix(settings, problems)
     bank = settings.get("Replay bank")
     if not isinstance(bank, str) or len(bank) != 4:
         problems["Replay bank"] = f"{bank!r} is not a 4-character bank name"

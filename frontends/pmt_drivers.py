@@ -9,40 +9,19 @@ exposure, on the fast V1742 (DRS4) and / or the slow V1720 board, at `Trigger ra
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any
 
-from cygno_mw.errors import ConfigError
 from cygno_mw.frontends.camera_drivers import FramePacer
+from cygno_mw.frontends.driver_registry import Driver, DriverRegistry
 
 
-class PmtDriver:
-    name: ClassVar[str] = ""
-
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings: dict[str, Any] = dict(settings)
-
-    def open(self) -> None:
-        """Connect to the digitizers."""
-
-    def configure(self, settings: Mapping[str, Any], changed: set[str]) -> None:
-        self.settings = dict(settings)
-
-    def start(self) -> None:
-        """Arm the digitizers."""
-
+class PmtDriver(Driver):
     def event_ready(self) -> bool:
         raise NotImplementedError
 
     def read_event(self) -> list[Any]:
         raise NotImplementedError
-
-    def stop(self) -> None:
-        """Disarm."""
-
-    def close(self) -> None:
-        """Disconnect."""
 
 
 class SimPmtDriver(PmtDriver):
@@ -90,27 +69,8 @@ class SimPmtDriver(PmtDriver):
         return self.pmt.event_boards(truth, event_time)
 
 
-_REGISTRY: dict[str, str | Callable[[Mapping[str, Any]], PmtDriver]] = {"sim": SimPmtDriver}
-
-
-def pmt_driver_names() -> list[str]:
-    return list(_REGISTRY)
-
-
-def register_pmt_driver(name: str, factory: str | Callable[[Mapping[str, Any]], PmtDriver]):
-    _REGISTRY[name] = factory
-
-
-def unregister_pmt_driver(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def make_pmt_driver(settings: Mapping[str, Any]) -> PmtDriver:
-    entry = _REGISTRY.get(str(settings.get("Driver")))
-    if entry is None:
-        raise ConfigError(f"unknown PMT driver {settings.get('Driver')!r} "
-                          f"(known: {', '.join(_REGISTRY)})")
-    if isinstance(entry, str):
-        module_name, class_name = entry.split(":")
-        return getattr(importlib.import_module(module_name), class_name)(settings)
-    return entry(settings)
+DRIVERS = DriverRegistry("PMT", {"sim": SimPmtDriver})
+pmt_driver_names = DRIVERS.names
+register_pmt_driver = DRIVERS.register
+unregister_pmt_driver = DRIVERS.unregister
+make_pmt_driver = DRIVERS.make

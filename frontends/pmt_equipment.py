@@ -14,180 +14,68 @@ from typing import Any
 import midas
 import midas.frontend
 
-from cygno_mw.frontends import pmt_settings
-from cygno_mw.frontends.equipment_status import GREEN, DeviceHealth
+from cygno_mw.frontends import pmt_drivers, pmt_settings
+from cygno_mw.frontends.driver_equipment import DriverEquipment, RunFrontend
 from cygno_mw.frontends.frontend_names import (
-    checked_index,
     pmt_bank_names,
     pmt_client_name,
     pmt_equipment_name,
     pmt_event_id,
 )
 from cygno_mw.frontends.numpy_event import NumpyEvent
-from cygno_mw.frontends.pmt_drivers import PmtDriver, make_pmt_driver, pmt_driver_names
-from cygno_mw.frontends.settings_validation import LiveSettings
-
-SUCCESS = midas.status_codes["SUCCESS"]
-_REOPEN_KEYS = {"Driver"}
 
 
-class PmtEquipment(midas.frontend.EquipmentBase):
+class PmtEquipment(DriverEquipment):
     """Polled readout of the PMT digitizers into DGHn/DIGn events."""
 
+    drivers = pmt_drivers.DRIVERS
+    device = "digitizers"
+    driver_kind = "digitizer"
+
     def __init__(self, client: Any, index: int) -> None:
-        common = midas.frontend.InitialEquipmentCommon()
-        common.equip_type = midas.EQ_POLLED
-        common.event_id = pmt_event_id(index)
-        common.buffer_name = "SYSTEM"
-        common.trigger_mask = 0
-        common.period_ms = 10
-        common.read_when = midas.RO_RUNNING
-        common.log_history = False
-        defaults = pmt_settings.default_settings()
-        super().__init__(client, pmt_equipment_name(index), common, defaults)
+        super().__init__(client, pmt_equipment_name(index), pmt_event_id(index),
+                         pmt_settings.default_settings())
         self.header_bank, self.samples_bank = pmt_bank_names(index)
-        self.live = LiveSettings(client, self.odb_settings_dir, self.name, self._validate,
-                                 self._apply)
-        self.config = self.live.start(self.settings, defaults)
-        self.health = DeviceHealth(self, "digitizers", retry_s=float(self.config["Retry period"]))
-        self.driver: PmtDriver | None = None
-        self.acquiring = False
         self.events = 0
         self.triggers = 0
-        if self._connect():
-            self.set_status(f"Ready ({self.config['Driver']})", GREEN)
 
     def _validate(self, settings: Any) -> dict[str, str]:
-        return pmt_settings.validate_pmt_settings(settings, pmt_driver_names())
+        return pmt_settings.validate_pmt_settings(settings, self.drivers.names())
 
-    def _apply(self, settings: dict[str, Any], changed: set[str]) -> None:
-        self.health.retry_s = float(settings["Retry period"])
-        if self.driver is None:
-            return
-        if changed & _REOPEN_KEYS:
-            replacement = make_pmt_driver(settings)
-            replacement.open()
-            if self.acquiring:
-                replacement.start()
-            self.close_driver()
-            self.driver = replacement
-        else:
-            self.driver.configure(settings, changed)
-
-    def settings_changed_func(self) -> None:
-        self.live.changed(self.settings)
-        self.config = dict(self.live.accepted)
-
-    def _connect(self) -> bool:
-        try:
-            driver = make_pmt_driver(self.config)
-            driver.open()
-            if self.acquiring:
-                driver.start()
-        except Exception as exc:
-            self.health.failed("open", exc)
-            return False
-        self.driver = driver
-        self.health.recovered(f"{'Acquiring' if self.acquiring else 'Ready'} "
-                              f"({self.config['Driver']})")
-        return True
-
-    def close_driver(self) -> None:
-        driver, self.driver = self.driver, None
-        if driver is not None:
-            try:
-                driver.stop()
-                driver.close()
-            except Exception as exc:
-                self.client.msg(f"{self.name}: closing the digitizer driver failed: {exc}", True)
-
-    def begin_of_run(self, run_number: int) -> Any:
-        self.acquiring = True
+    def _run_starting(self) -> Any:
         self.events = self.triggers = 0
-        if self.driver is None and not self._connect():
-            self.acquiring = False
-            return midas.status_codes["FE_ERR_HW"], f"{self.name}: digitizers not available"
-        try:
-            self.driver.start()
-        except Exception as exc:
-            self.health.failed("start", exc)
-            self.close_driver()
-            self.acquiring = False
-            return midas.status_codes["FE_ERR_HW"], f"{self.name}: digitizer start failed: {exc}"
-        self.set_status(f"Acquiring ({self.config['Driver']})", GREEN)
-        self._publish()
-        return SUCCESS
+        return None
 
-    def end_of_run(self, run_number: int) -> Any:
-        self.acquiring = False
-        if self.driver is not None:
-            try:
-                self.driver.stop()
-            except Exception as exc:
-                self.health.failed("stop", exc)
-                self.close_driver()
-            else:
-                self.set_status(f"Ready ({self.config['Driver']})", GREEN)
-        self._publish()
-        self.client.msg(f"{self.name}: run {run_number}: {self.events} events, "
-                        f"{self.triggers} PMT triggers")
-        return SUCCESS
+    def _run_summary(self) -> str:
+        return f"{self.events} events, {self.triggers} PMT triggers"
 
-    def poll_func(self) -> bool:
-        if not self.acquiring:
-            return False
-        if self.driver is None:
-            if self.health.retry_due():
-                self._connect()
-            return False
-        try:
-            return self.driver.event_ready()
-        except Exception as exc:
-            self.health.failed("readout", exc)
-            self.close_driver()
-            return False
+    def _device_ready(self) -> bool:
+        return self.driver.event_ready()
 
-    def readout_func(self) -> NumpyEvent | None:
-        if self.driver is None:
-            return None
+    def _read_device(self) -> Any:
+        return self.driver.read_event()
+
+    def _make_event(self, boards: Any) -> NumpyEvent:
         from cygno_mw.pmt_banks import encode_pmt_banks
 
-        try:
-            boards = self.driver.read_event()
-        except Exception as exc:
-            self.health.failed("readout", exc)
-            self.close_driver()
-            return None
         banks = encode_pmt_banks(boards)
         event = NumpyEvent()
         event.create_bank(self.header_bank, midas.TID_DWORD, banks["DGH0"])
         event.create_bank(self.samples_bank, midas.TID_WORD, banks["DIG0"])
         self.events += 1
         self.triggers += boards[0].n_events if boards else 0
-        if self.events % 10 == 1:
-            self._publish()
+        self._publish_status(force=self.events % 10 == 1)
         return event
 
-    def _publish(self) -> None:
-        self.client.odb_set(f"{self.odb_variables_dir}/Events", int(self.events))
-        self.client.odb_set(f"{self.odb_variables_dir}/Triggers", int(self.triggers))
+    def _publish_status(self, force: bool = False) -> None:
+        if force:  # Events and Triggers: at run start and end, and every 10 events
+            self.client.odb_set(f"{self.odb_variables_dir}/Events", int(self.events))
+            self.client.odb_set(f"{self.odb_variables_dir}/Triggers", int(self.triggers))
 
 
-class PmtFrontend(midas.frontend.FrontendBase):
+class PmtFrontend(RunFrontend):
     """MIDAS client "PMT Frontend N" with the equipment PMTN."""
 
     def __init__(self, index: int | None) -> None:
-        index = checked_index(index)
-        super().__init__(pmt_client_name(index))
-        self.pmt = PmtEquipment(self.client, index)
-        self.add_equipment(self.pmt)
-
-    def begin_of_run(self, run_number: int) -> Any:
-        return self.pmt.begin_of_run(run_number)
-
-    def end_of_run(self, run_number: int) -> Any:
-        return self.pmt.end_of_run(run_number)
-
-    def close(self) -> None:
-        self.pmt.acquiring = False
-        self.pmt.close_driver()
+        super().__init__(pmt_client_name, PmtEquipment, index)
+        self.pmt = self.device_equipment

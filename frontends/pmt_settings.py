@@ -19,8 +19,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from cygno_mw.errors import CygnoError
-from cygno_mw.frontends.settings_validation import Problems, check_choice, check_number
+from cygno_mw.frontends.settings_validation import (
+    Problems,
+    check_choice,
+    check_number,
+    check_sim_mix,
+)
 
 DRIVERS = ("sim",)
 BOARD_CHOICES = ("both", "V1742", "V1720")
@@ -48,10 +52,5 @@ def validate_pmt_settings(settings: Mapping[str, Any], drivers: list[str]) -> Pr
     check_number(settings, "Exposure", problems, above=0.0, maximum=1800.0)
     check_number(settings, "Sim seed", problems, minimum=0, integer=True)
     check_number(settings, "Retry period", problems, minimum=0.0, maximum=3600.0)
-    try:
-        from cygno_mw.simulation.signals import SignalMix
-
-        SignalMix.parse(str(settings.get("Sim mix", "")))
-    except CygnoError as exc:
-        problems["Sim mix"] = str(exc)
+    check_sim_mix(settings, problems)
     return problems

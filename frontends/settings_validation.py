@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cygno_mw.errors import ConfigError
+from cygno_mw.errors import ConfigError, CygnoError
 
 Problems = dict[str, str]
 Validator = Callable[[Mapping[str, Any]], Problems]
@@ -59,6 +59,16 @@ def check_choice(settings: Mapping[str, Any], key: str, choices: Iterable[str],
     allowed = list(choices)
     if settings.get(key) not in allowed:
         problems[key] = f"{settings.get(key)!r} is not one of {', '.join(allowed)}"
+
+
+def check_sim_mix(settings: Mapping[str, Any], problems: Problems) -> None:
+    """The simulated signal mix ("Sim mix") must parse (`SignalMix.parse`)."""
+    try:
+        from cygno_mw.simulation.signals import SignalMix
+
+        SignalMix.parse(str(settings.get("Sim mix", "")))
+    except CygnoError as exc:
+        problems["Sim mix"] = str(exc)
 
 
 class LiveSettings:

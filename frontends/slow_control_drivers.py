@@ -8,13 +8,13 @@ later.  Drivers: `sim` (here) and `opcua` (opcua_driver, asyncua imported on use
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from cygno_mw.errors import ConfigError, CygnoError
+from cygno_mw.errors import CygnoError
+from cygno_mw.frontends.driver_registry import Driver, DriverRegistry
 from cygno_mw.frontends.settings_validation import as_list
 
 
@@ -22,30 +22,19 @@ class SlowControlDriverError(CygnoError):
     """The slow-control device or its library is not usable."""
 
 
-class SlowControlDriver:
+class SlowControlDriver(Driver):
     """Base class; `settings` are the equipment's accepted Settings."""
 
-    name: ClassVar[str] = ""
-
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.settings: dict[str, Any] = dict(settings)
+        super().__init__(settings)
         self.channel_problems: dict[str, str] = {}
 
     @property
     def names(self) -> list[str]:
         return [str(n) for n in as_list(self.settings["Names"])]
 
-    def open(self) -> None:
-        """Connect to the device."""
-
-    def configure(self, settings: Mapping[str, Any], changed: set[str]) -> None:
-        self.settings = dict(settings)
-
     def read(self) -> list[float]:
         raise NotImplementedError
-
-    def close(self) -> None:
-        """Disconnect."""
 
 
 class SimSlowControlDriver(SlowControlDriver):
@@ -70,31 +59,11 @@ class SimSlowControlDriver(SlowControlDriver):
         return [readings.get(name, math.nan) for name in self.names]
 
 
-_REGISTRY: dict[str, str | Callable[[Mapping[str, Any]], SlowControlDriver]] = {
+DRIVERS = DriverRegistry("slow-control", {
     "sim": SimSlowControlDriver,
     "opcua": "cygno_mw.frontends.opcua_driver:OpcUaDriver",
-}
-
-
-def slow_control_driver_names() -> list[str]:
-    return list(_REGISTRY)
-
-
-def register_slow_control_driver(
-        name: str, factory: str | Callable[[Mapping[str, Any]], SlowControlDriver]) -> None:
-    _REGISTRY[name] = factory
-
-
-def unregister_slow_control_driver(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def make_slow_control_driver(settings: Mapping[str, Any]) -> SlowControlDriver:
-    entry = _REGISTRY.get(str(settings.get("Driver")))
-    if entry is None:
-        raise ConfigError(f"unknown slow-control driver {settings.get('Driver')!r} "
-                          f"(known: {', '.join(_REGISTRY)})")
-    if isinstance(entry, str):
-        module_name, class_name = entry.split(":")
-        return getattr(importlib.import_module(module_name), class_name)(settings)
-    return entry(settings)
+})
+slow_control_driver_names = DRIVERS.names
+register_slow_control_driver = DRIVERS.register
+unregister_slow_control_driver = DRIVERS.unregister
+make_slow_control_driver = DRIVERS.make

@@ -21,92 +21,45 @@ import midas
 import midas.event
 import midas.frontend
 
-from cygno_mw.frontends import slow_control_settings
-from cygno_mw.frontends.equipment_status import GREEN, DeviceHealth
+from cygno_mw.frontends import slow_control_drivers, slow_control_settings
+from cygno_mw.frontends.driver_equipment import DriverEquipment, DriverFrontend
 from cygno_mw.frontends.frontend_names import (
-    checked_index,
     slow_control_client_name,
     slow_control_equipment_name,
     slow_control_event_id,
 )
-from cygno_mw.frontends.settings_validation import LiveSettings, as_list
-from cygno_mw.frontends.slow_control_drivers import (
-    SlowControlDriver,
-    make_slow_control_driver,
-    slow_control_driver_names,
-)
+from cygno_mw.frontends.settings_validation import as_list
 
 MEASURED_BANK = "MSRD"
 MEASURED_VARIABLE = "Measured"
-_REOPEN_KEYS = {"Driver"}
 
 
-class SlowControlEquipment(midas.frontend.EquipmentBase):
+class SlowControlEquipment(DriverEquipment):
     """Periodic readout of slow-control channels into Variables/Measured and bank MSRD."""
 
+    drivers = slow_control_drivers.DRIVERS
+    device = "slow-control device"
+    open_action = "connection"
+    read_action = "read"
+
     def __init__(self, client: Any, index: int) -> None:
-        common = midas.frontend.InitialEquipmentCommon()
-        common.equip_type = midas.EQ_PERIODIC
-        common.event_id = slow_control_event_id(index)
-        common.buffer_name = "SYSTEM"
-        common.trigger_mask = 0
-        common.period_ms = 10000
-        common.read_when = midas.RO_ALWAYS
-        common.log_history = 1
-        defaults = slow_control_settings.default_settings()
-        super().__init__(client, slow_control_equipment_name(index), common, defaults)
-        self.live = LiveSettings(client, self.odb_settings_dir, self.name, self._validate,
-                                 self._apply)
-        self.config = self.live.start(self.settings, defaults)
-        self.health = DeviceHealth(self, "slow-control device",
-                                   retry_s=float(self.config["Retry period"]))
-        self.driver: SlowControlDriver | None = None
+        super().__init__(client, slow_control_equipment_name(index),
+                         slow_control_event_id(index), slow_control_settings.default_settings(),
+                         equip_type=midas.EQ_PERIODIC, period_ms=10000,
+                         read_when=midas.RO_ALWAYS, log_history=1)
         self.reported_channels: dict[str, str] = {}
-        if self._connect():
-            self.set_status(self._status_text(), GREEN)
 
     def _status_text(self) -> str:
         return f"Reading {len(as_list(self.config['Names']))} channels ({self.config['Driver']})"
 
-    # ------------------------------------------------------------ settings
-
     def _validate(self, settings: Any) -> dict[str, str]:
         problems = slow_control_settings.validate_slow_control_settings(settings)
-        if settings.get("Driver") not in slow_control_driver_names():
+        if settings.get("Driver") not in self.drivers.names():
             problems["Driver"] = (f"{settings.get('Driver')!r} is not one of "
-                                  + ", ".join(slow_control_driver_names()))
+                                  + ", ".join(self.drivers.names()))
         return problems
 
-    def _apply(self, settings: dict[str, Any], changed: set[str]) -> None:
-        self.health.retry_s = float(settings["Retry period"])
-        if self.driver is None:
-            return
-        if changed & _REOPEN_KEYS:
-            replacement = make_slow_control_driver(settings)
-            replacement.open()
-            self.driver.close()
-            self.driver = replacement
-        else:
-            self.driver.configure(settings, changed)
-
-    def settings_changed_func(self) -> None:
-        self.live.changed(self.settings)
-        self.config = dict(self.live.accepted)
-
-    # ------------------------------------------------------------ device
-
-    def _connect(self) -> bool:
-        try:
-            driver = make_slow_control_driver(self.config)
-            driver.open()
-        except Exception as exc:
-            self.health.failed("connection", exc)
-            return False
-        self.driver = driver
-        self.health.recovered(self._status_text())
-        return True
-
-    def close(self) -> None:
+    def _close_driver(self) -> None:  # a slow-control driver is only opened and closed
         driver, self.driver = self.driver, None
         if driver is not None:
             driver.close()
@@ -119,12 +72,12 @@ class SlowControlEquipment(midas.frontend.EquipmentBase):
     def readout_func(self) -> midas.event.Event | None:
         if self.driver is None and not (self.health.retry_due() and self._connect()):
             return None
-        try:
-            values = self.driver.read()
-        except Exception as exc:
-            self.health.failed("read", exc)
-            self.close()
-            return None
+        return super().readout_func()
+
+    def _read_device(self) -> list[float]:
+        return self.driver.read()
+
+    def _make_event(self, values: list[float]) -> midas.event.Event:
         self._report_channels(self.driver.channel_problems)
         floats = [float(v) for v in values]
         self.client.odb_set(f"{self.odb_variables_dir}/{MEASURED_VARIABLE}",
@@ -143,14 +96,9 @@ class SlowControlEquipment(midas.frontend.EquipmentBase):
         self.reported_channels = dict(problems)
 
 
-class SlowControlFrontend(midas.frontend.FrontendBase):
+class SlowControlFrontend(DriverFrontend):
     """MIDAS client "Slow Control Frontend N" with the equipment SlowControlN."""
 
     def __init__(self, index: int | None) -> None:
-        index = checked_index(index)
-        super().__init__(slow_control_client_name(index))
-        self.slow_control = SlowControlEquipment(self.client, index)
-        self.add_equipment(self.slow_control)
-
-    def close(self) -> None:
-        self.slow_control.close()
+        super().__init__(slow_control_client_name, SlowControlEquipment, index)
+        self.slow_control = self.device_equipment
