@@ -14,6 +14,33 @@ ODB: `/Analyzer/Parameters/{Reco,Output}` (shared with the replay, watched and a
 after validation; a bad value gets a MIDAS message and the old value back), `/Analyzer/Online`
 (buffer, sampling type, event ids, time bounds, alarm limits: read at start),
 `/Analyzer/Reco/Statistics`, `/Analyzer/Display` (see odb_templates/analyzer_statistics.json).
+
+Several processes sharing the buffer (CPU only: each reports the rate it sustains in its
+statistics).  The work is partitioned by camera: every process takes its own cameras' event
+ids (camera n sends event id 10+n, slow control 30+), so each event is reconstructed by
+exactly one process.  The first process keeps the client name `Online Analyzer` and its
+settings in `/Analyzer/Online`; each extra one is started with `--name` and reads
+`/Analyzer/Online/<name>` on top of them (created at its first start with `Event IDs` = ""
+and `Writes run row` = n: set its event ids there).  Only the process with `Writes run row`
+= y (the first) writes the Run row, and it also takes the slow-control events; the others
+never touch the Run row, so its `reco_events` and `number_of_events` count the first
+process's cameras only (per-camera counts: the macro table).  At begin-of-run each process
+replaces only its own cameras' reco/macro rows, so re-analyzing a run in one process keeps
+the others' rows; reco files are named per share (`run00012_reco_cam0_1.parquet`); an extra
+process's statistics are in `/Analyzer/Reco/<name>/Statistics` and `.../Last run`, its SQL
+spool in `<output_dir>/spool/<name>/`.  On a new, empty database let one process create
+the tables first (one run with the first process alone) before starting the others.
+Example, four cameras on two processes:
+
+    /Analyzer/Online/Event IDs = "10,11,30,31,32"        (CAM0, CAM1, slow control)
+    /Analyzer/Online/Online Analyzer 2/Event IDs = "12,13"    (CAM2, CAM3)
+    /Analyzer/Online/Online Analyzer 2/Writes run row = n
+    /Programs/Online Analyzer/Start command =
+        {python} -m cygno_mw.analyzers.online_analyzer -D
+    /Programs/Online Analyzer 2/Start command =
+        {python} -m cygno_mw.analyzers.online_analyzer --name "Online Analyzer 2" -D
+
+(the other `/Programs/Online Analyzer 2` keys as for `Online Analyzer`).
 """
 
 from __future__ import annotations
@@ -62,7 +89,12 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "Output backlog limit": 1000,
     "SQL flush interval s": 2.0,
     "Alarm class": "Alarm",
+    "Writes run row": True,
 }
+# what an extra process (any --name but CLIENT_NAME) overrides in /Analyzer/Online/<name>
+PROCESS_SETTINGS: dict[str, Any] = {"Event IDs": "", "Writes run row": False}
+CAMERA_EVENT_IDS = range(10, 20)  # frontend_names.camera_event_id(index) = 10 + index
+SLOW_CONTROL_EVENT_IDS = range(30, 40)  # frontend_names.slow_control_event_id
 # the parts of the ODB a run's processing reads (run info, configuration, equipment, params)
 SNAPSHOT_PATHS = ("/Runinfo", "/Experiment/Run Parameters", "/Configurations", "/Equipment",
                   ODB_PARAMETERS)
@@ -73,9 +105,16 @@ class OnlineAnalyzer:
 
     def __init__(self, client: Any, *, clock: Callable[[], float] = time.monotonic,
                  workers: int = 1,
-                 gate: threading.Event | None = None) -> None:
+                 gate: threading.Event | None = None, name: str | None = None) -> None:
         self.client = client
         self.clock = clock
+        self.name = str(name or getattr(client, "name", CLIENT_NAME))
+        self.extra_process = self.name != CLIENT_NAME
+        # an extra process has its own settings and statistics, named after its client name
+        self.settings_path = f"{SETTINGS_PATH}/{self.name}" if self.extra_process else None
+        home = f"/Analyzer/Reco/{self.name}" if self.extra_process else "/Analyzer/Reco"
+        self.statistics_path = f"{home}/Statistics" if self.extra_process else STATISTICS_PATH
+        self.last_run_path = f"{home}/Last run"
         self.settings = self._install_settings()
         self.params = self._install_parameters()
         self.stats = OnlineStatistics(clock)
@@ -88,13 +127,18 @@ class OnlineAnalyzer:
         self._notes: collections.deque[tuple[str, bool]] = collections.deque()
         self._reports: collections.deque[RunReport] = collections.deque()
         self._reference_pedestals: dict[int, dict[str, float]] = {}
+        event_ids = _event_ids(str(self.settings["Event IDs"]))
+        self.writes_run_row = bool(self.settings["Writes run row"])
+        self.cameras = _cameras(event_ids)
         self.processor = OnlineProcessor(
             lambda: self.params, self.stats, workers=workers,
             on_result=self.display.offer, on_run_end=self._reports.append,
-            on_error=lambda text: self._notes.append((text, True)), gate=gate)
+            on_error=lambda text: self._notes.append((text, True)), gate=gate,
+            sink_options={"cameras": self.cameras, "writes_run_row": self.writes_run_row,
+                          "spool_name": _file_name(self.name) if self.extra_process else ""})
         self.request = BufferRequest(str(self.settings["Buffer"]),
-                                     str(self.settings["Sampling"]),
-                                     _event_ids(str(self.settings["Event IDs"])))
+                                     str(self.settings["Sampling"]), event_ids)
+        self._check_share(event_ids)
         self.processor.flush_interval_s = max(0.0, float(self.settings["SQL flush interval s"]))
         self.max_backlog = max(1, int(self.settings["Max backlog"]))
         self.transition_timeout_s = max(0.0, float(self.settings["Transition timeout s"]))
@@ -124,9 +168,29 @@ class OnlineAnalyzer:
 
     # -- ODB set-up ------------------------------------------------------------------------
     def _install_settings(self) -> dict[str, Any]:
+        """`/Analyzer/Online`; for an extra process, overridden by `/Analyzer/Online/<name>`."""
         self.client.odb_set(SETTINGS_PATH, DEFAULT_SETTINGS, remove_unspecified_keys=False,
                             update_structure_only=True)
-        return {**DEFAULT_SETTINGS, **self.client.odb_get(SETTINGS_PATH)}
+        settings = {**DEFAULT_SETTINGS, **_values(self.client.odb_get(SETTINGS_PATH))}
+        if self.settings_path is not None:
+            self.client.odb_set(self.settings_path, PROCESS_SETTINGS,
+                                remove_unspecified_keys=False, update_structure_only=True)
+            settings.update(_values(self.client.odb_get(self.settings_path)))
+        return settings
+
+    def _check_share(self, event_ids: tuple[int, ...]) -> None:
+        """A process that does not write the Run row shares the buffer: it must take only
+        its own cameras' events, or it would duplicate (and erase) the others' results."""
+        if self.writes_run_row:
+            return
+        where = self.settings_path or SETTINGS_PATH
+        if self.cameras is None:
+            self.client.msg(f"{self.name}: 'Writes run row' is off but 'Event IDs' is empty "
+                            f"(every event): set this process's camera event ids in {where}",
+                            True)
+        elif any(i in SLOW_CONTROL_EVENT_IDS for i in event_ids):
+            self.client.msg(f"{self.name}: slow-control events belong to the process that "
+                            f"writes the Run row; remove them from {where}/Event IDs", True)
 
     def _install_parameters(self) -> AnalyzerParameters:
         defaults = AnalyzerParameters.defaults()
@@ -289,7 +353,8 @@ class OnlineAnalyzer:
         stats.output_backlog = self.processor.output_backlog()
         stats.output_dropped = self.processor.output_dropped()
         stats.update_rate()
-        self.client.odb_set(STATISTICS_PATH, stats.to_odb(), remove_unspecified_keys=False)
+        self.client.odb_set(self.statistics_path, stats.to_odb(),
+                            remove_unspecified_keys=False)
 
     def _check_alarms(self, now: float) -> None:
         last = self.stats.last_event_at
@@ -316,7 +381,7 @@ class OnlineAnalyzer:
                 f"{summary.reconstructed} images reconstructed, {summary.clusters} clusters")
         self.client.msg(text + (f" ({report.error})" if report.error else ""),
                         report.error is not None)
-        self.client.odb_set("/Analyzer/Reco/Last run", {
+        self.client.odb_set(self.last_run_path, {
             "Run": int(summary.run), "Status": summary.reco_status,
             "Events seen": int(report.seen), "Events analyzed": int(report.analyzed),
             "Events skipped": int(report.skipped), "Images": int(summary.reconstructed),
@@ -368,6 +433,25 @@ def _old_value(current: Mapping[str, Any], key: str) -> Any:
     return {_normal(k): v for k, v in current.items()}.get(_normal(key))
 
 
+def _values(tree: Any) -> dict[str, Any]:
+    """The settings of one ODB directory (not its subdirectories or key metadata)."""
+    if not isinstance(tree, Mapping):
+        return {}
+    return {k: v for k, v in tree.items()
+            if not k.endswith("/key") and not isinstance(v, Mapping)}
+
+
+def _cameras(event_ids: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The cameras whose events `event_ids` selects; None for every event."""
+    if -1 in event_ids:
+        return None
+    return tuple(sorted({i - CAMERA_EVENT_IDS[0] for i in event_ids if i in CAMERA_EVENT_IDS}))
+
+
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.lower())
+
+
 def _event_ids(text: str) -> tuple[int, ...]:
     """'' -> all; '10, 11, 30' -> (10, 11, 30)."""
     parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
@@ -393,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
 
     client = midas.client.MidasClient(args.name, args.host, args.expt, None)
     try:
-        OnlineAnalyzer(client, workers=args.workers).run_forever()
+        OnlineAnalyzer(client, workers=args.workers, name=args.name).run_forever()
     except SystemExit:
         pass
     finally:

@@ -29,11 +29,18 @@ SPOOL_MAX_BYTES = 1 << 30
 class OnlineSinks(ResultSinks):
     """ResultSinks with an on-disk SQL spool and a memory of this process's pedestal maps."""
 
-    def __init__(self, output: OutputParams, *, spool_max_bytes: int = SPOOL_MAX_BYTES) -> None:
+    def __init__(self, output: OutputParams, *, spool_max_bytes: int = SPOOL_MAX_BYTES,
+                 cameras: tuple[int, ...] | None = None, writes_run_row: bool = True,
+                 spool_name: str = "") -> None:
+        """`cameras`, `writes_run_row`: see ResultSinks (several processes sharing the
+        buffer); `spool_name`: this process's own folder under `<output_dir>/spool/`."""
         from cygno_mw.analyzers.outputs.spool import SpoolingSqlSink
 
-        super().__init__(output)
-        self.sql = SpoolingSqlSink(self.sql.url, spool_dir=Path(output.output_dir) / "spool",
+        super().__init__(output, cameras=cameras, writes_run_row=writes_run_row)
+        spool_dir = Path(output.output_dir) / "spool"
+        if spool_name:
+            spool_dir = spool_dir / spool_name
+        self.sql = SpoolingSqlSink(self.sql.url, spool_dir=spool_dir,
                                    max_spool_bytes=spool_max_bytes)
         self.latest_maps: dict[int, PedestalChoice] = {}
 

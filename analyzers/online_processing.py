@@ -97,7 +97,8 @@ class OnlineProcessor:
                  on_result: Callable[[Any, Any], None] | None = None,
                  on_run_end: Callable[[RunReport], None] | None = None,
                  on_error: Callable[[str], None] | None = None,
-                 gate: threading.Event | None = None) -> None:
+                 gate: threading.Event | None = None,
+                 sink_options: dict[str, Any] | None = None) -> None:
         self.current_params = params
         self.stats = stats
         self.workers = workers
@@ -105,6 +106,7 @@ class OnlineProcessor:
         self.on_run_end = on_run_end
         self.on_error = on_error or (lambda text: log.error("%s", text))
         self.gate = gate  # tests: processing waits while it is clear
+        self.sink_options = dict(sink_options or {})  # OnlineSinks' sharing options
         self.backlog = Backlog()
         self.sinks: OnlineSinks | None = None
         self._sinks_output: Any = None
@@ -175,7 +177,7 @@ class OnlineProcessor:
         if self.sinks is None or self._sinks_output != output:
             if self.sinks is not None:
                 self.sinks.close()
-            self.sinks = OnlineSinks(output)
+            self.sinks = OnlineSinks(output, **self.sink_options)
             self._sinks_output = output
         self._ensure_engine(params)
         sinks = self.sinks

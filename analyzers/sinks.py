@@ -38,9 +38,15 @@ class WrittenOutputs:
 
 
 class ResultSinks:
-    """SQL + optional InfluxDB + reco file + optional S3 for one output configuration."""
+    """SQL + optional InfluxDB + reco file + optional S3 for one output configuration.
 
-    def __init__(self, output: OutputParams, *, database_url: str | None = None) -> None:
+    Several processes can share a run (the online analyzer partitioned by camera):
+    `cameras` are the cameras this one reconstructs (None: all), so that a re-processing
+    replaces only their rows and the reco file is named after them; `writes_run_row` False
+    leaves the Run row to the one process that writes it (the others never touch it)."""
+
+    def __init__(self, output: OutputParams, *, database_url: str | None = None,
+                 cameras: tuple[int, ...] | None = None, writes_run_row: bool = True) -> None:
         from cygno_mw.analyzers.outputs.credentials import safe_url
         from cygno_mw.analyzers.outputs.sql_writer import SqlSink
 
@@ -59,6 +65,8 @@ class ResultSinks:
         self._reco_file: RecoFileWriter | None = None
         self._written: WrittenOutputs | None = None
         self._run_start: Any = None
+        self.cameras = None if cameras is None else tuple(sorted({int(c) for c in cameras}))
+        self.writes_run_row = writes_run_row
 
     def connect(self) -> None:
         """Reach the database now (creating or upgrading its tables) so errors come early."""
@@ -66,16 +74,29 @@ class ResultSinks:
 
     # -- one run ---------------------------------------------------------------------------
     def begin_run(self, run: int, record: Mapping[str, Any], *, reconstruct: bool) -> None:
-        """Replace any earlier results of `run` and write its Run row as 'running'."""
+        """Replace any earlier results of `run` (of this process's cameras) and write its Run
+        row as 'running' (when this process writes it)."""
         self._written = WrittenOutputs(self.database_text,
                                        influx=self.output.influx_url or None)
         self._run_start = record.get("start_time")  # time of the run's pedestal points
-        self.sql.begin_run(run)
-        self.sql.write_runs([{**record, "run": int(run)}])
+        if self.cameras is None:
+            self.sql.begin_run(run)
+        for camera in self.cameras or ():
+            self.sql.begin_run(run, camera)
+        if self.writes_run_row:
+            self.sql.write_runs([{**record, "run": int(run)}])
         fmt = self.output.reco_file_format
         if reconstruct and fmt != "none":
-            path = self.output_dir / "reco" / reco_file_name(run, fmt)
+            path = self.output_dir / "reco" / self._reco_file_name(run, fmt)
             self._reco_file = RecoFileWriter(path, fmt)
+
+    def _reco_file_name(self, run: int, fmt: str) -> str:
+        """run00012_reco.parquet; run00012_reco_cam0_1.parquet for a share of the cameras."""
+        name = reco_file_name(run, fmt)
+        if self.cameras is None:
+            return name
+        path = Path(name)
+        return f"{path.stem}_cam{'_'.join(str(c) for c in self.cameras)}{path.suffix}"
 
     def image(self, run: int, camera: int, event: int, timestamp: int, result: Any,
               pedestal: Mapping[str, float] | None = None) -> None:
@@ -123,7 +144,8 @@ class ResultSinks:
             self._reco_file = None
             if self.s3 is not None:
                 written.reco_file = self.s3.upload(path, int(run), path.name).url
-        self.sql.update_run(run, **{k: v for k, v in record.items() if k != "run"})
+        if self.writes_run_row:
+            self.sql.update_run(run, **{k: v for k, v in record.items() if k != "run"})
         self.sql.flush()
         if self.influx is not None:
             self.influx.flush(timeout=10.0)
@@ -136,7 +158,8 @@ class ResultSinks:
             self._reco_file.abort()
             self._reco_file = None
         try:
-            self.sql.update_run(run, **{k: v for k, v in record.items() if k != "run"})
+            if self.writes_run_row:
+                self.sql.update_run(run, **{k: v for k, v in record.items() if k != "run"})
             self.sql.flush()
         except Exception as exc:  # the first error is the one to report
             log.error("run %d: could not record the failure in the database: %s", run, exc)
