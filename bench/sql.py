@@ -1,6 +1,6 @@
 """Bench: 100,000 cluster rows through `SqlSink` vs a bare DB-API `executemany` of the same rows.
 
-    .venv/bin/python bench/sql.py [--rows 100000] [--repeats 3] [--sqlite-only]
+    .venv/bin/python bench/sql.py [--rows 100000] [--repeats 5] [--sqlite-only]
 
 Both run on the same database, same tables, emptied before each measurement: a SQLite file in
 a temporary folder, and a private MariaDB server started in a temporary folder the way the
@@ -130,7 +130,7 @@ def bench(label: str, url: str, rows: int, repeats: int) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
     print(f"{args.rows:,} cluster rows ({args.rows // CLUSTERS_PER_IMAGE:,} images x "
