@@ -244,3 +244,76 @@ def test_flush_after_seconds_and_batch_size(tmp_path) -> None:
     sink.write_event(1, 2, 0, make_result(rng, 1))
     assert sink.pending_rows == 0 and count(url, "reco") == 11
     sink.close()
+
+
+OPEN_SINK = """
+import sys
+from cygno_mw.analyzers.outputs.sql_writer import SqlSink
+sink = SqlSink(sys.argv[1])
+sink.connect()
+sink.close()
+"""
+
+
+def test_concurrent_writers_create_a_new_database_once(sql_url: str, tmp_path) -> None:
+    """Several sinks (threads here, processes too for SQLite) opening the same new database
+    at once: no error, one schema at head (the migration takes turns under a lock)."""
+    import subprocess
+    import sys
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def open_one() -> None:
+        try:
+            start.wait()
+            with SqlSink(sql_url) as sink:
+                sink.update_run(1, reco_status="running")
+        except BaseException as err:  # reported by the assert below
+            errors.append(err)
+
+    processes = []
+    if sql_url.startswith("sqlite"):
+        processes = [subprocess.Popen([sys.executable, "-c", OPEN_SINK, sql_url],
+                                      stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    for process in processes:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    assert errors == []
+    engine = sa.create_engine(sql_url)
+    try:
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+    assert count(sql_url, "runs") == 1
+
+
+def test_run_counts_are_added_sql_side(sql_url: str, tmp_path) -> None:
+    """Processes sharing a run add their counters to the Run row (created if missing); the
+    additions survive a trip through the on-disk spool."""
+    from cygno_mw.analyzers.outputs.batch import Batch
+    from cygno_mw.analyzers.outputs.spool import _read_batch, _write_batch
+
+    with SqlSink(sql_url) as sink:
+        sink.update_run(5, reco_status="running", reco_events=0, number_of_events=0)
+        sink.flush()
+        sink.add_run_counts(5, reco_events=3, number_of_events=4)
+        sink.add_run_counts(5, reco_events=2)
+        sink.add_run_counts(6, number_of_events=7)
+        sink.flush()
+        with pytest.raises(OutputError, match="cannot add"):
+            sink.add_run_counts(5, reco_status=1)
+        folder = tmp_path / "batch"
+        folder.mkdir()
+        _write_batch(Batch(add_counts=[(5, {"reco_events": 10})]), folder)
+        sink.write_batch(_read_batch(folder))
+    runs = Database(sql_url).runs().set_index("run")
+    assert int(runs.loc[5, "reco_events"]) == 15 and int(runs.loc[5, "number_of_events"]) == 4
+    assert runs.loc[5, "reco_status"] == "running"
+    assert int(runs.loc[6, "number_of_events"]) == 7

@@ -29,6 +29,8 @@ class Batch:
     replace_runs: list[tuple[int, int | None]] = field(default_factory=list)
     events: dict[str, Columns] = field(default_factory=dict)
     records: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    # counts added to a Run row's columns SQL-side (run, {column: n}), after the records
+    add_counts: list[tuple[int, dict[str, int]]] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -36,7 +38,7 @@ class Batch:
         return rows + sum(len(recs) for _, recs in self.records)
 
     def is_empty(self) -> bool:
-        return not self.replace_runs and self.n_rows == 0
+        return not self.replace_runs and not self.add_counts and self.n_rows == 0
 
 
 def column_length(columns: Columns) -> int:

@@ -162,7 +162,7 @@ def _write_batch(batch: Batch, folder: Path) -> None:
                 ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
     meta = {"replace_runs": batch.replace_runs, "events": list(batch.events),
-            "records": batch.records}
+            "records": batch.records, "add_counts": batch.add_counts}
     (folder / "batch.json").write_text(json.dumps(meta, default=_encode))
 
 
@@ -176,7 +176,9 @@ def _read_batch(folder: Path) -> Batch:
     except (OSError, ValueError, KeyError, pa.ArrowException) as err:
         raise OutputError(f"unreadable spooled batch {folder}: {err}") from None
     return Batch(replace_runs=[tuple(r) for r in meta["replace_runs"]], events=events,
-                 records=[(name, records) for name, records in meta["records"]])
+                 records=[(name, records) for name, records in meta["records"]],
+                 add_counts=[(int(run), dict(counts))
+                             for run, counts in meta.get("add_counts", [])])
 
 
 def _encode(value: Any) -> Any:

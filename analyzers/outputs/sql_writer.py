@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -36,6 +37,8 @@ from .mysql_bulk import LocalInfileRefused, MySqlBulkLoader, is_mysql, make_priv
 log = logging.getLogger(__name__)
 
 _INT_CLUSTER_INDEX = [schema.CLUSTER_VARIABLES.index(v) for v in schema.CLUSTER_INT_VARIABLES]
+# Run-row columns that several processes sharing a run add to (see SqlSink.add_run_counts)
+RUN_COUNTS = ("reco_events", "number_of_events")
 _MACRO_FLOATS = ("cmos_integral", "cmos_mean", "cmos_rms", "pedestal_mean", "pedestal_rms",
                  "noise_mean", "processing_time_s")
 
@@ -83,6 +86,7 @@ class SqlSink:
         self._pending_since: float | None = None
         self._replace: list[tuple[int, int | None]] = []
         self._records: list[tuple[str, list[dict[str, Any]]]] = []
+        self._add_counts: list[tuple[int, dict[str, int]]] = []
         self.rows_written = 0
 
     # -- connection ---------------------------------------------------------------------------
@@ -185,6 +189,25 @@ class SqlSink:
         fields = {"run": int(run), **fields, "updated_at": to_utc_naive(_now())}
         self._queue_records("runs", [fields])
 
+    def add_run_counts(self, run: int, **counts: int) -> None:
+        """Add to a run's counters SQL-side (`reco_events`, `number_of_events`), in the next
+        batch's transaction: `SET reco_events = COALESCE(reco_events, 0) + n` with bound
+        parameters; a missing Run row is created with these counts.  For processes sharing
+        a run: whoever writes the Run row resets the counters to 0 at begin-of-run, then
+        each process adds its own at end-of-run (an add is not idempotent: replaying a run
+        adds again unless the Run row was reset)."""
+        unknown = sorted(set(counts) - set(RUN_COUNTS))
+        if unknown:
+            raise OutputError(f"cannot add to runs columns {unknown}; known: {list(RUN_COUNTS)}")
+        values = {name: int(n) for name, n in counts.items() if n is not None}
+        if not values:
+            return
+        with self._lock:
+            self._add_counts.append((int(run), values))
+            full = self._due()
+        if full:
+            self.flush()
+
     def write_pedestal(self, run: int, camera: int, *, map_location: str,
                        **stats: Any) -> None:
         """Queue one pedestal map's summary (see schema.PEDESTAL_STATS) and where it lives."""
@@ -217,7 +240,7 @@ class SqlSink:
     @property
     def pending_rows(self) -> int:
         """Rows waiting for the next flush."""
-        return (self._pending_clusters + len(self._events)
+        return (self._pending_clusters + len(self._events) + len(self._add_counts)
                 + sum(len(r) for _, r in self._records))
 
     # -- writing ------------------------------------------------------------------------------
@@ -227,9 +250,10 @@ class SqlSink:
             events, self._events = self._events, {}
             replace, self._replace = self._replace, []
             records, self._records = self._records, []
+            add_counts, self._add_counts = self._add_counts, []
             self._pending_clusters = 0
             self._pending_since = None
-        batch = Batch(replace_runs=replace, records=records)
+        batch = Batch(replace_runs=replace, records=records, add_counts=add_counts)
         if events:
             batch.events = _event_columns(list(events), list(events.values()))
         return batch
@@ -258,6 +282,8 @@ class SqlSink:
                 sql_ops.delete_run(conn, table, run, camera)
         for name, records in batch.records:
             sql_ops.upsert(conn, schema.TABLES[name], records)
+        for run, counts in batch.add_counts:
+            _add_run_counts(conn, run, counts)
         macro = batch.events.get("macro")
         if macro:
             runs, cameras, events = macro["run"], macro["camera"], macro["event"]
@@ -313,6 +339,21 @@ def _now() -> Any:
     import datetime as dt
 
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _add_run_counts(conn: Connection, run: int, counts: Mapping[str, int]) -> None:
+    """UPDATE runs SET col = COALESCE(col, 0) + :n ... WHERE run = :run (or insert it)."""
+    runs = schema.runs
+    now = to_utc_naive(_now())
+    values: dict[Any, Any] = {runs.c[name]: sa.func.coalesce(runs.c[name], 0)
+                              + sa.bindparam(f"add_{name}", int(n), type_=sa.Integer)
+                              for name, n in counts.items()}
+    values[runs.c.updated_at] = sa.bindparam("now", now, type_=runs.c.updated_at.type)
+    where = runs.c.run == sa.bindparam("the_run", int(run))
+    if conn.execute(sa.select(runs.c.run).where(where)).first() is None:
+        sql_ops.upsert(conn, runs, [{"run": int(run), **counts, "updated_at": now}])
+    else:  # (not rowcount: MySQL counts only rows whose values changed)
+        conn.execute(sa.update(runs).where(where).values(values))
 
 
 def _cluster_block(clusters: Mapping[str, Any]) -> np.ndarray:
