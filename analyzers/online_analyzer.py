@@ -12,8 +12,12 @@ Started from the status page through `/Programs/Online Analyzer`; stopped from t
 
 ODB: `/Analyzer/Parameters/{Reco,Output}` (shared with the replay, watched and applied live
 after validation; a bad value gets a MIDAS message and the old value back), `/Analyzer/Online`
-(buffer, sampling type, event ids, time bounds, alarm limits: read at start),
-`/Analyzer/Reco/Statistics`, `/Analyzer/Display` (see odb_templates/analyzer_statistics.json).
+(buffer, sampling type, event ids, time bounds, alarm limits), `/Analyzer/Reco/Statistics`,
+`/Analyzer/Display` (see odb_templates/analyzer_statistics.json).  `/Analyzer/Online` is
+watched too, each value validated the same way: the intervals, alarm limits and alarm class,
+`Max backlog`, `SQL flush interval s` and `Transition timeout s` apply at once; `Buffer`,
+`Sampling` and `Event IDs` (a new event request, and for `Event IDs` this process's cameras)
+at the next begin-of-run, as a MIDAS message says; `Writes run row` at the next start.
 
 Several processes sharing the buffer (CPU only: each reports the rate it sustains in its
 statistics).  The work is partitioned by camera: every process takes its own cameras' event
@@ -22,14 +26,19 @@ exactly one process.  The first process keeps the client name `Online Analyzer` 
 settings in `/Analyzer/Online`; each extra one is started with `--name` and reads
 `/Analyzer/Online/<name>` on top of them (created at its first start with `Event IDs` = ""
 and `Writes run row` = n: set its event ids there).  Only the process with `Writes run row`
-= y (the first) writes the Run row, and it also takes the slow-control events; the others
-never touch the Run row, so its `reco_events` and `number_of_events` count the first
-process's cameras only (per-camera counts: the macro table).  At begin-of-run each process
+= y (the first) writes the Run row, and it also takes the slow-control events.  The Run
+row's `reco_events` and `number_of_events` are totals over all processes: the writer resets
+them to 0 at its begin-of-run (written at once; an extra process that ended the run before
+the writer even began it, far behind, would see its counts reset), and at end-of-run every
+process, the writer
+included, adds its own counts SQL-side (`SqlSink.add_run_counts`); so re-analyze a run with
+the writer running too (a run replayed by an extra process alone gets its counts added once
+more; per-camera counts are always right in the macro table).  At begin-of-run each process
 replaces only its own cameras' reco/macro rows, so re-analyzing a run in one process keeps
 the others' rows; reco files are named per share (`run00012_reco_cam0_1.parquet`); an extra
 process's statistics are in `/Analyzer/Reco/<name>/Statistics` and `.../Last run`, its SQL
-spool in `<output_dir>/spool/<name>/`.  On a new, empty database let one process create
-the tables first (one run with the first process alone) before starting the others.
+spool in `<output_dir>/spool/<name>/`.  Processes may start together on a new, empty
+database: creating the tables takes turns under a lock (outputs/migrate.py).
 Example, four cameras on two processes:
 
     /Analyzer/Online/Event IDs = "10,11,30,31,32"        (CAM0, CAM1, slow control)
@@ -47,7 +56,9 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import logging
+import math
 import sys
 import threading
 import time
@@ -63,7 +74,7 @@ from cygno_mw.analyzers.online_event_source import (
     MalformedEventError,
     header_of,
 )
-from cygno_mw.analyzers.online_processing import OnlineProcessor, RunReport
+from cygno_mw.analyzers.online_processing import OnlineProcessor, RunReport, SinkOptions
 from cygno_mw.analyzers.online_run_tracker import EventItem, RunTracker
 from cygno_mw.analyzers.online_statistics import STATISTICS_PATH, OnlineStatistics
 from cygno_mw.analyzers.parameters import ODB_PARAMETERS, SECTIONS, AnalyzerParameters
@@ -91,6 +102,19 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "Alarm class": "Alarm",
     "Writes run row": True,
 }
+# /Analyzer/Online keys applied as soon as they change: (convert, smallest allowed value)
+LIVE_SETTINGS: dict[str, tuple[Callable[[Any], Any], float]] = {
+    "Statistics interval s": (float, 0.1),
+    "Display interval s": (float, 0.1),
+    "No events alarm s": (float, 1.0),
+    "Pedestal drift threshold": (float, 0.0),
+    "Output backlog limit": (int, 1),
+    "SQL flush interval s": (float, 0.0),
+    "Max backlog": (int, 1),
+    "Transition timeout s": (float, 0.0),
+}
+# ... applied at the next begin-of-run (they make a new event request)
+REQUEST_SETTINGS = ("Buffer", "Sampling", "Event IDs")
 # what an extra process (any --name but CLIENT_NAME) overrides in /Analyzer/Online/<name>
 PROCESS_SETTINGS: dict[str, Any] = {"Event IDs": "", "Writes run row": False}
 CAMERA_EVENT_IDS = range(10, 20)  # frontend_names.camera_event_id(index) = 10 + index
@@ -150,7 +174,9 @@ class OnlineAnalyzer:
         self._next_display = 0.0
         self._outputs_down = False
         self._closed = False
+        self._next_request: BufferRequest | None = None  # from the next begin-of-run
         client.odb_watch(ODB_PARAMETERS, self._parameters_changed)
+        client.odb_watch(SETTINGS_PATH, self._settings_changed)
         import midas
 
         client.register_transition_callback(midas.TR_START, START_SEQUENCE, self._on_start)
@@ -177,6 +203,122 @@ class OnlineAnalyzer:
                                 remove_unspecified_keys=False, update_structure_only=True)
             settings.update(_values(self.client.odb_get(self.settings_path)))
         return settings
+
+    def _settings_changed(self, client: Any, path: str, value: Any) -> None:
+        """Watch callback on `/Analyzer/Online`: validate each changed setting; apply it (at
+        once, or from the next begin-of-run for the event request), or put the old one back."""
+        if not isinstance(value, Mapping):
+            return
+        top = _values(value)
+        mine: dict[str, Any] = {}
+        if self.settings_path is not None:
+            for key, sub in value.items():
+                if key.lower() == self.name.lower() and isinstance(sub, Mapping):
+                    mine = _values(sub)
+        wanted = {**top, **mine}
+        applied, later = [], []
+        for key, new in wanted.items():
+            if key not in DEFAULT_SETTINGS or new == self.settings.get(key):
+                continue
+            where = f"{self.settings_path if key in mine else SETTINGS_PATH}/{key}"
+            try:
+                checked = self._check_setting(key, new)
+            except (TypeError, ValueError) as exc:
+                client.msg(f"{where}: {exc}; keeping {self.settings[key]!r}", True)
+                client.odb_set(where, self.settings[key])
+                continue
+            self.settings[key] = checked
+            if key in REQUEST_SETTINGS:
+                self._next_request = self._request_from_settings()
+                later.append(key)
+            elif key == "Writes run row":
+                client.msg(f"{self.name}: {where} changed; applied at the program's next "
+                           "start")
+            else:
+                self._apply_setting(key, checked)
+                applied.append(key)
+        if applied:
+            client.msg(f"{self.name}: settings changed ({', '.join(applied)}); applied now")
+        if later:
+            client.msg(f"{self.name}: settings changed ({', '.join(later)}); applied from "
+                       "the next begin-of-run")
+
+    def _check_setting(self, key: str, value: Any) -> Any:
+        """The value to use for `key`; ValueError/TypeError when it is not acceptable."""
+        if key in LIVE_SETTINGS:
+            convert, smallest = LIVE_SETTINGS[key]
+            if isinstance(value, bool):
+                raise TypeError(f"expected a number, got {value!r}")
+            number = convert(value)
+            if not math.isfinite(number) or number < smallest:
+                raise ValueError(f"must be a number of at least {smallest}, got {value!r}")
+            return number
+        if key == "Buffer":
+            if not str(value).strip():
+                raise ValueError("the buffer name is empty")
+            return str(value).strip()
+        if key == "Sampling":
+            return BufferRequest(sampling=str(value)).sampling
+        if key == "Event IDs":
+            try:
+                _event_ids(str(value))
+            except ValueError:
+                raise ValueError(f"not a list of event ids: {value!r}") from None
+            return str(value)
+        if key == "Alarm class":
+            if not str(value).strip():
+                raise ValueError("the alarm class is empty")
+            return str(value)
+        return value
+
+    def _apply_setting(self, key: str, value: Any) -> None:
+        """Make a validated live setting take effect now."""
+        limits = self.alarms.limits
+        if key == "No events alarm s":
+            self.alarms.limits = dataclasses.replace(limits, no_events_s=value)
+        elif key == "Pedestal drift threshold":
+            self.alarms.limits = dataclasses.replace(limits, drift_threshold=value)
+        elif key == "Output backlog limit":
+            self.alarms.limits = dataclasses.replace(limits, output_backlog_limit=value)
+        elif key == "Alarm class":
+            self.alarms.alarm_class = value
+        elif key == "SQL flush interval s":
+            self.processor.flush_interval_s = value
+        elif key == "Max backlog":
+            self.max_backlog = value
+        elif key == "Transition timeout s":
+            self.transition_timeout_s = value
+        elif key == "Statistics interval s":
+            self._next_statistics = min(self._next_statistics, self.clock() + value)
+        elif key == "Display interval s":
+            self._next_display = min(self._next_display, self.clock() + value)
+
+    def _request_from_settings(self) -> BufferRequest:
+        return BufferRequest(str(self.settings["Buffer"]), str(self.settings["Sampling"]),
+                             _event_ids(str(self.settings["Event IDs"])))
+
+    def _renew_request(self) -> None:
+        """At begin-of-run: a new event request (and camera share) if the settings changed."""
+        request, self._next_request = self._next_request, None
+        if request is None or request == self.request:
+            return
+        try:
+            source = BufferSource(self.client, request)
+        except Exception as exc:  # keep analyzing with the old request rather than stop
+            self.client.msg(f"{self.name}: cannot request {request}: {exc}; keeping "
+                            f"{self.request}", True)
+            return
+        self.source.close()
+        self.request, self.source = request, source
+        cameras = _cameras(request.event_ids)
+        if cameras != self.cameras:
+            self.cameras = cameras
+            self._check_share(request.event_ids)
+            options = {**self.processor.sink_options, "cameras": cameras}
+            self.backlog_put([SinkOptions(options)])
+        self.client.msg(f"{self.name}: now requesting buffer {request.buffer_name}, "
+                        f"{request.sampling}, event ids "
+                        f"{'all' if request.event_ids == (-1,) else list(request.event_ids)}")
 
     def _check_share(self, event_ids: tuple[int, ...]) -> None:
         """A process that does not write the Run row shares the buffer: it must take only
@@ -245,6 +387,7 @@ class OnlineAnalyzer:
     def _on_start(self, client: Any, run_number: int) -> int:
         import midas
 
+        self._renew_request()
         self.backlog_put(self.tracker.begin(int(run_number), self._snapshot()))
         self.running, self.paused = True, False
         self._run_started_at = self.clock()

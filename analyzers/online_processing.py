@@ -77,6 +77,14 @@ class Backlog:
             return len(self._items)
 
 
+@dataclasses.dataclass(frozen=True)
+class SinkOptions:
+    """New OnlineSinks sharing options (the process's cameras), effective from the next
+    begin-of-run: queued in the backlog so the runs before it keep their old sinks."""
+
+    options: dict[str, Any]
+
+
 @dataclasses.dataclass
 class RunReport:
     """What the processing thread tells the MIDAS loop at the end of a run."""
@@ -164,6 +172,10 @@ class OnlineProcessor:
             self._begin(item)
         elif isinstance(item, RunEnd):
             self._end(item)
+        elif isinstance(item, SinkOptions):
+            if item.options != self.sink_options:
+                self.sink_options = dict(item.options)
+                self._sinks_output = None  # new sinks at the next begin-of-run
         elif isinstance(item, RunPause) and self.sinks is not None and item.paused:
             self.sinks.sql.flush()
 

@@ -43,7 +43,10 @@ class ResultSinks:
     Several processes can share a run (the online analyzer partitioned by camera):
     `cameras` are the cameras this one reconstructs (None: all), so that a re-processing
     replaces only their rows and the reco file is named after them; `writes_run_row` False
-    leaves the Run row to the one process that writes it (the others never touch it)."""
+    leaves the Run row to the one process that writes it.  The Run row's counters
+    (`reco_events`, `number_of_events`) are then totals over the processes: when `cameras`
+    is set, the writer resets them to 0 at begin-of-run (written at once) and every
+    process, the writer included, adds its own at end-of-run (SqlSink.add_run_counts)."""
 
     def __init__(self, output: OutputParams, *, database_url: str | None = None,
                  cameras: tuple[int, ...] | None = None, writes_run_row: bool = True) -> None:
@@ -67,6 +70,12 @@ class ResultSinks:
         self._run_start: Any = None
         self.cameras = None if cameras is None else tuple(sorted({int(c) for c in cameras}))
         self.writes_run_row = writes_run_row
+        self._counts_added: int | None = None  # the run whose counts this process added
+
+    @property
+    def shares_run(self) -> bool:
+        """Several processes may share each run (this one has a share of the cameras)."""
+        return self.cameras is not None
 
     def connect(self) -> None:
         """Reach the database now (creating or upgrading its tables) so errors come early."""
@@ -83,8 +92,15 @@ class ResultSinks:
             self.sql.begin_run(run)
         for camera in self.cameras or ():
             self.sql.begin_run(run, camera)
+        self._counts_added = None
         if self.writes_run_row:
+            if self.shares_run:  # the others add to these counters: reset them, right now
+                from cygno_mw.analyzers.outputs.sql_writer import RUN_COUNTS
+
+                record = {**record, **{name: 0 for name in RUN_COUNTS}}
             self.sql.write_runs([{**record, "run": int(run)}])
+            if self.shares_run:
+                self.sql.flush()
         fmt = self.output.reco_file_format
         if reconstruct and fmt != "none":
             path = self.output_dir / "reco" / self._reco_file_name(run, fmt)
@@ -144,8 +160,7 @@ class ResultSinks:
             self._reco_file = None
             if self.s3 is not None:
                 written.reco_file = self.s3.upload(path, int(run), path.name).url
-        if self.writes_run_row:
-            self.sql.update_run(run, **{k: v for k, v in record.items() if k != "run"})
+        self._complete_run_row(run, record)
         self.sql.flush()
         if self.influx is not None:
             self.influx.flush(timeout=10.0)
@@ -158,11 +173,24 @@ class ResultSinks:
             self._reco_file.abort()
             self._reco_file = None
         try:
-            if self.writes_run_row:
-                self.sql.update_run(run, **{k: v for k, v in record.items() if k != "run"})
+            self._complete_run_row(run, record)
             self.sql.flush()
         except Exception as exc:  # the first error is the one to report
             log.error("run %d: could not record the failure in the database: %s", run, exc)
+
+    def _complete_run_row(self, run: int, record: Mapping[str, Any]) -> None:
+        """The writer sets the Run row's columns; with shared runs, the counters are added
+        (once per run and process) instead of set."""
+        fields = {k: v for k, v in record.items() if k != "run"}
+        if self.shares_run:
+            from cygno_mw.analyzers.outputs.sql_writer import RUN_COUNTS
+
+            counts = {name: fields.pop(name) for name in RUN_COUNTS if name in fields}
+            if counts and self._counts_added != int(run):
+                self.sql.add_run_counts(run, **counts)
+                self._counts_added = int(run)
+        if self.writes_run_row:
+            self.sql.update_run(run, **fields)
 
     def close(self) -> None:
         try:

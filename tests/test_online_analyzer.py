@@ -224,3 +224,45 @@ def test_tracker_when_the_next_run_also_ends_before_its_events_are_read():
         ("RunBegin", 1, None), ("EventItem", 1, "a"), ("EventItem", 1, "b"),
         ("RunEnd", 1, None), ("RunBegin", 2, None), ("EventItem", 2, "c"),
         ("EventItem", 2, "d"), ("RunEnd", 2, None)]
+
+
+def test_online_settings_apply_live_or_at_the_next_run(crew, tmp_path):
+    """/Analyzer/Online is watched: limits and intervals apply at once, a bad value is
+    refused with a message and put back, the event request changes at the next run."""
+    fe = CameraFrontend(0)
+    analyzer = make_analyzer()
+    standin.set_as_user("/Analyzer/Online/Statistics interval s", 7.0)
+    standin.set_as_user("/Analyzer/Online/No events alarm s", 30.0)
+    standin.set_as_user("/Analyzer/Online/Pedestal drift threshold", 2.5)
+    standin.set_as_user("/Analyzer/Online/Output backlog limit", 10)
+    standin.set_as_user("/Analyzer/Online/SQL flush interval s", 0.5)
+    standin.set_as_user("/Analyzer/Online/Transition timeout s", 1.0)
+    standin.set_as_user("/Analyzer/Online/Display interval s", 3.0)
+    standin.set_as_user("/Analyzer/Online/Max backlog", -3)  # bad: refused, 64 put back
+    standin.set_as_user("/Analyzer/Online/Sampling", "GET_EVERYTHING")  # bad too
+    analyzer.client.communicate(0)
+    assert analyzer.settings["Statistics interval s"] == 7.0
+    assert analyzer.settings["Display interval s"] == 3.0
+    assert analyzer.alarms.limits.no_events_s == 30.0
+    assert analyzer.alarms.limits.drift_threshold == 2.5
+    assert analyzer.alarms.limits.output_backlog_limit == 10
+    assert analyzer.processor.flush_interval_s == 0.5
+    assert analyzer.transition_timeout_s == 1.0
+    assert analyzer.max_backlog == 64 and crew.odb_get("/Analyzer/Online/Max backlog") == 64
+    assert crew.odb_get("/Analyzer/Online/Sampling") == "GET_NONBLOCKING"
+    errors = standin.error_messages()
+    assert any("Max backlog" in text for text in errors)
+    assert any("Sampling" in text for text in errors)
+    assert any("applied now" in m.text for m in standin.messages())
+
+    # the event request changes at the next begin-of-run: CAM0's events no longer wanted
+    standin.set_as_user("/Analyzer/Online/Event IDs", "11")
+    analyzer.client.communicate(0)
+    assert analyzer.request.event_ids == (-1,)
+    assert any("next begin-of-run" in m.text for m in standin.messages())
+    take_run(crew, fe, analyzer, 3)
+    settle(analyzer)
+    assert analyzer.request.event_ids == (11,) and analyzer.cameras == (1,)
+    assert crew.odb_get("/Analyzer/Reco/Statistics")["Events received"] == 0
+    analyzer.close()
+    assert len(standin.error_messages()) == 2
