@@ -23,19 +23,6 @@ from typing import Any
 
 import midas
 
-_INT_CTYPES: dict[int, type] = {
-    midas.TID_BYTE: ctypes.c_ubyte,
-    midas.TID_CHAR: ctypes.c_ubyte,
-    midas.TID_SBYTE: ctypes.c_byte,
-    midas.TID_WORD: ctypes.c_ushort,
-    midas.TID_SHORT: ctypes.c_short,
-    midas.TID_DWORD: ctypes.c_uint,
-    midas.TID_BITFIELD: ctypes.c_uint,
-    midas.TID_INT: ctypes.c_int,
-    midas.TID_BOOL: ctypes.c_uint,
-}
-
-
 # --------------------------------------------------------------------------- clock
 
 
