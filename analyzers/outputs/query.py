@@ -60,10 +60,7 @@ class Database:
         """Rows of `runs`, optionally for some run numbers or runs started in [start, stop)."""
         table = schema.runs
         conditions = _runs_condition(table, runs)
-        if start is not None:
-            conditions.append(table.c.start_time >= to_utc_naive(start))
-        if stop is not None:
-            conditions.append(table.c.start_time < to_utc_naive(stop))
+        conditions += _time_window(table.c.start_time, start, stop)
         return self._select(table, conditions, where, columns, limit, ("run",))
 
     def reco(self, run: int | None = None, *, runs: Iterable[int] | None = None,
@@ -87,10 +84,7 @@ class Database:
         conditions = _runs_condition(table, runs)
         if camera is not None:
             conditions.append(table.c.camera == int(camera))
-        if start is not None:
-            conditions.append(table.c.time >= to_utc_naive(start))
-        if stop is not None:
-            conditions.append(table.c.time < to_utc_naive(stop))
+        conditions += _time_window(table.c.time, start, stop)
         return self._select(table, conditions, where, columns, limit,
                             ("run", "camera", "event"))
 
@@ -108,10 +102,7 @@ class Database:
             conditions.append(table.c.equipment == equipment)
         if run is not None:
             conditions.append(table.c.run == int(run))
-        if start is not None:
-            conditions.append(table.c.time >= to_utc_naive(start))
-        if stop is not None:
-            conditions.append(table.c.time < to_utc_naive(stop))
+        conditions += _time_window(table.c.time, start, stop)
         return self._select(table, conditions, where, None, limit,
                             ("time", "variable", "equipment"))
 
@@ -162,6 +153,16 @@ def _require_sqlite_file(url: URL) -> None:
             and not path.startswith("file:") and not Path(path).expanduser().exists()):
         raise OutputError(f"no database at {path} (results are written there by the "
                           "analyzer; or give --db / $CYGNO_DB_URL)")
+
+
+def _time_window(column: sa.Column, start: Any, stop: Any) -> list[Any]:
+    """`start <= column < stop`, either bound optional; bounds converted to naive UTC."""
+    conditions = []
+    if start is not None:
+        conditions.append(column >= to_utc_naive(start))
+    if stop is not None:
+        conditions.append(column < to_utc_naive(stop))
+    return conditions
 
 
 def _runs_condition(table: sa.Table, runs: int | Iterable[int] | None) -> list[Any]:

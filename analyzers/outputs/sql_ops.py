@@ -126,20 +126,17 @@ def upsert(conn: Connection, table: sa.Table, records: Iterable[Mapping[str, Any
 def _upsert_statement(conn: Connection, table: sa.Table, keys: Sequence[str],
                       updates: Sequence[str]) -> Any:
     name = conn.dialect.name
-    if name == "sqlite":
-        statement = sqlite_dialect.insert(table)
-        if not updates:
-            return statement.on_conflict_do_nothing(index_elements=list(keys))
-        return statement.on_conflict_do_update(
-            index_elements=list(keys), set_={n: statement.excluded[n] for n in updates})
     if name in ("mysql", "mariadb"):
         statement = mysql_dialect.insert(table)
         targets = updates or list(keys)[:1]
         return statement.on_duplicate_key_update({n: statement.inserted[n] for n in targets})
-    if name == "postgresql":
-        from sqlalchemy.dialects import postgresql
+    if name in ("sqlite", "postgresql"):  # the same ON CONFLICT API in both dialects
+        if name == "sqlite":
+            statement = sqlite_dialect.insert(table)
+        else:
+            from sqlalchemy.dialects import postgresql
 
-        statement = postgresql.insert(table)
+            statement = postgresql.insert(table)
         if not updates:
             return statement.on_conflict_do_nothing(index_elements=list(keys))
         return statement.on_conflict_do_update(
