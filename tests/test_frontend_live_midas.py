@@ -9,67 +9,29 @@ stops runs: use a test experiment.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from live_midas import LIVE_MIDAS, idle_client, start_program, stop_program, wait_for
 
-pytestmark = [
-    pytest.mark.midas,
-    pytest.mark.skipif(not os.environ.get("MIDASSYS"), reason="MIDASSYS is not set"),
-    pytest.mark.skipif(importlib.util.find_spec("midas") is None
-                       or importlib.util.find_spec("midas.standin") is not None,
-                       reason="needs MIDAS's real Python package ($MIDASSYS/python)"),
-]
+pytestmark = LIVE_MIDAS
 
 INDEX = 9
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture()
 def client() -> Iterator[Any]:
-    import midas.client
-
-    crew = midas.client.MidasClient("cygno-mw-live-test")
-    if crew.odb_get("/Runinfo/State") != 1:
-        crew.disconnect()
-        pytest.skip("a run is in progress in this experiment")
+    crew = idle_client("cygno-mw-live-test")
     yield crew
     crew.disconnect()
 
 
 def start_frontend(module: str, client: Any, client_name: str) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", f"cygno_mw.frontends.{module}",
-                                "-i", str(INDEX)])
-
-    def connected() -> bool:
-        clients = client.odb_get("/System/Clients")
-        return any(entry.get("Name") == client_name for entry in clients.values())
-
-    wait_for(connected, what=f"{client_name} to connect")
-    return process
-
-
-def stop_frontend(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    return start_program(client, [f"cygno_mw.frontends.{module}", "-i", str(INDEX)],
+                         client_name)
 
 
 def collect(client: Any, event_id: int, seconds: float) -> list[bytes]:
@@ -108,7 +70,7 @@ def test_camera_frontend_on_a_live_experiment(client):
         wait_for(lambda: client.odb_get(f"{settings}/Exposure") > 0, what="Exposure restored")
         assert any("Exposure" in m and "rejected" in m for m in client.get_recent_messages(20))
     finally:
-        stop_frontend(process)
+        stop_program(process, timeout=20)
 
 
 def test_slow_control_and_pmt_frontends_on_a_live_experiment(client):
@@ -130,5 +92,5 @@ def test_slow_control_and_pmt_frontends_on_a_live_experiment(client):
             f"/Equipment/SlowControl{INDEX}/Variables/Measured"), what="slow-control readings")
         assert measured
     finally:
-        stop_frontend(pmt)
-        stop_frontend(slow)
+        stop_program(pmt, timeout=20)
+        stop_program(slow, timeout=20)

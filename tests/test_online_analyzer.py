@@ -24,14 +24,15 @@ CAMERA = "/Equipment/Camera0"
 RECO = "/Analyzer/Parameters/Reco"
 
 
-def parameters(tmp_path: Path, database_url: str | None = None) -> dict:
+def parameters(tmp_path: Path, database_url: str | None = None,
+               reco_file_format: str = "none") -> dict:
     """Reco window fitted to 256x512 frames; outputs under tmp_path."""
     params = AnalyzerParameters.defaults().updated(
         "Reco", {"xmax": 512, "ymin": 0, "ymax": 256, "backend": "numpy", "batch_size": 1,
                  "vignette_map": "none"})
     params = params.updated("Output", {
         "database_url": database_url or f"sqlite:///{tmp_path / 'cygno.sqlite'}",
-        "output_dir": str(tmp_path / "out"), "reco_file_format": "none"})
+        "output_dir": str(tmp_path / "out"), "reco_file_format": reco_file_format})
     return params.to_odb()
 
 

@@ -12,25 +12,16 @@ afterwards): use a test experiment.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from live_midas import LIVE_MIDAS, idle_client, start_program, stop_program, wait_for
 
-pytestmark = [
-    pytest.mark.midas,
-    pytest.mark.skipif(not os.environ.get("MIDASSYS"), reason="MIDASSYS is not set"),
-    pytest.mark.skipif(importlib.util.find_spec("midas") is None
-                       or importlib.util.find_spec("midas.standin") is not None,
-                       reason="needs MIDAS's real Python package ($MIDASSYS/python)"),
-]
+pytestmark = LIVE_MIDAS
 
 INDEX = 9
 EVENT_ID = 10 + INDEX  # frontend_names.camera_event_id
@@ -39,21 +30,6 @@ SETTINGS = f"/Analyzer/Online/{NAME}"
 HOME = f"/Analyzer/Reco/{NAME}"
 CAMERA = f"/Equipment/Camera{INDEX}"
 PARAMETERS = "/Analyzer/Parameters"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def connected(client: Any, name: str) -> bool:
-    clients = client.odb_get("/System/Clients")
-    return any(entry.get("Name") == name for entry in clients.values())
 
 
 def analyzer_parameters(tmp_path: Path) -> dict:
@@ -72,12 +48,7 @@ def analyzer_parameters(tmp_path: Path) -> dict:
 @pytest.fixture()
 def client(tmp_path) -> Iterator[Any]:
     """A client of our own; the ODB keys the test changes are put back afterwards."""
-    import midas.client
-
-    crew = midas.client.MidasClient("cygno-mw-live-test")
-    if crew.odb_get("/Runinfo/State") != 1:
-        crew.disconnect()
-        pytest.skip("a run is in progress in this experiment")
+    crew = idle_client("cygno-mw-live-test")
     saved = {path: crew.odb_get(path) for path in (PARAMETERS, "/Configurations/Pedestal")
              if crew.odb_exists(path)}
     crew.odb_set(PARAMETERS, analyzer_parameters(tmp_path))
@@ -92,21 +63,6 @@ def client(tmp_path) -> Iterator[Any]:
         for path, value in saved.items():
             crew.odb_set(path, value)
         crew.disconnect()
-
-
-def start(client: Any, command: list[str], name: str) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", *command])
-    wait_for(lambda: connected(client, name), what=f"{name} to connect")
-    return process
-
-
-def stop(process: subprocess.Popen, signal_number: int = signal.SIGTERM) -> None:
-    process.send_signal(signal_number)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def take_run(client: Any, seconds: float, pedestal: bool) -> tuple[int, int]:
@@ -127,9 +83,10 @@ def take_run(client: Any, seconds: float, pedestal: bool) -> tuple[int, int]:
 def test_online_analyzer_on_a_live_experiment(client, tmp_path):
     from cygno_mw.analyzers.outputs.query import Database
 
-    camera = start(client, ["cygno_mw.frontends.camera_frontend", "-i", str(INDEX)],
-                   f"Camera Frontend {INDEX}")
-    analyzer = start(client, ["cygno_mw.analyzers.online_analyzer", "--name", NAME], NAME)
+    camera = start_program(client, ["cygno_mw.frontends.camera_frontend", "-i", str(INDEX)],
+                           f"Camera Frontend {INDEX}", timeout=60)
+    analyzer = start_program(client, ["cygno_mw.analyzers.online_analyzer", "--name", NAME],
+                             NAME, timeout=60)
     try:
         pedestal_run, pedestal_frames = take_run(client, 5.0, pedestal=True)
         run, frames = take_run(client, 5.0, pedestal=False)
@@ -138,11 +95,11 @@ def test_online_analyzer_on_a_live_experiment(client, tmp_path):
         in_use = int(client.odb_get("/Analyzer/Online/Max backlog"))
         client.odb_set(f"{SETTINGS}/Max backlog", -1)
         wait_for(lambda: client.odb_get(f"{SETTINGS}/Max backlog") == in_use,
-                 what="Max backlog put back")
+                 timeout=60, what="Max backlog put back")
         assert any("Max backlog" in m for m in client.get_recent_messages(20))
     finally:
-        stop(analyzer, signal.SIGINT)  # as from the status page: flush, then exit
-        stop(camera)
+        stop_program(analyzer, signal.SIGINT)  # as from the status page: flush, then exit
+        stop_program(camera)
 
     assert pedestal_frames > 0 and frames > 0
     db = Database(f"sqlite:///{tmp_path / 'cygno.sqlite'}")

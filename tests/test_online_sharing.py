@@ -12,36 +12,15 @@ import pytest
 standin = pytest.importorskip("midas.standin", reason="scenario tests use the MIDAS stand-in")
 
 import midas.client  # noqa: E402
+from test_online_analyzer import parameters, settle  # noqa: E402
 
 from cygno_mw.analyzers.online_analyzer import OnlineAnalyzer  # noqa: E402
 from cygno_mw.analyzers.outputs.query import Database  # noqa: E402
-from cygno_mw.analyzers.parameters import AnalyzerParameters  # noqa: E402
 from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
 
 SECOND = "Online Analyzer 2"
 FRAME = {"Frame rate": 0.0, "Sim pool": 2, "ROI width": 512, "ROI height": 256, "ROI x0": 64,
          "ROI y0": 128}
-
-
-def parameters(tmp_path: Path) -> dict:
-    """Reco window fitted to 256x512 frames; outputs under tmp_path."""
-    params = AnalyzerParameters.defaults().updated(
-        "Reco", {"xmax": 512, "ymin": 0, "ymax": 256, "backend": "numpy", "batch_size": 1,
-                 "vignette_map": "none"})
-    params = params.updated("Output", {
-        "database_url": f"sqlite:///{tmp_path / 'cygno.sqlite'}",
-        "output_dir": str(tmp_path / "out"), "reco_file_format": "parquet"})
-    return params.to_odb()
-
-
-def settle(analyzer: OnlineAnalyzer) -> None:
-    """Receive and process everything there is."""
-    while True:
-        assert analyzer.processor.backlog.wait_empty(120)
-        if analyzer.poll(1000) == 0:
-            break
-    assert analyzer.processor.backlog.wait_empty(120)
-    analyzer.periodic(force=True)
 
 
 @pytest.fixture()
@@ -53,7 +32,7 @@ def crew(tmp_path):
     for camera in (0, 1):
         crew.odb_set(f"/Equipment/Camera{camera}/Settings", FRAME,
                      remove_unspecified_keys=False)
-    crew.odb_set("/Analyzer/Parameters", parameters(tmp_path))
+    crew.odb_set("/Analyzer/Parameters", parameters(tmp_path, reco_file_format="parquet"))
     crew.odb_set("/Configurations/Pedestal", False)
     # the run-row writer takes CAM0 (event id 10) and slow control; the second one CAM1 (11)
     crew.odb_set("/Analyzer/Online", {"Event IDs": "10, 30"}, remove_unspecified_keys=False)
