@@ -28,7 +28,7 @@ in an event with start cell s is
 
     raw[c, i] = true[c, i] + cell[c, (i + s) % 1024] + nsample[c, i]
 
-and `apply_drs4_correction` subtracts exactly that.
+and the reconstruction's `cygno_mw.gpu.pmt_waveforms.drs4_correct` subtracts exactly that.
 """
 
 from __future__ import annotations
@@ -240,22 +240,3 @@ def load_drs4_tables(directory: str | Path | None = None, site: str = "LNGS") ->
     if cell.shape != nsample.shape or cell.ndim != 2 or cell.shape[1] != DRS4_CELLS:
         raise CygnoError(f"DRS4 tables in {directory}: shapes {cell.shape}, {nsample.shape}")
     return Drs4Tables(cell, nsample.astype(np.float64), str(directory))
-
-
-def apply_drs4_correction(
-    waveforms: np.ndarray, start_cells: np.ndarray, tables: Drs4Tables
-) -> np.ndarray:
-    """Raw V1742 waveforms (events, channels, 1024) minus the DRS4 offsets, as float32.
-
-    Channels beyond the tables' (the first 8) are returned unchanged.
-    """
-    raw = np.asarray(waveforms)
-    if raw.ndim != 3 or raw.shape[2] != DRS4_CELLS:
-        raise PmtBankError(f"DRS4 correction needs (events, channels, 1024), got {raw.shape}")
-    corrected = raw.astype(np.float32)
-    n = min(raw.shape[1], tables.cell.shape[0])
-    cells = (np.arange(DRS4_CELLS)[None, :] + np.asarray(start_cells).reshape(-1, 1)) % DRS4_CELLS
-    per_cell = tables.cell[:n][:, cells]  # (channels, events, samples)
-    corrected[:, :n] -= np.transpose(per_cell, (1, 0, 2)).astype(np.float32)
-    corrected[:, :n] -= tables.nsample[None, :n].astype(np.float32)
-    return corrected

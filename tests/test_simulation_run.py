@@ -68,7 +68,9 @@ def test_simulated_run_is_a_readable_midas_file(tmp_path):
 
 
 def test_simulated_run_with_measured_inputs(tmp_path, shared_data):
-    from cygno_mw.pmt_banks import apply_drs4_correction, load_drs4_tables
+    from test_simulation_pmt import correct_fast_board
+
+    from cygno_mw.pmt_banks import load_drs4_tables
     from cygno_mw.simulation.run import simulate_run
 
     result = simulate_run(tmp_path / "run00043.mid", 43, 1, shape=SHAPE,
@@ -77,8 +79,8 @@ def test_simulated_run_with_measured_inputs(tmp_path, shared_data):
                           drs4_tables_dir=shared_data / "pmt")
     (_, _, banks), = _events(result.path)[2]
     fast, _ = decode_pmt_banks(banks["DGH0"], banks["DIG0"])
-    corrected = apply_drs4_correction(fast.waveforms, fast.start_cells,
-                                      load_drs4_tables(shared_data / "pmt"))
+    corrected = correct_fast_board(fast.waveforms, fast.start_cells,
+                                   load_drs4_tables(shared_data / "pmt"))
     assert fast.n_events == 2
     assert corrected[:, 6].std(axis=1).max() < 4.0 < fast.waveforms[:, 6].std(axis=1).min()
 
