@@ -78,11 +78,6 @@ class RunTracker:
         self._closing: _Closing | None = None
         self._waiting: list[tuple[str, Any]] = []  # transitions that came while closing
 
-    @property
-    def closing_run(self) -> int | None:
-        """The run whose tail may still be in the buffer (stop drain cut short), or None."""
-        return None if self._closing is None else self._closing.run
-
     def begin(self, run: int, odb: Mapping[str, Any]) -> list[Any]:
         """The start transition of `run`: items to queue now."""
         marker = RunBegin(int(run), odb)

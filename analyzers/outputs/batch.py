@@ -10,7 +10,7 @@ wipe before inserting (re-processing) — everything is applied in one transacti
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,8 +125,3 @@ def arrow_to_columns(table: pa.Table) -> Columns:
         else:
             columns[name] = column.to_numpy(zero_copy_only=False)
     return columns
-
-
-def concat_columns(parts: Sequence[Mapping[str, np.ndarray]], order: Sequence[str]) -> Columns:
-    """Join per-event column chunks into one array per column."""
-    return {name: np.concatenate([part[name] for part in parts]) for name in order}

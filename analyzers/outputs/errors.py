@@ -25,10 +25,6 @@ class FilterError(UsageError):
     """A `where` filter string that is not in the small filter language."""
 
 
-class SpoolFullError(OutputError):
-    """The on-disk spool reached its size limit; the batch was not kept."""
-
-
 class InfluxError(OutputError):
     """InfluxDB configuration or write problem."""
 

@@ -272,10 +272,6 @@ class SqlSink:
         """Write everything buffered now; returns the number of rows written."""
         return self.write_batch(self.take_batch())
 
-    def replace_run(self, run: int, camera: int | None = None) -> None:
-        """Delete a run's reco and macro rows now (this camera, or all cameras)."""
-        self.write_batch(Batch(replace_runs=[(int(run), camera)]))
-
     def _apply(self, conn: Connection, batch: Batch) -> None:
         for run, camera in batch.replace_runs:
             for table in (schema.reco, schema.macro):

@@ -292,11 +292,6 @@ class Lz4Sink(io.RawIOBase):
         finally:
             super().close()
 
-    def abandon(self) -> None:
-        """Close without the end mark, as a crashed writer would leave the file."""
-        self._handle.close()
-        super().close()
-
 
 def open_sink(path: str | os.PathLike[str], compression: str | None) -> BinaryIO:
     """A binary file object that compresses what is written to `path`."""
