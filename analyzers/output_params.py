@@ -8,9 +8,11 @@ every run file.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cygno_mw.errors import ConfigError
@@ -86,3 +88,16 @@ def _userinfo(url: str) -> str:
     """The `user:password` part of a URL, or ''."""
     netloc = url.split("//", 1)[1].split("/", 1)[0] if "//" in url else ""
     return netloc.rsplit("@", 1)[0] if "@" in netloc else ""
+
+
+def resolve_output(output: OutputParams, output_dir: Path | None) -> OutputParams:
+    """The output settings with `-o` applied and the database URL made explicit."""
+    from cygno_mw.analyzers.outputs.credentials import DB_URL_ENV
+
+    if output_dir is not None:
+        output = dataclasses.replace(output, output_dir=str(output_dir))
+    if output.database_url == OutputParams().database_url:
+        url = os.environ.get(DB_URL_ENV) or (
+            f"sqlite:///{Path(output.output_dir) / 'cygno.sqlite'}")
+        output = dataclasses.replace(output, database_url=url)
+    return output

@@ -1,7 +1,7 @@
 """Slow-control events (HV, cathode, environment, gas) → readings for the Slow Control table.
 
 Each equipment's event ID and channel names come from the run's ODB
-(`cygno_mw.slow_control_banks.layouts_from_odb`).  A reading becomes one sample per
+(`cygno_mw.banks.slow_control.layouts_from_odb`).  A reading becomes one sample per
 channel: the main variable (Measured, else Input) under the channel's own name, the
 others as `<channel>_<variable>` in lower case (`VGEM1_demand`, `VGEM1_current`).
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cygno_mw.slow_control_banks import (
+from cygno_mw.banks.slow_control import (
     SlowControlBankError,
     decode_slow_control,
     layout_for_event,

@@ -1,6 +1,6 @@
 """Camera frontend throughput: 10.6 MB image events built and handed to MIDAS, on one core.
 
-Runs the real camera frontend classes (`cygno_mw.frontends.camera_equipment`) in MIDAS's own
+Runs the real camera frontend classes (`cygno_mw.frontends.camera.equipment`) in MIDAS's own
 frontend loop shape, with the sim driver (4 simulated images served in turn) and the replay
 driver (images read back from a MIDAS file), unpaced, full 2304 x 2304 frames.  MIDAS is the
 test stand-in (tests/midas_standin) in real-time mode: communicate() sleeps the yield time the
@@ -33,7 +33,7 @@ import midas.client  # noqa: E402
 import midas.event  # noqa: E402
 from midas import standin  # noqa: E402
 
-from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
+from cygno_mw.frontends.camera.equipment import CameraFrontend  # noqa: E402
 
 SHAPE = (2304, 2304)
 IMAGE_MB = SHAPE[0] * SHAPE[1] * 2 / 1e6

@@ -33,9 +33,9 @@ def main() -> int:
     import midas.client
     from midas import standin
 
-    from cygno_mw.analyzers.online_analyzer import OnlineAnalyzer
+    from cygno_mw.analyzers.online.analyzer import OnlineAnalyzer
     from cygno_mw.analyzers.parameters import AnalyzerParameters
-    from cygno_mw.frontends.camera_equipment import CameraFrontend
+    from cygno_mw.frontends.camera.equipment import CameraFrontend
     from cygno_mw.gpu.pedestals import PedestalMaps
     from cygno_mw.gpu.pipeline import Reconstructor
 

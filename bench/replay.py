@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cygno_mw.analyzers.events import camera_images, from_midas_event
 from cygno_mw.analyzers.reco_engine import ImageJob, make_engine
-from cygno_mw.analyzers.replay import ReplayOptions, ReplaySession
+from cygno_mw.analyzers.replay.session import ReplayOptions, ReplaySession
 from cygno_mw.midasfile import open_midas
 from cygno_mw.simulation.run import simulate_run
 

@@ -5,8 +5,13 @@ Template files are MIDAS JSON dumps of ODB subtrees, from the root ({"Programs":
 A key's MIDAS type follows its JSON value (true/false BOOL, 3 INT, 3.0 DOUBLE, "x" STRING,
 lists arrays of that) unless a "<key>/key" entry says otherwise, as MIDAS's own dumps do:
 {"type": 6} for a DWORD, {"type": 12, "item_size": 256} for a 256-byte string.  String values
-may hold `{python}`, replaced by the interpreter running the installer (the one that has
-cygno_mw), so /Programs start commands work from a virtual environment.  All files are merged
+may hold `{cygno_mw}`, replaced by the absolute path of the `cygno-mw` command installed
+beside the interpreter running the installer (or `{python} -m cygno_mw` without it), and
+`{python}`, that interpreter, so /Programs start commands work from a virtual environment
+and from mhttpd's own PATH.  Start commands name programs (`cygno-mw frontend camera`),
+never module paths; a start command that still runs one of our old module paths
+(`python -m cygno_mw.frontends.camera_frontend ...`) is rewritten by `install`, keeping its
+flags; any other command someone wrote is left alone.  All files are merged
 into one tree; the same key with two different values in two files is an error.
 
 Where the templates are found (first that exists): the `--templates` argument, the
@@ -22,6 +27,8 @@ import importlib.util
 import json
 import math
 import os
+import re
+import shutil
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -32,7 +39,28 @@ from typing import Any
 from cygno_mw.errors import ConfigError
 
 TEMPLATES_ENV = "CYGNO_ODB_TEMPLATES"
-PLACEHOLDERS = {"{python}": sys.executable}
+
+
+def cygno_mw_command() -> str:
+    """The `cygno-mw` command of this installation, as an absolute path where possible."""
+    beside = Path(sys.executable).parent / "cygno-mw"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("cygno-mw")
+    return found if found else f"{sys.executable} -m cygno_mw"
+
+
+PLACEHOLDERS = {"{cygno_mw}": cygno_mw_command(), "{python}": sys.executable}
+
+# Start commands of our programs before they were named (module path -> program command).
+LEGACY_MODULES = {
+    "cygno_mw.frontends.camera_frontend": "frontend camera",
+    "cygno_mw.frontends.pmt_frontend": "frontend pmt",
+    "cygno_mw.frontends.slow_control_frontend": "frontend slow-control",
+    "cygno_mw.analyzers.online_analyzer": "analyzer online",
+}
+_LEGACY_COMMAND = re.compile(r"^\s*\S+\s+-m\s+(" + "|".join(re.escape(m) for m in LEGACY_MODULES)
+                             + r")(?=\s|$)")
 
 # MIDAS TID values used in "/key" metadata
 TID_BYTE, TID_SBYTE, TID_CHAR, TID_WORD, TID_SHORT = 1, 2, 3, 4, 5
@@ -240,3 +268,45 @@ def install(client: Any, keys: list[TemplateKey], dry_run: bool = False,
             else:
                 client.odb_set(difference.key.path, odb_value(difference.key))
     return written
+
+
+@dataclass(frozen=True)
+class StartCommandUpdate:
+    """A /Programs start command of ours that still ran a module path, and its new form."""
+
+    path: str
+    old: str
+    new: str
+
+    def describe(self) -> str:
+        return (f"{self.path}: {json.dumps(self.old)} -> {json.dumps(self.new)}  "
+                "(an old module path of cygno-mw; programs are now started by name)")
+
+
+def modern_start_command(command: str) -> str | None:
+    """The program-name form of a start command that runs one of our old module paths
+    (flags kept), or None for any other command."""
+    match = _LEGACY_COMMAND.match(command)
+    if match is None:
+        return None
+    return f"{PLACEHOLDERS['{cygno_mw}']} {LEGACY_MODULES[match.group(1)]}" + command[match.end():]
+
+
+def update_start_commands(client: Any, dry_run: bool = False) -> list[StartCommandUpdate]:
+    """Rewrite every `/Programs/*/Start command` that runs an old module path of ours;
+    commands someone wrote otherwise are never touched."""
+    if not client.odb_exists("/Programs"):
+        return []
+    updates = []
+    for name, entry in client.odb_get("/Programs").items():
+        if not isinstance(entry, Mapping):
+            continue
+        command = next((v for k, v in entry.items() if k.lower() == "start command"), None)
+        new = modern_start_command(command) if isinstance(command, str) else None
+        if new is None:
+            continue
+        update = StartCommandUpdate(f"/Programs/{name}/Start command", command, new)
+        updates.append(update)
+        if not dry_run:
+            client.odb_set(update.path, new)
+    return updates

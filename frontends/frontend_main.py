@@ -6,7 +6,7 @@ import importlib
 import sys
 
 from cygno_mw.errors import CygnoError
-from cygno_mw.frontends.midas_required import require_midas
+from cygno_mw.midas_required import require_midas
 
 
 def frontend_main(label: str, target: str) -> int:

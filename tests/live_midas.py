@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -45,10 +45,13 @@ def idle_client(name: str) -> Any:
     return client
 
 
-def start_program(client: Any, module_args: list[str], client_name: str,
+def start_program(client: Any, program_args: list[str], client_name: str,
                   timeout: float = 30.0) -> subprocess.Popen:
-    """`python -m MODULE ARGS...` as MIDAS would start it, once it shows in /System/Clients."""
-    process = subprocess.Popen([sys.executable, "-m", *module_args])
+    """`cygno-mw ARGS...` (e.g. `frontend camera -i 0`) as MIDAS would start it from
+    /Programs, once it shows in /System/Clients."""
+    from cygno_mw.odb_install import cygno_mw_command
+
+    process = subprocess.Popen([*shlex.split(cygno_mw_command()), *program_args])
 
     def connected() -> bool:
         clients = client.odb_get("/System/Clients")

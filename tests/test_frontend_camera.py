@@ -16,9 +16,9 @@ standin = pytest.importorskip("midas.standin", reason="scenario tests use the MI
 import midas  # noqa: E402
 import midas.client  # noqa: E402
 
-from cygno_mw.frontends import camera_drivers  # noqa: E402
-from cygno_mw.frontends.camera_drivers import CameraDriver, CameraStatus  # noqa: E402
-from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
+from cygno_mw.frontends.camera import drivers as camera_drivers  # noqa: E402
+from cygno_mw.frontends.camera.drivers import CameraDriver, CameraStatus  # noqa: E402
+from cygno_mw.frontends.camera.equipment import CameraFrontend  # noqa: E402
 from cygno_mw.midasfile.event import decode_event  # noqa: E402
 
 SETTINGS = "/Equipment/Camera0/Settings"
@@ -299,15 +299,15 @@ def test_replay_driver_serves_the_images_of_a_midas_file(client, tmp_path):
 
 
 def test_entry_point_stops_cleanly_from_the_programs_page(client, monkeypatch):
-    from cygno_mw.frontends import camera_frontend
+    from cygno_mw.cli import main
 
     small_sim(client)
-    monkeypatch.setattr(sys, "argv", ["camera_frontend", "-i", "0"])
+    monkeypatch.setattr(sys, "argv", ["cygno-mw"])
     import midas.frontend
 
     monkeypatch.setattr(midas.frontend, "args_parsed", False)
     standin.request_shutdown("Camera Frontend 0", after_communicate_calls=3)
-    assert camera_frontend.main() == 0
+    assert main(["frontend", "camera", "-i", "0"]) == 0
     assert midas.frontend.frontend_index == 0
     names = [c.name for c in standin.experiment().clients]
     assert "Camera Frontend 0" not in names
@@ -321,7 +321,7 @@ def test_entry_point_without_midas_says_how_to_install_it(tmp_path):
     if probe.returncode == 0:
         pytest.skip("a real midas package is installed")
     result = subprocess.run(
-        [sys.executable, "-m", "cygno_mw.frontends.camera_frontend", "-i", "0"],
+        [sys.executable, "-m", "cygno_mw", "frontend", "camera", "-i", "0"],
         env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60,
     )
     assert result.returncode == 2

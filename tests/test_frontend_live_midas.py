@@ -29,9 +29,8 @@ def client() -> Iterator[Any]:
     crew.disconnect()
 
 
-def start_frontend(module: str, client: Any, client_name: str) -> subprocess.Popen:
-    return start_program(client, [f"cygno_mw.frontends.{module}", "-i", str(INDEX)],
-                         client_name)
+def start_frontend(program: str, client: Any, client_name: str) -> subprocess.Popen:
+    return start_program(client, ["frontend", program, "-i", str(INDEX)], client_name)
 
 
 def collect(client: Any, event_id: int, seconds: float) -> list[bytes]:
@@ -60,7 +59,7 @@ def test_camera_frontend_on_a_live_experiment(client):
     settings = f"/Equipment/Camera{INDEX}/Settings"
     client.odb_set(settings, {"Frame rate": 5.0, "Sim pool": 1, "ROI width": 256,
                               "ROI height": 256}, remove_unspecified_keys=False)
-    process = start_frontend("camera_frontend", client, f"Camera Frontend {INDEX}")
+    process = start_frontend("camera", client, f"Camera Frontend {INDEX}")
     try:
         events = collect(client, 10 + INDEX, 3.0)
         assert events
@@ -74,13 +73,13 @@ def test_camera_frontend_on_a_live_experiment(client):
 
 
 def test_slow_control_and_pmt_frontends_on_a_live_experiment(client):
+    from cygno_mw.banks.pmt import decode_pmt_banks
     from cygno_mw.midasfile.event import decode_event
-    from cygno_mw.pmt_banks import decode_pmt_banks
 
     client.odb_set(f"/Equipment/PMT{INDEX}/Settings", {"Trigger rate": 5.0},
                    remove_unspecified_keys=False)
-    slow = start_frontend("slow_control_frontend", client, f"Slow Control Frontend {INDEX}")
-    pmt = start_frontend("pmt_frontend", client, f"PMT Frontend {INDEX}")
+    slow = start_frontend("slow-control", client, f"Slow Control Frontend {INDEX}")
+    pmt = start_frontend("pmt", client, f"PMT Frontend {INDEX}")
     try:
         events = collect(client, 20 + INDEX, 3.0)
         assert events

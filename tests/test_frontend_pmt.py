@@ -10,9 +10,9 @@ standin = pytest.importorskip("midas.standin", reason="scenario tests use the MI
 import midas  # noqa: E402
 import midas.client  # noqa: E402
 
-from cygno_mw.frontends.pmt_equipment import PmtFrontend  # noqa: E402
+from cygno_mw.banks.pmt import V1720, V1742, decode_pmt_banks  # noqa: E402
+from cygno_mw.frontends.pmt.equipment import PmtFrontend  # noqa: E402
 from cygno_mw.midasfile.event import decode_event  # noqa: E402
-from cygno_mw.pmt_banks import V1720, V1742, decode_pmt_banks  # noqa: E402
 
 
 @pytest.fixture()

@@ -17,9 +17,9 @@ standin = pytest.importorskip("midas.standin", reason="scenario tests use the MI
 import midas  # noqa: E402
 import midas.client  # noqa: E402
 
-from cygno_mw.frontends.slow_control_equipment import SlowControlFrontend  # noqa: E402
+from cygno_mw.banks.slow_control import GAS_NAMES, layouts_from_odb, readings_from_banks  # noqa: E402
+from cygno_mw.frontends.slow_control.equipment import SlowControlFrontend  # noqa: E402
 from cygno_mw.midasfile.event import decode_event  # noqa: E402
-from cygno_mw.slow_control_banks import GAS_NAMES, layouts_from_odb, readings_from_banks  # noqa: E402
 
 EQ = "/Equipment/SlowControl0"
 

@@ -13,7 +13,9 @@ import pytest
 from cygno_mw import odb_install
 from cygno_mw.cli import main
 from cygno_mw.errors import ConfigError
-from cygno_mw.frontends import camera_settings, pmt_settings, slow_control_settings
+from cygno_mw.frontends.camera import settings as camera_settings
+from cygno_mw.frontends.pmt import settings as pmt_settings
+from cygno_mw.frontends.slow_control import settings as slow_control_settings
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM_TYPES = {  # MIDAS's PROGRAM_INFO record
@@ -27,10 +29,12 @@ def test_templates_are_found_in_the_checkout_and_merged():
     tree = odb_install.load_templates()
     for program in ("Camera Frontend 0", "Slow Control Frontend 0", "PMT Frontend 0"):
         command = tree["Programs"][program]["Start command"]
-        assert "-m cygno_mw.frontends." in command and " -i 0" in command
+        assert command.startswith("{cygno_mw} frontend ") and command.endswith(" -i 0 -D")
+        assert "-m " not in command  # programs by name, never a module path
+    assert tree["Programs"]["Online Analyzer"]["Start command"] == "{cygno_mw} analyzer online -D"
     keys = {k.path: k for k in odb_install.template_keys(tree)}
     command = keys["/Programs/Camera Frontend 0/Start command"]
-    assert command.value.startswith(sys.executable + " -m cygno_mw.frontends.camera_frontend")
+    assert command.value == f"{odb_install.cygno_mw_command()} frontend camera -i 0 -D"
     assert (command.tid, command.item_size) == (12, 256)
     assert keys["/Programs/Camera Frontend 0/Check interval"].tid == 6
     assert "/Alias/Camera 0" in keys
@@ -109,6 +113,57 @@ def test_install_creates_programs_with_midas_types_and_keeps_tuned_values(client
     assert client.odb_get("/Alias/Camera 0") == "?cmd=odb&odb_path=/Equipment/Camera0"
 
 
+def test_cygno_mw_command_is_the_installed_console_script():
+    beside = Path(sys.executable).parent / "cygno-mw"
+    if not beside.is_file():
+        pytest.skip("no cygno-mw console script beside this interpreter")
+    assert odb_install.cygno_mw_command() == str(beside)
+    result = subprocess.run([odb_install.cygno_mw_command(), "frontend", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "camera" in result.stdout
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("/x/.venv/bin/python -m cygno_mw.frontends.camera_frontend -i 0 -D",
+     "frontend camera -i 0 -D"),
+    ("python3 -m cygno_mw.frontends.slow_control_frontend -i 1", "frontend slow-control -i 1"),
+    ("/opt/py -m cygno_mw.frontends.pmt_frontend -i 0 -D", "frontend pmt -i 0 -D"),
+    ('/x/python -m cygno_mw.analyzers.online_analyzer --name "Online Analyzer 2" -D',
+     'analyzer online --name "Online Analyzer 2" -D'),
+])
+def test_old_module_paths_of_ours_become_program_commands(old, new):
+    assert odb_install.modern_start_command(old) == f"{odb_install.cygno_mw_command()} {new}"
+
+
+@pytest.mark.parametrize("command", [
+    "/home/shift/my_camera.sh -i 0",
+    "python3 -m my_lab.cygno_mw.frontends.camera_frontend",
+    "python -m cygno_mw.frontends.camera_frontend_v2 -i 0",
+    "",
+])
+def test_start_commands_someone_wrote_are_never_touched(command):
+    assert odb_install.modern_start_command(command) is None
+
+
+def test_install_updates_old_start_commands_and_says_so(client, capsys):
+    old = f"{sys.executable} -m cygno_mw.frontends.camera_frontend -i 0 -D"
+    client.odb_set("/Programs/Camera Frontend 0/Start command", old)
+    client.odb_set("/Programs/Online Analyzer 2/Start command",
+                   f'{sys.executable} -m cygno_mw.analyzers.online_analyzer --name "Online '
+                   'Analyzer 2" -D')
+    client.odb_set("/Programs/Gas Logger/Start command", "/home/shift/gaslog.sh")
+    assert main(["odb", "install"]) == 0
+    out = capsys.readouterr().out
+    assert "updated /Programs/Camera Frontend 0/Start command" in out
+    assert "an old module path" in out
+    command = odb_install.cygno_mw_command()
+    assert client.odb_get("/Programs/Camera Frontend 0/Start command") == \
+        f"{command} frontend camera -i 0 -D"
+    assert client.odb_get("/Programs/Online Analyzer 2/Start command") == \
+        f'{command} analyzer online --name "Online Analyzer 2" -D'
+    assert client.odb_get("/Programs/Gas Logger/Start command") == "/home/shift/gaslog.sh"
+
+
 def test_dry_run_writes_nothing_and_diff_reports(client, capsys):
     assert main(["odb", "install", "--dry-run"]) == 0
     assert "would write + /Programs/Camera Frontend 0/Start command" in capsys.readouterr().out
@@ -139,9 +194,9 @@ def test_install_raises_event_sizes_too_small_for_images_but_keeps_larger_ones(c
 
 
 def test_frontends_started_after_install_change_no_setting(client):
-    from cygno_mw.frontends.camera_equipment import CameraFrontend
-    from cygno_mw.frontends.pmt_equipment import PmtFrontend
-    from cygno_mw.frontends.slow_control_equipment import SlowControlFrontend
+    from cygno_mw.frontends.camera.equipment import CameraFrontend
+    from cygno_mw.frontends.pmt.equipment import PmtFrontend
+    from cygno_mw.frontends.slow_control.equipment import SlowControlFrontend
 
     assert main(["odb", "install"]) == 0
     client.odb_set("/Equipment/Camera0/Settings/Sim pool", 1)

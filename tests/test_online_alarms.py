@@ -11,14 +11,14 @@ import midas.client  # noqa: E402
 import test_online_analyzer as scenario  # noqa: E402
 from test_online_analyzer import make_analyzer, settle  # noqa: E402
 
-from cygno_mw.analyzers.online_alarms import (  # noqa: E402
+from cygno_mw.analyzers.online.alarms import (  # noqa: E402
     NO_EVENTS,
     OUTPUT_BEHIND,
     PEDESTAL_DRIFT,
     AlarmLimits,
     OnlineAlarms,
 )
-from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
+from cygno_mw.frontends.camera.equipment import CameraFrontend  # noqa: E402
 
 crew = scenario.crew  # the scenario's fixture
 

@@ -15,10 +15,10 @@ import midas  # noqa: E402
 import midas.client  # noqa: E402
 import midas.event  # noqa: E402
 
-from cygno_mw.analyzers.online_analyzer import OnlineAnalyzer  # noqa: E402
+from cygno_mw.analyzers.online.analyzer import OnlineAnalyzer  # noqa: E402
 from cygno_mw.analyzers.outputs.query import Database  # noqa: E402
 from cygno_mw.analyzers.parameters import AnalyzerParameters  # noqa: E402
-from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
+from cygno_mw.frontends.camera.equipment import CameraFrontend  # noqa: E402
 
 CAMERA = "/Equipment/Camera0"
 RECO = "/Analyzer/Parameters/Reco"
@@ -162,7 +162,7 @@ def test_events_queued_when_run_ends_stay_in_their_run(crew, tmp_path, transitio
 
 
 def test_tracker_follows_serial_restart_after_a_cut_drain():
-    from cygno_mw.analyzers.online_run_tracker import EventItem, RunBegin, RunEnd, RunTracker
+    from cygno_mw.analyzers.online.run_tracker import EventItem, RunBegin, RunEnd, RunTracker
 
     tracker = RunTracker()
     items = tracker.begin(7, {})
@@ -211,7 +211,7 @@ def test_malformed_events_are_skipped_and_counted_and_status_page_stop_flushes(c
 
 
 def test_tracker_when_the_next_run_also_ends_before_its_events_are_read():
-    from cygno_mw.analyzers.online_run_tracker import RunTracker
+    from cygno_mw.analyzers.online.run_tracker import RunTracker
 
     tracker = RunTracker()
     items = tracker.begin(1, {}) + tracker.label(10, 0, "a", 0.0)

@@ -23,9 +23,9 @@ from test_online_analyzer import (  # noqa: E402
     take_run,
 )
 
-from cygno_mw.analyzers.online_alarms import OUTPUT_BEHIND  # noqa: E402
+from cygno_mw.analyzers.online.alarms import OUTPUT_BEHIND  # noqa: E402
 from cygno_mw.analyzers.outputs.query import Database  # noqa: E402
-from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
+from cygno_mw.frontends.camera.equipment import CameraFrontend  # noqa: E402
 
 crew = scenario.crew  # the scenario's fixture: a fresh experiment with a small camera
 

@@ -13,7 +13,7 @@ import test_online_analyzer as scenario  # noqa: E402
 from test_online_analyzer import make_analyzer, parameters, settle  # noqa: E402
 from test_online_faults import frames, reco_points, unique_run, wait_for  # noqa: E402
 
-from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
+from cygno_mw.frontends.camera.equipment import CameraFrontend  # noqa: E402
 
 crew = scenario.crew  # the scenario's fixture
 

@@ -1,7 +1,7 @@
 """The online analyzer against a live MIDAS experiment (marked `midas`; run when MIDASSYS is
 set and the real `midas` package is importable).
 
-The analyzer is started as MIDAS would start it (`python -m cygno_mw.analyzers.online_analyzer
+The analyzer is started as MIDAS would start it (`cygno-mw analyzer online
 --name ...`), under a client name of its own so that it reads `/Analyzer/Online/<name>` and
 leaves a production analyzer's settings alone; it takes only the events of the camera
 frontend started here with index 9 (event id 19).  The test takes a pedestal run and a physics
@@ -83,9 +83,9 @@ def take_run(client: Any, seconds: float, pedestal: bool) -> tuple[int, int]:
 def test_online_analyzer_on_a_live_experiment(client, tmp_path):
     from cygno_mw.analyzers.outputs.query import Database
 
-    camera = start_program(client, ["cygno_mw.frontends.camera_frontend", "-i", str(INDEX)],
+    camera = start_program(client, ["frontend", "camera", "-i", str(INDEX)],
                            f"Camera Frontend {INDEX}", timeout=60)
-    analyzer = start_program(client, ["cygno_mw.analyzers.online_analyzer", "--name", NAME],
+    analyzer = start_program(client, ["analyzer", "online", "--name", NAME],
                              NAME, timeout=60)
     try:
         pedestal_run, pedestal_frames = take_run(client, 5.0, pedestal=True)

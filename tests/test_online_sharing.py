@@ -14,9 +14,9 @@ standin = pytest.importorskip("midas.standin", reason="scenario tests use the MI
 import midas.client  # noqa: E402
 from test_online_analyzer import parameters, settle  # noqa: E402
 
-from cygno_mw.analyzers.online_analyzer import OnlineAnalyzer  # noqa: E402
+from cygno_mw.analyzers.online.analyzer import OnlineAnalyzer  # noqa: E402
 from cygno_mw.analyzers.outputs.query import Database  # noqa: E402
-from cygno_mw.frontends.camera_equipment import CameraFrontend  # noqa: E402
+from cygno_mw.frontends.camera.equipment import CameraFrontend  # noqa: E402
 
 SECOND = "Online Analyzer 2"
 FRAME = {"Frame rate": 0.0, "Sim pool": 2, "ROI width": 512, "ROI height": 256, "ROI x0": 64,

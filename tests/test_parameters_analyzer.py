@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from cygno_mw.analyzers.odb_template import analyzer_template, template_text
-from cygno_mw.analyzers.output_params import OutputParams
+from cygno_mw.analyzers.output_params import OutputParams, resolve_output
 from cygno_mw.analyzers.parameters import AnalyzerParameters, load_parameters, parse_override
-from cygno_mw.analyzers.replay import resolve_output
 from cygno_mw.errors import ConfigError
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "odb_templates" / "analyzer.json"

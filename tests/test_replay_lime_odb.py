@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from cygno_mw.analyzers.outputs.query import Database
+from cygno_mw.banks.slow_control import encode_slow_control, layouts_from_odb
 from cygno_mw.cli import main
 from cygno_mw.midasfile import MidasWriter, open_midas
 from cygno_mw.midasfile.odbdump import odb_get, read_odb_dump
 from cygno_mw.simulation.run import simulate_run
 from cygno_mw.simulation.signals import SignalMix
-from cygno_mw.slow_control_banks import encode_slow_control, layouts_from_odb
 
 RUN = 42901
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cygno_mw.gpu.pmt_waveforms import drs4_correct
-from cygno_mw.pmt_banks import (
+from cygno_mw.banks.pmt import (
     V1720,
     V1742,
     BoardData,
@@ -16,6 +15,7 @@ from cygno_mw.pmt_banks import (
     encode_pmt_banks,
     load_drs4_tables,
 )
+from cygno_mw.gpu.pmt_waveforms import drs4_correct
 from cygno_mw.simulation.camera import CameraSimulator
 from cygno_mw.simulation.pmt import PMT_CHANNELS, PmtSimulator
 from cygno_mw.simulation.sensor import SensorModel

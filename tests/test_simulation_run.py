@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cygno_mw.banks.pmt import decode_pmt_banks
+from cygno_mw.banks.slow_control import layout_for_event, layouts_from_odb, readings_from_banks
 from cygno_mw.errors import UsageError
-from cygno_mw.pmt_banks import decode_pmt_banks
 from cygno_mw.simulation.sensor import DEFAULT_CAMERA_SEED, SensorModel
 from cygno_mw.simulation.signals import SignalMix
 from cygno_mw.simulation.truth import load_truth, truth_metadata
-from cygno_mw.slow_control_banks import layout_for_event, layouts_from_odb, readings_from_banks
 
 pytest.importorskip("cygno_mw.midasfile.writer", reason="the MIDAS writer is not there yet")
 
@@ -70,7 +70,7 @@ def test_simulated_run_is_a_readable_midas_file(tmp_path):
 def test_simulated_run_with_measured_inputs(tmp_path, shared_data):
     from test_simulation_pmt import correct_fast_board
 
-    from cygno_mw.pmt_banks import load_drs4_tables
+    from cygno_mw.banks.pmt import load_drs4_tables
     from cygno_mw.simulation.run import simulate_run
 
     result = simulate_run(tmp_path / "run00043.mid", 43, 1, shape=SHAPE,

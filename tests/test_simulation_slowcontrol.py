@@ -7,13 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from cygno_mw.simulation.odb import end_of_run_odb, lime_like_odb, midas_time
-from cygno_mw.simulation.slowcontrol import (
-    slow_control_events,
-    slow_control_readings,
-    slow_control_variables,
-)
-from cygno_mw.slow_control_banks import (
+from cygno_mw.banks.slow_control import (
     LIME_LAYOUTS,
     SlowControlBankError,
     decode_slow_control,
@@ -21,6 +15,12 @@ from cygno_mw.slow_control_banks import (
     layout_for_event,
     layouts_from_odb,
     readings_from_banks,
+)
+from cygno_mw.simulation.odb import end_of_run_odb, lime_like_odb, midas_time
+from cygno_mw.simulation.slowcontrol import (
+    slow_control_events,
+    slow_control_readings,
+    slow_control_variables,
 )
 
 ODB_FILE = "odb_lime_lngs_run42901.json"

@@ -24,7 +24,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sql": ("cygno_mw.cli.sql", "query the result tables (runs, reco, macro, sc, pedestals)"),
     "replay": ("cygno_mw.cli.replay", "reconstruct MIDAS files into SQL, reco files, S3"),
     "demo": ("cygno_mw.cli.demo", "simulate two runs, replay them, report (the first command)"),
+    "frontend": ("cygno_mw.cli.frontend", "run a MIDAS frontend (camera, pmt, slow-control)"),
+    "analyzer": ("cygno_mw.cli.analyzer", "run a MIDAS analyzer client (online)"),
 }
+# programs MIDAS starts: their flags (-h HOST, -i N, ...) are MIDAS's, not ours
+_PROGRAM_COMMANDS = ("frontend", "analyzer")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text,
+                                    add_help=name not in _PROGRAM_COMMANDS)
+        if name in _PROGRAM_COMMANDS:  # -h is MIDAS's host flag there
+            sub_parser.add_argument("--help", action="help", help="show this help and exit")
         sub_parser.set_defaults(_module=module_name)
         importlib.import_module(module_name).add_arguments(sub_parser)
     return parser

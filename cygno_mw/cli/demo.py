@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cygno_mw.analyzers.demo import DemoOptions, run_demo
+    from cygno_mw.analyzers.replay.demo import DemoOptions, run_demo
 
     result = run_demo(DemoOptions(
         output_dir=args.output_dir, events=args.events, pedestal_events=args.pedestal_events,

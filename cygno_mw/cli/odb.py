@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         print()
         return 0
 
-    from cygno_mw.frontends.midas_required import require_midas
+    from cygno_mw.midas_required import require_midas
 
     require_midas()
     import midas.client
@@ -53,9 +53,11 @@ def run(args: argparse.Namespace) -> int:
             for difference in differences:
                 print(difference.describe())
             return 1 if differences else 0
+        verb = "would write" if args.dry_run else "wrote"
+        for update in odb_install.update_start_commands(client, dry_run=args.dry_run):
+            print(f"{'would update' if args.dry_run else 'updated'} {update.describe()}")
         written = odb_install.install(client, keys, dry_run=args.dry_run,
                                       force=frozenset(args.force))
-        verb = "would write" if args.dry_run else "wrote"
         for difference in written:
             print(f"{verb} {difference.describe()}")
         kept = [d for d in odb_install.compare(client, keys) if d.kind == "differs"]

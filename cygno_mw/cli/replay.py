@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cygno_mw.analyzers.replay import ReplayOptions, ReplaySession
+    from cygno_mw.analyzers.replay.session import ReplayOptions, ReplaySession
     from cygno_mw.errors import CygnoError
 
     options = ReplayOptions(

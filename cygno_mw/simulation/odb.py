@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cygno_mw.banks.slow_control import LIME_LAYOUTS
 from cygno_mw.simulation.pmt import FAST_BOARD, SLOW_BOARD
 from cygno_mw.simulation.slowcontrol import slow_control_variables
-from cygno_mw.slow_control_banks import LIME_LAYOUTS
 
 DEFAULT_START_TIME = 1702593197  # LIME run 42901 started then (Thu Dec 14 23:33:17 2023)
 SC_FRONTEND = ("SC Frontend", "/home/standard/daq/online/scfe.cxx")

@@ -13,7 +13,7 @@ Model (simple, documented so that analyses know what to expect):
 - negative pulses on a baseline set by the channel's DC offset:
   baseline = adc_max × (0.5 - 0.9 × offset), Gaussian noise, clipped to [0, adc_max - 1];
 - the slow board (V1720, 2 Vpp) shows half the fast board's (V1742, 1 Vpp) counts;
-- on the V1742 the raw samples carry the DRS4 offsets (see `cygno_mw.pmt_banks`) of the
+- on the V1742 the raw samples carry the DRS4 offsets (see `cygno_mw.banks.pmt`) of the
   first 8 channels, with a random start cell per trigger;
 - trigger time tags count 8.5 ns (V1742, 30 bits) / 8 ns (V1720, 31 bits) from run start.
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cygno_mw.pmt_banks import V1720, V1742, BoardData, Drs4Tables, builtin_drs4_tables
+from cygno_mw.banks.pmt import V1720, V1742, BoardData, Drs4Tables, builtin_drs4_tables
 from cygno_mw.simulation.signals import TrueSignal
 from cygno_mw.simulation.tracks import DetectorConstants
 

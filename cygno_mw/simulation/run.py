@@ -7,7 +7,7 @@ File content, in order:
   then every `sc_period` seconds of run time, and once more before the end;
 - per trigger one event, event ID 1 (`/Equipment/Trigger`), serial number = trigger
   index from 0, banks `CAM0` (uint16, rows × cols, row-major) and, with PMTs,
-  `DGH0`/`DIG0` (`cygno_mw.pmt_banks`; one PMT trigger per camera signal);
+  `DGH0`/`DIG0` (`cygno_mw.banks.pmt`; one PMT trigger per camera signal);
 - end-of-run ODB dump (`end_of_run_odb`).
 
 Triggers are `trigger_period` seconds apart (LIME takes ≈0.3 images per second); MIDAS
@@ -77,8 +77,8 @@ def simulate_run(
     `seed` (default: the run number) drives signals, noise and PMTs; `camera_seed` the
     pedestal/noise maps, so pedestal and physics runs of one camera match.
     """
+    from cygno_mw.banks.pmt import encode_pmt_banks, load_drs4_tables
     from cygno_mw.midasfile.writer import MidasWriter
-    from cygno_mw.pmt_banks import encode_pmt_banks, load_drs4_tables
     from cygno_mw.simulation.camera import CameraSimulator
     from cygno_mw.simulation.odb import DEFAULT_START_TIME, end_of_run_odb, lime_like_odb
     from cygno_mw.simulation.pmt import PmtSimulator

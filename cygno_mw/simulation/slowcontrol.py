@@ -4,7 +4,7 @@ Values are centred on those of the real LIME ODB (run 42901) and drift smoothly 
 time (daily and hourly cycles with per-channel phases) plus small read-out noise; both
 are a pure function of (t, seed), so any instant can be re-evaluated.
 
-Written into the MIDAS file as MIDAS's class drivers do (see `cygno_mw.slow_control_banks`):
+Written into the MIDAS file as MIDAS's class drivers do (see `cygno_mw.banks.slow_control`):
 one event per equipment, event ID = `/Equipment/<name>/Common/Event ID` (HV 3, CATHODE 4,
 Environment 5, GasSystem 6), one float32 bank per variable in the order of the
 equipment's channel names:
@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from cygno_mw.slow_control_banks import LIME_LAYOUTS, EquipmentLayout, encode_slow_control
+from cygno_mw.banks.slow_control import LIME_LAYOUTS, EquipmentLayout, encode_slow_control
 
 DAY_S = 86400.0
 HOUR_S = 3600.0

@@ -1,14 +1,14 @@
 """The online analyzer: a MIDAS client that reconstructs events live from the SYSTEM buffer.
 
-    python -m cygno_mw.analyzers.online_analyzer [-h HOST] [-e EXPT] [--name NAME] [-j N]
+    cygno-mw analyzer online [-h HOST] [-e EXPT] [--name NAME] [-j N] [-D]
 
 Started from the status page through `/Programs/Online Analyzer`; stopped from there too
 (communicate() exits, everything queued is flushed first).  Two threads:
 
 - the MIDAS loop (this module): communicate(), the transition callbacks, receiving events
-  and labelling each with its run (online_run_tracker), statistics, messages, alarms, the
+  and labelling each with its run (run_tracker.py), statistics, messages, alarms, the
   live display; it never waits for reconstruction or a server;
-- the processing thread (online_processing): the replay's RunProcessor on each run.
+- the processing thread (processing.py): the replay's RunProcessor on each run.
 
 ODB: `/Analyzer/Parameters/{Reco,Output}` (shared with the replay, watched and applied live
 after validation; a bad value gets a MIDAS message and the old value back), `/Analyzer/Online`
@@ -45,9 +45,9 @@ Example, four cameras on two processes:
     /Analyzer/Online/Online Analyzer 2/Event IDs = "12,13"    (CAM2, CAM3)
     /Analyzer/Online/Online Analyzer 2/Writes run row = n
     /Programs/Online Analyzer/Start command =
-        {python} -m cygno_mw.analyzers.online_analyzer -D
+        {cygno_mw} analyzer online -D
     /Programs/Online Analyzer 2/Start command =
-        {python} -m cygno_mw.analyzers.online_analyzer --name "Online Analyzer 2" -D
+        {cygno_mw} analyzer online --name "Online Analyzer 2" -D
 
 (the other `/Programs/Online Analyzer 2` keys as for `Online Analyzer`).
 """
@@ -59,24 +59,23 @@ import collections
 import dataclasses
 import logging
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cygno_mw.analyzers.online_alarms import AlarmLimits, OnlineAlarms
-from cygno_mw.analyzers.online_display import LiveDisplay
-from cygno_mw.analyzers.online_event_source import (
+from cygno_mw.analyzers.online.alarms import AlarmLimits, OnlineAlarms
+from cygno_mw.analyzers.online.display import LiveDisplay
+from cygno_mw.analyzers.online.event_source import (
     BufferRequest,
     BufferSource,
     MalformedEventError,
     header_of,
 )
-from cygno_mw.analyzers.online_processing import OnlineProcessor, RunReport, SinkOptions
-from cygno_mw.analyzers.online_run_tracker import EventItem, RunTracker
-from cygno_mw.analyzers.online_statistics import STATISTICS_PATH, OnlineStatistics
+from cygno_mw.analyzers.online.processing import OnlineProcessor, RunReport, SinkOptions
+from cygno_mw.analyzers.online.run_tracker import EventItem, RunTracker
+from cygno_mw.analyzers.online.statistics import STATISTICS_PATH, OnlineStatistics
 from cygno_mw.analyzers.parameters import ODB_PARAMETERS, SECTIONS, AnalyzerParameters
 from cygno_mw.errors import ConfigError
 
@@ -601,11 +600,10 @@ def _event_ids(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts) if parts else (-1,)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from cygno_mw.frontends.midas_required import require_midas
+def main(argv: list[str] | None = None, prog: str = "cygno-mw analyzer online") -> int:
+    from cygno_mw.midas_required import require_midas
 
-    parser = argparse.ArgumentParser(prog="python -m cygno_mw.analyzers.online_analyzer",
-                                     add_help=False)
+    parser = argparse.ArgumentParser(prog=prog, add_help=False)
     parser.add_argument("--help", action="help")
     parser.add_argument("-h", dest="host", default=None, help="MIDAS host (mserver)")
     parser.add_argument("-e", dest="expt", default=None, help="MIDAS experiment")
@@ -627,6 +625,3 @@ def main(argv: list[str] | None = None) -> int:
         client.disconnect()
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cygno_mw.analyzers.online_event_source import decode
-from cygno_mw.analyzers.online_outputs import OnlineSinks
-from cygno_mw.analyzers.online_run_tracker import EventItem, RunBegin, RunEnd, RunPause
-from cygno_mw.analyzers.online_statistics import OnlineStatistics
+from cygno_mw.analyzers.online.event_source import decode
+from cygno_mw.analyzers.online.run_tracker import EventItem, RunBegin, RunEnd, RunPause
+from cygno_mw.analyzers.online.sinks import OnlineSinks
+from cygno_mw.analyzers.online.statistics import OnlineStatistics
+from cygno_mw.analyzers.output_params import resolve_output
 from cygno_mw.analyzers.parameters import AnalyzerParameters
 from cygno_mw.analyzers.reco_engine import make_engine
-from cygno_mw.analyzers.replay import resolve_output
 from cygno_mw.analyzers.run_processor import RunProcessor
 from cygno_mw.analyzers.summary import RunSummary
 

@@ -13,8 +13,7 @@ Drivers: `sim` (camera_sim_driver), `replay` (camera_replay_driver), `dcam`
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,9 +52,9 @@ class CameraDriver(Driver):
 
 
 DRIVERS = DriverRegistry("camera", {
-    "sim": "cygno_mw.frontends.camera_sim_driver:SimCameraDriver",
-    "replay": "cygno_mw.frontends.camera_replay_driver:ReplayCameraDriver",
-    "dcam": "cygno_mw.frontends.camera_dcam_driver:DcamCameraDriver",
+    "sim": "cygno_mw.frontends.camera.sim_driver:SimCameraDriver",
+    "replay": "cygno_mw.frontends.camera.replay_driver:ReplayCameraDriver",
+    "dcam": "cygno_mw.frontends.camera.dcam_driver:DcamCameraDriver",
 })
 camera_driver_names = DRIVERS.names
 register_camera_driver = DRIVERS.register
@@ -74,37 +73,3 @@ def apply_roi(frame: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:
     summed = roi.reshape(height // binning, binning, width // binning, binning).sum(
         axis=(1, 3), dtype=np.uint32)
     return np.minimum(summed, 65535).astype(np.uint16)
-
-
-class FramePacer:
-    """Frame timing of a free-running stand-in camera: `rate_hz` frames per second (0: no
-    pacing), counting as drops the frames a slow reader let pass."""
-
-    def __init__(self, rate_hz: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.dropped = 0
-        self.set_rate(rate_hz)
-
-    def set_rate(self, rate_hz: float) -> None:
-        self.period = 1.0 / rate_hz if rate_hz > 0 else 0.0
-        self.due = self.clock() + self.period
-
-    def restart(self) -> None:
-        self.dropped = 0
-        self.due = self.clock() + self.period
-
-    def ready(self) -> bool:
-        if self.period == 0.0:
-            return True
-        now = self.clock()
-        if now < self.due:
-            return False
-        missed = int((now - self.due) // self.period)
-        if missed:
-            self.dropped += missed
-            self.due += missed * self.period
-        return True
-
-    def taken(self) -> None:
-        if self.period:
-            self.due += self.period

@@ -23,13 +23,13 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from cygno_mw.banks.slow_control import GAS_NAMES
 from cygno_mw.frontends.settings_validation import (
     Problems,
     as_list,
     check_choice,
     check_number,
 )
-from cygno_mw.slow_control_banks import GAS_NAMES
 
 DRIVERS = ("sim", "opcua")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from cygno_mw.frontends.camera_drivers import CameraDriver, CameraDriverError, CameraStatus
+from cygno_mw.frontends.camera.drivers import CameraDriver, CameraDriverError, CameraStatus
 
 RING_BUFFER_FRAMES = 32
 _TRIGGER_SOURCES = {"internal": "int", "external": "ext", "software": "software"}

@@ -61,7 +61,7 @@ class SimSlowControlDriver(SlowControlDriver):
 
 DRIVERS = DriverRegistry("slow-control", {
     "sim": SimSlowControlDriver,
-    "opcua": "cygno_mw.frontends.opcua_driver:OpcUaDriver",
+    "opcua": "cygno_mw.frontends.slow_control.opcua_driver:OpcUaDriver",
 })
 slow_control_driver_names = DRIVERS.names
 register_slow_control_driver = DRIVERS.register

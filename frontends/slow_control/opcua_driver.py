@@ -18,7 +18,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from cygno_mw.frontends.settings_validation import as_list
-from cygno_mw.frontends.slow_control_drivers import SlowControlDriver, SlowControlDriverError
+from cygno_mw.frontends.slow_control.drivers import SlowControlDriver, SlowControlDriverError
 
 _RECONNECT_KEYS = {"OPC-UA endpoint", "OPC-UA timeout", "OPC-UA node ids", "Names"}
 

@@ -6,7 +6,7 @@ slow-control class drivers do (and LIME's ODB shows):
 - in /Equipment/SlowControlN/Variables/Measured, a float array whose element names are
   Settings/Names: with Common "Log history" on, MIDAS's history (and its plots) picks them up;
 - in a float32 bank `MSRD` of the equipment's event (event ID 30 + N), in Names order, for
-  the analyzer (`cygno_mw.slow_control_banks` decodes it from the run's ODB).
+  the analyzer (`cygno_mw.banks.slow_control` decodes it from the run's ODB).
 The Python framework would also copy every bank into Variables/<bank name> when Log history
 is on; that copy is switched off here (`_is_time_to_write_vars_to_odb`) so that history holds
 each channel once, under its name.
@@ -21,7 +21,6 @@ import midas
 import midas.event
 import midas.frontend
 
-from cygno_mw.frontends import slow_control_drivers, slow_control_settings
 from cygno_mw.frontends.driver_equipment import DriverEquipment, DriverFrontend
 from cygno_mw.frontends.frontend_names import (
     slow_control_client_name,
@@ -29,6 +28,8 @@ from cygno_mw.frontends.frontend_names import (
     slow_control_event_id,
 )
 from cygno_mw.frontends.settings_validation import as_list
+from cygno_mw.frontends.slow_control import drivers as slow_control_drivers
+from cygno_mw.frontends.slow_control import settings as slow_control_settings
 
 MEASURED_BANK = "MSRD"
 MEASURED_VARIABLE = "Measured"

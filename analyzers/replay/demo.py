@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cygno_mw.analyzers.replay import ReplayOptions, ReplaySession
+from cygno_mw.analyzers.replay.session import ReplayOptions, ReplaySession
 from cygno_mw.analyzers.summary import RunSummary
 from cygno_mw.errors import CygnoError, UsageError
 from cygno_mw.simulation.truth_match import MatchReport, match_clusters

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from cygno_mw.frontends.camera_drivers import CameraDriver, CameraStatus, FramePacer, apply_roi
+from cygno_mw.frontends.camera.drivers import CameraDriver, CameraStatus, apply_roi
+from cygno_mw.frontends.frame_pacer import FramePacer
 
 SENSOR_TEMPERATURE_C = -8.0  # ORCA-Fusion, air cooled
 _SIMULATION_KEYS = {"Sim mix", "Sim seed", "Sim pool", "Exposure"}
@@ -23,6 +24,7 @@ _SIMULATION_KEYS = {"Sim mix", "Sim seed", "Sim pool", "Exposure"}
 
 @functools.lru_cache(maxsize=2)
 def _sensor(seed: int) -> Any:
+    """Sensor maps take a while to generate: reopening with the same seed reuses them."""
     from cygno_mw.simulation.sensor import SensorModel
 
     return SensorModel.generate(seed)
@@ -46,8 +48,9 @@ class SimCameraDriver(CameraDriver):
         from cygno_mw.simulation.signals import SignalMix
 
         seed = int(self.settings["Sim seed"])
-        simulator = CameraSimulator(_sensor(seed), mix=SignalMix.parse(self.settings["Sim mix"]),
-                                    seed=seed, exposure=float(self.settings["Exposure"]))
+        simulator = CameraSimulator(_sensor(seed),
+                                    mix=SignalMix.parse(self.settings["Sim mix"]), seed=seed,
+                                    exposure=float(self.settings["Exposure"]))
         images = [simulator.image() for _ in range(int(self.settings["Sim pool"]))]
         self.pool = [image for image, _ in images]
         self.truth = [truth for _, truth in images]

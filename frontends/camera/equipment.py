@@ -19,7 +19,8 @@ from typing import Any
 import midas
 import midas.frontend
 
-from cygno_mw.frontends import camera_drivers, camera_settings
+from cygno_mw.frontends.camera import drivers as camera_drivers
+from cygno_mw.frontends.camera import settings as camera_settings
 from cygno_mw.frontends.driver_equipment import SUCCESS, DriverEquipment, RunFrontend
 from cygno_mw.frontends.frontend_names import (
     camera_bank_name,

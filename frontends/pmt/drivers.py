@@ -2,7 +2,7 @@
 
 A driver is opened once, started at begin-of-run, says when an event is ready (`event_ready`,
 quick) and returns it as the boards of that exposure (`read_event`, a list of
-`cygno_mw.pmt_banks.BoardData`); it raises when the digitizers are gone.  The only driver so
+`cygno_mw.banks.pmt.BoardData`); it raises when the digitizers are gone.  The only driver so
 far is `sim`: waveforms from `cygno_mw.simulation.pmt` for the signals of a simulated camera
 exposure, on the fast V1742 (DRS4) and / or the slow V1720 board, at `Trigger rate`.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cygno_mw.frontends.camera_drivers import FramePacer
 from cygno_mw.frontends.driver_registry import Driver, DriverRegistry
+from cygno_mw.frontends.frame_pacer import FramePacer
 
 
 class PmtDriver(Driver):
@@ -35,16 +35,17 @@ class SimPmtDriver(PmtDriver):
         self.pmt: Any = None
 
     def open(self) -> None:
-        from cygno_mw.frontends.camera_sim_driver import _sensor
         from cygno_mw.simulation.camera import CameraSimulator
         from cygno_mw.simulation.pmt import FAST_BOARD, SLOW_BOARD, PmtSimulator
+        from cygno_mw.simulation.sensor import SensorModel
         from cygno_mw.simulation.signals import SignalMix
 
         seed = int(self.settings["Sim seed"])
         boards = {"both": (FAST_BOARD, SLOW_BOARD), "V1742": (FAST_BOARD,),
                   "V1720": (SLOW_BOARD,)}[self.settings["Boards"]]
-        self.camera = CameraSimulator(_sensor(seed), mix=SignalMix.parse(self.settings["Sim mix"]),
-                                      seed=seed, exposure=float(self.settings["Exposure"]))
+        self.camera = CameraSimulator(SensorModel.generate(seed),
+                                      mix=SignalMix.parse(self.settings["Sim mix"]), seed=seed,
+                                      exposure=float(self.settings["Exposure"]))
         self.pmt = PmtSimulator(seed, boards=boards)
 
     def configure(self, settings: Mapping[str, Any], changed: set[str]) -> None:

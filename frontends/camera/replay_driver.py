@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from cygno_mw.frontends.camera_drivers import (
+from cygno_mw.frontends.camera.drivers import (
     CameraDriver,
     CameraDriverError,
     CameraStatus,
-    FramePacer,
     apply_roi,
 )
-from cygno_mw.frontends.camera_settings import SENSOR_COLS, SENSOR_ROWS
+from cygno_mw.frontends.camera.settings import SENSOR_COLS, SENSOR_ROWS
+from cygno_mw.frontends.frame_pacer import FramePacer
 
 
 def frame_from_bank(data: np.ndarray) -> np.ndarray:

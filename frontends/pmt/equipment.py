@@ -1,7 +1,7 @@
 """The PMT frontend's MIDAS classes: one polled equipment per digitizer crate.
 
 Equipment `PMTN` (client "PMT Frontend N") sends, for each camera exposure the digitizers
-recorded, one event (ID 20 + N) with the experiment's two banks (`cygno_mw.pmt_banks`):
+recorded, one event (ID 20 + N) with the experiment's two banks (`cygno_mw.banks.pmt`):
 `DGHN` (uint32 header: boards, models, samples, channels, triggers, offsets, time tags,
 DRS4 start cells) and `DIGN` (uint16 samples).  Variables: Events (this run) and Triggers
 (PMT triggers in them).  Settings in pmt_settings; device loss is handled as for the camera.
@@ -14,7 +14,6 @@ from typing import Any
 import midas
 import midas.frontend
 
-from cygno_mw.frontends import pmt_drivers, pmt_settings
 from cygno_mw.frontends.driver_equipment import DriverEquipment, RunFrontend
 from cygno_mw.frontends.frontend_names import (
     pmt_bank_names,
@@ -23,6 +22,8 @@ from cygno_mw.frontends.frontend_names import (
     pmt_event_id,
 )
 from cygno_mw.frontends.numpy_event import NumpyEvent
+from cygno_mw.frontends.pmt import drivers as pmt_drivers
+from cygno_mw.frontends.pmt import settings as pmt_settings
 
 
 class PmtEquipment(DriverEquipment):
@@ -56,7 +57,7 @@ class PmtEquipment(DriverEquipment):
         return self.driver.read_event()
 
     def _make_event(self, boards: Any) -> NumpyEvent:
-        from cygno_mw.pmt_banks import encode_pmt_banks
+        from cygno_mw.banks.pmt import encode_pmt_banks
 
         banks = encode_pmt_banks(boards)
         event = NumpyEvent()

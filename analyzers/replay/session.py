@@ -20,18 +20,14 @@ file, `--set output.database_url=...`) or set in `$CYGNO_DB_URL`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cygno_mw.analyzers.file_facts import FileFactsTask
-from cygno_mw.analyzers.file_source import READ_AHEAD_EVENTS, FileSource
-from cygno_mw.analyzers.output_params import OutputParams
+from cygno_mw.analyzers.output_params import OutputParams, resolve_output
 from cygno_mw.analyzers.parameters import AnalyzerParameters, load_parameters
 from cygno_mw.analyzers.pedestal_maker import PedestalMaker
 from cygno_mw.analyzers.pedestal_store import (
@@ -40,6 +36,8 @@ from cygno_mw.analyzers.pedestal_store import (
     missing_pedestal_message,
 )
 from cygno_mw.analyzers.reco_engine import make_engine
+from cygno_mw.analyzers.replay.file_facts import FileFactsTask
+from cygno_mw.analyzers.replay.file_source import READ_AHEAD_EVENTS, FileSource
 from cygno_mw.analyzers.run_info import is_pedestal_run
 from cygno_mw.analyzers.run_processor import RunProcessor, camera_shapes
 from cygno_mw.analyzers.s3_access import fetch_input, is_s3_url
@@ -49,9 +47,6 @@ from cygno_mw.errors import ConfigError, CygnoError, UsageError
 from cygno_mw.midasfile.reader import MidasFile, open_midas
 
 log = logging.getLogger(__name__)
-
-DB_URL_ENV = "CYGNO_DB_URL"
-
 
 @dataclass
 class ReplayOptions:
@@ -64,17 +59,6 @@ class ReplayOptions:
     workers: int = 1
     progress: bool = False
     messages: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
-
-
-def resolve_output(output: OutputParams, output_dir: Path | None) -> OutputParams:
-    """The output settings with `-o` applied and the database URL made explicit."""
-    if output_dir is not None:
-        output = dataclasses.replace(output, output_dir=str(output_dir))
-    if output.database_url == OutputParams().database_url:
-        url = os.environ.get(DB_URL_ENV) or (
-            f"sqlite:///{Path(output.output_dir) / 'cygno.sqlite'}")
-        output = dataclasses.replace(output, database_url=url)
-    return output
 
 
 def check_input(path: str) -> None:
