@@ -2,7 +2,8 @@
 
 - SQL (always; the embedded default is SQLite under the output folder): the Run row, Reco
   and Macro rows per image, Slow Control samples, pedestal summaries;
-- InfluxDB points for Grafana when `Output/influx_url` is set;
+- InfluxDB points for Grafana when `Output/influx_url` is set (per image, per pedestal map,
+  per slow-control reading, and the 55Fe light-yield monitor's windows, `fe55_monitor`);
 - the per-run reco file (Parquet or ROOT) under `<output_dir>/reco/`, copied to S3 when
   `Output/s3_bucket` is set (as are pedestal maps).
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cygno_mw.analyzers.fe55_monitor import Fe55Monitor, Fe55Point
 from cygno_mw.analyzers.output_params import OutputParams
 from cygno_mw.analyzers.pedestal_store import PedestalStore
 from cygno_mw.analyzers.reco_file import RecoFileWriter, reco_file_name
@@ -60,6 +62,7 @@ class ResultSinks:
         self.s3 = output_store(output)
         self.pedestals = PedestalStore(self.output_dir, self.s3)
         self.influx: Any = None
+        self.fe55 = Fe55Monitor()
         if output.influx_url:
             from cygno_mw.analyzers.outputs.influx_sink import InfluxSink
 
@@ -132,6 +135,12 @@ class ResultSinks:
             self.influx.write_reco(run, camera, result.image, time=float(timestamp),
                                    processing_time_s=result.timings.get("total"),
                                    cluster_light=light)
+            self._write_fe55(self.fe55.add(run, camera, float(timestamp), result.clusters))
+
+    def _write_fe55(self, points: list[Fe55Point]) -> None:
+        for point in points:
+            self.influx.write_fe55(point.run, point.camera, time=point.time, peak=point.peak,
+                                   width=point.width, clusters=point.clusters)
 
     def slow_control(self, reading: SlowControlReading) -> None:
         self.sql.write_slow_control(reading.samples())
@@ -163,6 +172,7 @@ class ResultSinks:
         self._complete_run_row(run, record)
         self.sql.flush()
         if self.influx is not None:
+            self._write_fe55(self.fe55.end_run(run))
             self.influx.flush(timeout=10.0)
         self._written = None
         return written
@@ -172,6 +182,7 @@ class ResultSinks:
         if self._reco_file is not None:
             self._reco_file.abort()
             self._reco_file = None
+        self.fe55.end_run(run)  # an unfinished window: no estimate
         try:
             self._complete_run_row(run, record)
             self.sql.flush()

@@ -1,4 +1,4 @@
-"""Real servers for tests and benches: MariaDB, moto's S3 server, victoria-metrics.
+"""Real servers for tests and benches: MariaDB, moto's S3 server, victoria-metrics, InfluxDB 1.6.
 
 Each server runs as a child process in a private temporary folder, bound to 127.0.0.1 on a
 free port, and is polled until it answers (never sleep-and-hope). The classes know nothing of
@@ -29,6 +29,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -298,6 +299,133 @@ class VictoriaMetricsServer(ManagedServer):
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+class InfluxQLServer(ManagedServer):
+    """Debian's InfluxDB 1.6 (`influxd`): answers InfluxQL, as Grafana's InfluxDB source asks.
+
+    It predates the v2 write API (`/api/v2/write` came with 1.8), so `v2_write_url()` starts a
+    small bridge in this process that does what 1.8's compatibility endpoint does: the body of
+    `POST /api/v2/write?bucket=B&precision=P` (line protocol) goes unchanged to
+    `POST /write?db=B&precision=P`, and the answer comes back. Our InfluxSink talks to it
+    exactly as to an InfluxDB 2.x, 1.8+ or 3.x server."""
+
+    name = "influxdb"
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        self.binary = find_binary("influxd")
+        if not self.binary:
+            raise ServerUnavailable(
+                "InfluxDB 1.x not installed (Debian package influxdb, installed by .ci/services)")
+        super().__init__(workdir)
+        self.rpc_port = free_port()
+        self.config = self.workdir / "influxdb.conf"
+        self._bridge: Any = None
+
+    def prepare(self) -> None:
+        """A config of our own: every folder in the workdir, both ports on loopback."""
+        self.config.write_text(
+            "reporting-disabled = true\n"
+            f'bind-address = "{LOOPBACK}:{self.rpc_port}"\n'
+            f'[meta]\n  dir = "{self.workdir / "meta"}"\n'
+            f'[data]\n  dir = "{self.workdir / "data"}"\n  wal-dir = "{self.workdir / "wal"}"\n'
+            "  query-log-enabled = false\n"
+            "[monitor]\n  store-enabled = false\n"
+            f'[http]\n  bind-address = "{LOOPBACK}:{self.port}"\n  log-enabled = false\n'
+            "[continuous_queries]\n  enabled = false\n")
+
+    def command(self) -> list[str]:
+        return [self.binary, "-config", str(self.config)]
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=1.0) as reply:
+                return reply.status == 204
+        except OSError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def query(self, text: str, database: str = "", epoch: str = "ms") -> list[dict]:
+        """InfluxQL through `POST /query`; the `results` list (one entry per statement)."""
+        import json
+        import urllib.parse
+
+        form = urllib.parse.urlencode({"q": text, "db": database, "epoch": epoch}).encode()
+        with urllib.request.urlopen(f"{self.url}/query", data=form, timeout=30) as reply:
+            return json.loads(reply.read())["results"]
+
+    def create_database(self, prefix: str = "t") -> str:
+        """A new empty database with a unique name; returns the name."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        self.query(f'CREATE DATABASE "{name}"')
+        return name
+
+    def v2_write_url(self) -> str:
+        """URL of a bridge that takes the v2 write API (bucket = database), started once."""
+        if self._bridge is None:
+            self._bridge = _V2WriteBridge(self.url)
+        return self._bridge.url
+
+    def close(self) -> None:
+        if self._bridge is not None:
+            self._bridge.close()
+            self._bridge = None
+        super().close()
+
+
+class _V2WriteBridge:
+    """`POST /api/v2/write?bucket=&precision=` -> InfluxDB 1.x `POST /write?db=&precision=`."""
+
+    def __init__(self, target: str) -> None:
+        import http.server
+        import threading
+        import urllib.parse
+
+        precisions = {"ns": "n", "us": "u", "ms": "ms", "s": "s"}  # v2 name -> 1.x name
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                args = urllib.parse.parse_qs(url.query)
+                if url.path != "/api/v2/write" or "bucket" not in args:
+                    self.send_error(404)
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    import gzip
+
+                    body = gzip.decompress(body)
+                query = {"db": args["bucket"][0]}
+                precision = args.get("precision", ["ns"])[0]
+                query["precision"] = precisions.get(precision, precision)
+                forward = urllib.request.Request(
+                    f"{target}/write?{urllib.parse.urlencode(query)}", data=body,
+                    method="POST")
+                try:
+                    with urllib.request.urlopen(forward, timeout=30) as reply:
+                        status, answer = reply.status, reply.read()
+                except urllib.error.HTTPError as exc:
+                    status, answer = exc.code, exc.read()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                """Quiet: the test output is for the tests."""
+
+        self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="influx-v2-bridge")
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 # -- pytest fixtures ------------------------------------------------------------------------
 
 def _start_or_skip(factory: Callable[[], ManagedServer]) -> ManagedServer:
@@ -340,6 +468,14 @@ def s3_server() -> Iterator[MotoS3Server]:
 def influx_server() -> Iterator[VictoriaMetricsServer]:
     """victoria-metrics answering the InfluxDB v2 write API for the session."""
     server = _start_or_skip(VictoriaMetricsServer)
+    yield server  # type: ignore[misc]
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def influxql_server() -> Iterator[InfluxQLServer]:
+    """InfluxDB 1.6 answering InfluxQL (dashboards' queries) for the session."""
+    server = _start_or_skip(InfluxQLServer)
     yield server  # type: ignore[misc]
     server.close()
 

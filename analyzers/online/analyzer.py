@@ -75,7 +75,11 @@ from cygno_mw.analyzers.online.event_source import (
 )
 from cygno_mw.analyzers.online.processing import OnlineProcessor, RunReport, SinkOptions
 from cygno_mw.analyzers.online.run_tracker import EventItem, RunTracker
-from cygno_mw.analyzers.online.statistics import STATISTICS_PATH, OnlineStatistics
+from cygno_mw.analyzers.online.statistics import (
+    STATISTICS_PATH,
+    OnlineStatistics,
+    equipment_statistics,
+)
 from cygno_mw.analyzers.parameters import ODB_PARAMETERS, SECTIONS, AnalyzerParameters
 from cygno_mw.errors import ConfigError
 
@@ -497,6 +501,13 @@ class OnlineAnalyzer:
         stats.update_rate()
         self.client.odb_set(self.statistics_path, stats.to_odb(),
                             remove_unspecified_keys=False)
+        sinks = self.processor.sinks
+        influx = sinks.influx if sinks is not None else None
+        if influx is not None:  # the sink's write only queues: never waits on the network
+            run = int(stats.run) or None
+            influx.write_analyzer(self.name, run=run, **stats.to_influx())
+            for equipment, fields in equipment_statistics(self.client).items():
+                influx.write_daq(equipment, run=run, **fields)
 
     def _check_alarms(self, now: float) -> None:
         last = self.stats.last_event_at

@@ -1,4 +1,6 @@
-"""The online analyzer's counters, written to `/Analyzer/Reco/Statistics` for the shift crew.
+"""The online analyzer's counters, written to `/Analyzer/Reco/Statistics` for the shift crew
+(and, with InfluxDB, as `cygno_analyzer` points for Grafana, with each equipment's DAQ rates
+from `/Equipment/*/Statistics` as `cygno_daq` points).
 
 Counters are bumped by two threads (the MIDAS loop receives, the processing thread analyzes)
 under one lock; the MIDAS loop alone writes them to the ODB, every few seconds.
@@ -9,7 +11,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -99,3 +101,42 @@ class OnlineStatistics:
                 "Output backlog": int(self.output_backlog),
                 "Output dropped": int(self.output_dropped),
             }
+
+    def to_influx(self) -> dict[str, Any]:
+        """The `cygno_analyzer` fields (influx_schema.ANALYZER)."""
+        odb = self.to_odb()
+        return {"events_received": odb["Events received"],
+                "events_analyzed": odb["Events analyzed"],
+                "events_skipped": odb["Events skipped"], "rate_hz": odb["Rate"],
+                "latency_p50_s": odb["Latency p50 ms"] / 1000.0,
+                "latency_p99_s": odb["Latency p99 ms"] / 1000.0,
+                "backlog_events": odb["Backlog"], "output_backlog": odb["Output backlog"],
+                "output_dropped": odb["Output dropped"]}
+
+
+# /Equipment/<name>/Statistics keys (written by every MIDAS frontend) -> cygno_daq fields
+_DAQ_FIELDS = {"Events per sec.": ("event_rate_hz", 1.0), "kBytes per sec.": ("data_rate_mb_s",
+                                                                              1e-3),
+               "Events sent": ("events", 1.0)}
+
+
+def equipment_statistics(client: Any) -> dict[str, dict[str, float]]:
+    """Each equipment's DAQ rates from the ODB, as `cygno_daq` fields; {} where unreadable."""
+    try:
+        names = list(client.odb_get("/Equipment", recurse_dir=False))
+    except Exception:  # no equipment yet
+        return {}
+    found = {}
+    for name in names:
+        if name.endswith("/key"):
+            continue
+        try:
+            stats = client.odb_get(f"/Equipment/{name}/Statistics")
+        except Exception:  # an equipment without statistics (being created)
+            continue
+        if isinstance(stats, Mapping):
+            fields = {field: float(stats[key]) * scale
+                      for key, (field, scale) in _DAQ_FIELDS.items() if key in stats}
+            if fields:
+                found[str(name)] = fields
+    return found

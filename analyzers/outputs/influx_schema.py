@@ -9,6 +9,11 @@
 | cygno_slow_control    | run, equipment        | one field per variable (name sanitized)       |
 | cygno_daq             | run, equipment        | event_rate_hz, data_rate_mb_s, events,        |
 |                       |                       | dropped_events, images_per_s                  |
+| cygno_analyzer        | run, analyzer         | events_received, events_analyzed,             |
+|                       |                       | events_skipped, rate_hz, latency_p50_s,       |
+|                       |                       | latency_p99_s, backlog_events, output_backlog,|
+|                       |                       | output_dropped                                |
+| cygno_fe55            | run, camera           | peak, width, clusters (per time window)       |
 
 Points carry nanosecond UTC timestamps. Tags are strings; integer fields are written as
 Influx integers (`i` suffix), the others as floats. Prometheus-style readers (victoria-metrics,
@@ -60,11 +65,25 @@ DAQ = Measurement(
     "cygno_daq", ("run", "equipment"),
     {"event_rate_hz": float, "data_rate_mb_s": float, "events": int, "dropped_events": int,
      "images_per_s": float},
-    doc="acquisition rates",
+    doc="acquisition rates, per equipment (the online analyzer copies /Equipment/*/Statistics)",
+)
+ANALYZER = Measurement(
+    "cygno_analyzer", ("run", "analyzer"),
+    {"events_received": int, "events_analyzed": int, "events_skipped": int, "rate_hz": float,
+     "latency_p50_s": float, "latency_p99_s": float, "backlog_events": int,
+     "output_backlog": int, "output_dropped": int},
+    doc="the online analyzer's statistics (counters since it started), every statistics "
+        "interval",
+)
+FE55 = Measurement(
+    "cygno_fe55", ("run", "camera"),
+    {"peak": float, "width": float, "clusters": int},
+    doc="light-yield monitor: median light and robust width of 55Fe-like clusters per window",
 )
 
 MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in (RECO, IMAGE_QUALITY,
-                                                             SLOW_CONTROL, DAQ)}
+                                                             SLOW_CONTROL, DAQ, ANALYZER,
+                                                             FE55)}
 
 
 def field_name(variable: str) -> str:

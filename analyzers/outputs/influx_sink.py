@@ -105,6 +105,14 @@ class InfluxSink:
         return self.write(influx_schema.DAQ, {"run": run, "equipment": equipment}, fields,
                           time)
 
+    def write_analyzer(self, analyzer: str, *, run: int | None = None, time: Any = None,
+                       **fields: Any) -> bool:
+        return self.write(influx_schema.ANALYZER, {"run": run, "analyzer": analyzer}, fields,
+                          time)
+
+    def write_fe55(self, run: int, camera: int, *, time: Any = None, **fields: Any) -> bool:
+        return self.write(influx_schema.FE55, {"run": run, "camera": camera}, fields, time)
+
     def stats(self) -> dict[str, Any]:
         """written, dropped (overflow), rejected (refused by the server), retries,
         buffered (waiting now), last_error (secrets removed)."""
