@@ -271,13 +271,13 @@ def plot_panel(panel: dict, answer: list[dict], path: Path) -> None:
     for one in answer:
         times = [dt.datetime.fromtimestamp(row[0] / 1000, dt.timezone.utc)
                  for row in one["values"]]
-        ax.plot(times, [row[1] for row in one["values"]], ".-",
+        ax.plot(times, [row[1] for row in one["values"]], "o", markersize=4,
                 label=f"camera {one['tags'].get('camera', '')}")
     ax.set_title(f"{panel['title']} (InfluxQL on InfluxDB 1.6, test data)", fontsize=10)
     ax.set_xlabel("time (UTC)")
     ax.set_ylabel("clusters / image")
     ax.legend(fontsize=8)
-    ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%H:%M"))
+    ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%H:%M:%S"))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
