@@ -3,7 +3,9 @@
 The 5.9 keV X-rays of the calibration source make small round spots of one known energy, so
 the light of such spots tracks the detector's gain (GEM voltages, gas, temperature) over time.
 A cluster counts as 55Fe-like when it is compact (`max_length` pixels along its major axis) and
-round (`sc_width / sc_length >= min_roundness`); the peak is the median of their light
+roundish (`sc_width / sc_length >= min_roundness`): the real LIME spots in
+`shared/data/cygno/pixels` are 68-88 px long with width/length about 0.5 (their noise hits
+stretch them), tracks 380-1100 px with 0.04-0.12. The peak is the median of their light
 (`sc_corrintegral`, the vignetting-corrected integral) and the width the median absolute
 deviation scaled to a Gaussian sigma (1.4826 MAD), both robust against the tails that muons
 cut into small pieces and noise spots leave. A window closes after `window_s` seconds of event
@@ -24,8 +26,8 @@ MAD_TO_SIGMA = 1.4826  # median absolute deviation of a Gaussian, in sigmas
 class Fe55Selection:
     """What a 55Fe spot looks like, and how often a peak is estimated."""
 
-    max_length: float = 80.0  # px
-    min_roundness: float = 0.6  # sc_width / sc_length
+    max_length: float = 100.0  # px, full resolution
+    min_roundness: float = 0.45  # sc_width / sc_length
     window_s: float = 300.0  # event time per estimate
     min_clusters: int = 10
 

@@ -44,3 +44,22 @@ def test_too_few_spots_give_no_estimate_and_empty_images_count_no_spot() -> None
     assert monitor.add(3, 0, 1.0, {"sc_integral": np.zeros(0), "sc_length": np.zeros(0),
                                    "sc_width": np.zeros(0)}) == []
     assert monitor.end_run(3) == []
+
+
+def test_selection_keeps_the_real_lime_spots_and_drops_the_tracks(shared_data) -> None:
+    """One real LIME event: two 55Fe-like spots (light ~4.2k ADU), a round blob, tracks."""
+    variables = {"sc_integral": [], "sc_length": [], "sc_width": []}
+    for index in range(7):
+        hits = np.load(shared_data / "pixels" / f"sclu_{index}.npy")
+        xy = hits[:, :2] - hits[:, :2].mean(axis=0)
+        _, axes = np.linalg.eigh(np.cov(xy.T))  # unweighted principal axes, as sc_length's
+        along, across = xy @ axes[:, 1], xy @ axes[:, 0]
+        variables["sc_integral"].append(hits[:, 2].sum())
+        variables["sc_length"].append(np.ptp(along))
+        variables["sc_width"].append(np.ptp(across))
+    arrays = {k: np.array(v) for k, v in variables.items()}
+    kept = Fe55Monitor()._select(arrays)
+    tracks = arrays["sc_length"] > 300
+    assert tracks.sum() == 3 and not np.isin(arrays["sc_integral"][tracks], kept).any()
+    spots = np.sort(kept[kept < 10_000])
+    assert len(spots) == 2 and spots == pytest.approx([4148, 4377], abs=10)
