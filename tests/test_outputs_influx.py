@@ -71,9 +71,11 @@ def test_outage_is_retried_until_the_server_returns(influx_server) -> None:
         while sink.stats()["retries"] < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert sink.stats()["retries"] >= 2 and sink.stats()["written"] == 0
+        assert not sink.keeping_up()  # optional points (statistics) wait for the recovery
     finally:
         influx_server.start()
     assert sink.flush(timeout=30)
+    assert sink.keeping_up()
     sink.close()
     assert sink.stats()["written"] == 20 and sink.stats()["dropped"] == 0
     series = wait_for_series(influx_server, '{__name__="cygno_reco_nclusters",run="32"}', 1)

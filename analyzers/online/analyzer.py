@@ -502,8 +502,8 @@ class OnlineAnalyzer:
         self.client.odb_set(self.statistics_path, stats.to_odb(),
                             remove_unspecified_keys=False)
         sinks = self.processor.sinks
-        influx = sinks.influx if sinks is not None else None
-        if influx is not None:  # the sink's write only queues: never waits on the network
+        influx = sinks.influx if sinks is not None and not self._closed else None
+        if influx is not None and influx.keeping_up():  # statistics give way in an outage
             run = int(stats.run) or None
             influx.write_analyzer(self.name, run=run, **stats.to_influx())
             for equipment, fields in equipment_statistics(self.client).items():

@@ -57,6 +57,7 @@ class InfluxSink:
         self._stats = {"written": 0, "dropped": 0, "rejected": 0, "retries": 0,
                        "failed_attempts": 0}
         self._last_error = ""
+        self._failing = False  # the latest send failed (an outage, until a send succeeds)
         self._worker = threading.Thread(target=self._run, name="cygno-influx", daemon=True)
         self._worker.start()
 
@@ -120,6 +121,14 @@ class InfluxSink:
             return {**self._stats, "buffered": len(self._buffer) + self._in_flight,
                     "last_error": self._last_error}
 
+    def keeping_up(self) -> bool:
+        """The latest send succeeded and less than a batch waits. Optional points (the
+        online analyzer's statistics) are written only then: in an outage the bounded
+        buffer is left to the results' points."""
+        with self._lock:
+            waiting = len(self._buffer) + self._in_flight
+            return not self._failing and waiting < min(self.batch_size, self.max_buffer)
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is sent (True) or `timeout` passes (False)."""
         deadline = time_module.monotonic() + timeout
@@ -180,6 +189,7 @@ class InfluxSink:
                 with self._lock:
                     self._stats["failed_attempts"] += 1
                     self._last_error = message
+                    self._failing = True
                 if isinstance(status, int) and 400 <= status < 500 and status != 429:
                     with self._lock:
                         self._stats["rejected"] += len(batch)
@@ -199,4 +209,5 @@ class InfluxSink:
                 continue
             with self._lock:
                 self._stats["written"] += len(batch)
+                self._failing = False
             return
