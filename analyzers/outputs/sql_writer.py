@@ -199,10 +199,13 @@ class SqlSink:
             self.flush()
 
     def begin_run(self, run: int, camera: int | None = None) -> None:
-        """Re-processing: the run's existing reco/macro rows (this camera, or all) are deleted
-        in the same transaction as the next batch."""
+        """Re-processing: the run's existing reco/macro rows of this pass (this camera, or
+        all) are deleted in the same transaction as the next batch, and the pass's
+        `pass_runs` row of the run says `running` again."""
         with self._lock:
             self._replace.append((int(run), None if camera is None else int(camera)))
+        self.update_pass_run(run, status="running", started_at=to_utc_naive(_now()),
+                             finished_at=None)
 
     def write_slow_control(self, samples: Iterable[Mapping[str, Any]]) -> None:
         """Queue slow-control samples: mappings with time, equipment, variable, value and
