@@ -109,10 +109,15 @@ class ResultSinks:
         record = pass_record(params, backend)
         self._backend = backend
         key = (name, str(record["parameters_hash"]))
+        previous = self.sql.pass_name
+        self.sql.set_pass(name)
         if key == self._registered:
             return name
-        self.sql.set_pass(name)
-        self.pass_row = self.sql.register_pass(record)
+        try:
+            self.pass_row = self.sql.register_pass(record)
+        except BaseException:
+            self.sql.set_pass(previous)  # nothing was buffered for the refused pass
+            raise
         self._registered = key
         return name
 

@@ -270,3 +270,41 @@ def test_migration_keeps_every_row_in_the_legacy_pass(sql_url: str) -> None:
         sink.write_event(1, 0, 0, make_result(np.random.default_rng(1), 4))
     with Database(sql_url) as db:
         assert len(db.reco(1, pass_="legacy")) == 6 and len(db.reco(1, pass_="replay")) == 4
+
+
+def test_spooled_batches_keep_their_pass(tmp_path: Path) -> None:
+    from cygno_mw.analyzers.outputs.batch import Batch
+    from cygno_mw.analyzers.outputs.spool import Spool
+
+    spool = Spool(tmp_path / "spool")
+    spool.append(Batch(replace_runs=[(3, None)], pass_name="online-2"))
+    spool.append(Batch(replace_runs=[(4, 0)]))  # written before passes: the writer's pass
+    first = spool.oldest()
+    assert first is not None and first[1].pass_name == "online-2"
+    spool.remove(first[0])
+    second = spool.oldest()
+    assert second is not None and second[1].pass_name is None
+
+
+def test_online_sinks_never_refuse_a_pass(tmp_path: Path) -> None:
+    """Online, parameters changed under the same pass name go to `<name>-<hash8>`."""
+    from cygno_mw.analyzers.online.sinks import OnlineSinks
+    from cygno_mw.analyzers.output_params import OutputParams
+    from cygno_mw.analyzers.parameters import AnalyzerParameters
+
+    output = OutputParams(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                          output_dir=str(tmp_path))
+    first = AnalyzerParameters.defaults()
+    changed = first.updated("Reco", {"nsigma": 0.9})
+    sinks = OnlineSinks(output)
+    try:
+        assert sinks.use_pass("online", first, "numpy") == "online"
+        derived = sinks.use_pass("online", changed, "numpy")
+        assert derived.startswith("online-") and len(derived) == len("online-") + 8
+        assert sinks.use_pass("online", changed, "numpy") == derived  # stable
+        assert sinks.pass_name == derived
+        assert sinks.use_pass("online", first, "cupy") == "online"  # backend is not a change
+    finally:
+        sinks.close()
+    with Database(output.database_url) as db:
+        assert set(db.passes()["pass_name"]) == {"online", derived}

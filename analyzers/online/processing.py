@@ -339,4 +339,8 @@ class OnlineProcessor:
         if self.engine is not None:
             self.engine.close()
         if self.sinks is not None:
+            try:
+                self.sinks.finish_pass()  # the pass stays `unfinished` if this process dies
+            except Exception as exc:
+                log.warning("could not mark the pass finished: %s", exc)
             self.sinks.close()
