@@ -44,6 +44,7 @@ class WrittenOutputs:
     reco_file: str | None = None
     pedestal_maps: dict[int, str] = field(default_factory=dict)
     influx: str | None = None
+    pass_name: str | None = None  # the processing pass the results belong to
 
 
 class ResultSinks:
@@ -138,7 +139,8 @@ class ResultSinks:
         """Replace any earlier results of `run` (of this process's cameras) and write its Run
         row as 'running' (when this process writes it)."""
         self._written = WrittenOutputs(self.database_text,
-                                       influx=self.output.influx_url or None)
+                                       influx=self.output.influx_url or None,
+                                       pass_name=self.pass_name)
         self._run_start = record.get("start_time")  # time of the run's pedestal points
         if self.cameras is None:
             self.sql.begin_run(run)
