@@ -18,6 +18,8 @@ watched too, each value validated the same way: the intervals, alarm limits and 
 `Max backlog`, `SQL flush interval s` and `Transition timeout s` apply at once; `Buffer`,
 `Sampling` and `Event IDs` (a new event request, and for `Event IDs` this process's cameras)
 at the next begin-of-run, as a MIDAS message says; `Writes run row` at the next start.
+`Pass name` (default `online`) is the processing pass results go to, from the next
+begin-of-run (an online setting, so a replay never takes it from a file's ODB dump).
 
 Several processes sharing the buffer (CPU only: each reports the rate it sustains in its
 statistics).  The work is partitioned by camera: every process takes its own cameras' event
