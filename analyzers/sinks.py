@@ -84,7 +84,6 @@ class ResultSinks:
         self._counts_added: int | None = None  # the run whose counts this process added
         self.pass_row: dict[str, Any] | None = None  # the registered pass (use_pass)
         self._registered: tuple[str, str] | None = None  # (name, parameters hash)
-        self._backend: str | None = None
         self._failed_runs = 0
 
     @property
@@ -108,12 +107,15 @@ class ResultSinks:
         from cygno_mw.analyzers.provenance import pass_record
 
         record = pass_record(params, backend)
-        self._backend = backend
         key = (name, str(record["parameters_hash"]))
+        if key == self._registered:
+            self.sql.set_pass(name)
+            return name
+        if self._registered is not None and self._registered[0] != name:
+            self.finish_pass()  # this process leaves its previous pass (online: a new name)
+            self._registered, self._failed_runs = None, 0
         previous = self.sql.pass_name
         self.sql.set_pass(name)
-        if key == self._registered:
-            return name
         try:
             self.pass_row = self.sql.register_pass(record)
         except BaseException:
