@@ -308,3 +308,32 @@ def test_online_sinks_never_refuse_a_pass(tmp_path: Path) -> None:
         sinks.close()
     with Database(output.database_url) as db:
         assert set(db.passes()["pass_name"]) == {"online", derived}
+
+
+def test_concurrent_registration_of_one_new_pass(sql_url: str) -> None:
+    """Processes starting one new pass at once: every one gets it, one row is stored."""
+    import threading
+
+    record = {"parameters": "{}", "parameters_hash": "same"}
+    with SqlSink(sql_url) as sink:
+        _ = sink.engine  # the schema first (its creation has its own concurrency test)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        try:
+            with SqlSink(sql_url, pass_name="together") as sink:
+                _ = sink.engine
+                barrier.wait()
+                sink.register_pass(record)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with Database(sql_url) as db:
+        assert db.passes()["pass_name"].tolist() == ["together"]

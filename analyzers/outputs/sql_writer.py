@@ -36,7 +36,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from . import credentials, database, migrate, passes, schema, sql_ops
 from .batch import Batch, Columns, to_utc_naive
 from .database import RetryPolicy
-from .errors import OutputError
+from .errors import DatabaseAuthError, DatabaseUnavailableError, OutputError
 from .mysql_bulk import LocalInfileRefused, MySqlBulkLoader, is_mysql, make_private_dir
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,9 @@ class SqlSink:
         try:
             return database.run_with_retry(engine, lambda c: passes.register(c, record),
                                            self.retry, "register pass")
-        except exc.IntegrityError:  # registered by another process meanwhile: compare
+        except (DatabaseUnavailableError, DatabaseAuthError):
+            raise
+        except OutputError:  # e.g. a duplicate key: another process registered it meanwhile
             return database.run_with_retry(engine, lambda c: passes.register(c, record),
                                            self.retry, "register pass")
 
