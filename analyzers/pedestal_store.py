@@ -140,6 +140,10 @@ class PedestalStore:
             f"{camera}, but it is not there{why}; replay pedestal run {run} again to "
             f"recreate it, or give --pedestal FILE")
 
+    def map_sha256(self, path: Path) -> str:
+        """SHA-256 of a map file (its identity in a pass's provenance), cached."""
+        return self._checked_sha256(Path(path))
+
     def _checked_sha256(self, path: Path) -> str:
         """SHA-256 of a map file, computed once per file version (size, mtime)."""
         stat = path.stat()

@@ -9,12 +9,18 @@ summaries (`nclusters`, `cmos_integral`, `cmos_mean`, `cmos_rms`, `processing_ti
 - ROOT (`reco_file_format root`, via uproot): TTree `Events`, the sc_* branches jagged
   with the shared counter `nSc`, like the experiment's reconstruction output.
 
+Provenance (the processing pass, parameters, code revision, pedestals; see
+`analyzers/provenance.py`) is stored as JSON: the Parquet key-value metadata
+`cygno.provenance`, or the ROOT TObjString `cygno_provenance`; `read_provenance(path)`
+returns it (`cygno-mw sql passes --file F` prints it).
+
 The file is written under a temporary name and renamed when complete, so a file with the
 final name is always whole.  Rows are buffered and written every `ROWS_PER_GROUP` images.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -27,10 +33,15 @@ from cygno_mw.gpu.cluster_variables import CLUSTER_VARIABLES
 ROWS_PER_GROUP = 64
 IMAGE_COLUMNS = ("nclusters", "cmos_integral", "cmos_mean", "cmos_rms", "processing_time_s")
 SUFFIXES = {"parquet": ".parquet", "root": ".root"}
+PARQUET_PROVENANCE = "cygno.provenance"
+ROOT_PROVENANCE = "cygno_provenance"
 
 
-def reco_file_name(run: int, file_format: str) -> str:
-    return f"run{int(run):05d}_reco{SUFFIXES[file_format]}"
+def reco_file_name(run: int, file_format: str, pass_name: str | None = None) -> str:
+    """run00012_reco_<pass>.parquet: one file per run and processing pass, so a new pass
+    never overwrites an earlier one's file (run00012_reco.parquet without a pass)."""
+    tail = f"_{pass_name}" if pass_name else ""
+    return f"run{int(run):05d}_reco{tail}{SUFFIXES[file_format]}"
 
 
 class RecoFileWriter:
@@ -47,6 +58,7 @@ class RecoFileWriter:
         self._writer: Any = None
         self._file: Any = None
         self.images = 0
+        self.provenance: dict[str, Any] | None = None  # written into the file at close
 
     def add(self, run: int, camera: int, event: int, timestamp: int, result: Any) -> None:
         """One image's `ImageResult` (clusters, image, timings)."""
@@ -127,9 +139,14 @@ class RecoFileWriter:
     def close(self) -> Path:
         """Write what is left and give the file its final name; returns it."""
         self._write_rows(even_if_empty=self._writer is None)  # no image: an empty file
+        text = None if self.provenance is None else json.dumps(self.provenance, default=str)
         if self.format == "parquet":
+            if text is not None:
+                self._writer.add_key_value_metadata({PARQUET_PROVENANCE: text})
             self._writer.close()
         else:
+            if text is not None:
+                self._file[ROOT_PROVENANCE] = text
             self._file.close()
         os.replace(self._partial, self.path)
         return self.path
@@ -144,3 +161,24 @@ class RecoFileWriter:
         finally:
             self._partial.unlink(missing_ok=True)
 
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The provenance JSON a reco file carries (None: a file written before passes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CygnoError(f"{path}: no such file")
+    if path.suffix == ".root":
+        import uproot
+
+        with uproot.open(path) as handle:
+            if ROOT_PROVENANCE not in handle:
+                return None
+            return dict(json.loads(str(handle[ROOT_PROVENANCE])))
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_metadata(path).metadata or {}
+    except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
+        raise CygnoError(f"{path}: not a Parquet or ROOT reco file ({exc})") from None
+    text = metadata.get(PARQUET_PROVENANCE.encode())
+    return None if text is None else dict(json.loads(text))

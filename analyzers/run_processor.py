@@ -300,7 +300,9 @@ class RunProcessor:
         return summary
 
     def _finish(self, record: dict[str, Any]) -> None:
-        self.summary.outputs = self.sinks.end_run(self.summary.run, record)
+        used = {camera: {"run": found.choice.pedestal_run, "path": str(found.choice.path)}
+                for camera, found in self._maps.items()}
+        self.summary.outputs = self.sinks.end_run(self.summary.run, record, pedestals=used)
 
     def _store_pedestals(self) -> None:
         assert self._maker is not None

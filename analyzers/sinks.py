@@ -7,12 +7,19 @@
 - the per-run reco file (Parquet or ROOT) under `<output_dir>/reco/`, copied to S3 when
   `Output/s3_bucket` is set (as are pedestal maps).
 
+Every result belongs to a processing pass (`use_pass`, see analyzers/outputs/passes.py):
+its `passes` row is registered before the first run, each run gets a `pass_runs` row
+(running, then done/partial/failed, with the pedestal maps used), and the reco file carries
+the same provenance in its metadata.
+
 Every method is called from one thread (the writer); none is thread-safe on its own.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +27,8 @@ from typing import Any
 
 from cygno_mw.analyzers.fe55_monitor import Fe55Monitor, Fe55Point
 from cygno_mw.analyzers.output_params import OutputParams
+from cygno_mw.analyzers.outputs.passes import DEFAULT_REPLAY_PASS
+from cygno_mw.analyzers.parameters import AnalyzerParameters
 from cygno_mw.analyzers.pedestal_store import PedestalStore
 from cygno_mw.analyzers.reco_file import RecoFileWriter, reco_file_name
 from cygno_mw.analyzers.s3_access import output_store
@@ -37,6 +46,7 @@ class WrittenOutputs:
     reco_file: str | None = None
     pedestal_maps: dict[int, str] = field(default_factory=dict)
     influx: str | None = None
+    pass_name: str | None = None  # the processing pass the results belong to
 
 
 class ResultSinks:
@@ -51,13 +61,14 @@ class ResultSinks:
     process, the writer included, adds its own at end-of-run (SqlSink.add_run_counts)."""
 
     def __init__(self, output: OutputParams, *, database_url: str | None = None,
-                 cameras: tuple[int, ...] | None = None, writes_run_row: bool = True) -> None:
+                 cameras: tuple[int, ...] | None = None, writes_run_row: bool = True,
+                 pass_name: str = DEFAULT_REPLAY_PASS) -> None:
         from cygno_mw.analyzers.outputs.credentials import safe_url
         from cygno_mw.analyzers.outputs.sql_writer import SqlSink
 
         self.output = output
         self.output_dir = Path(output.output_dir)
-        self.sql = SqlSink(database_url or output.database_url)
+        self.sql = SqlSink(database_url or output.database_url, pass_name=pass_name)
         self.database_text = safe_url(self.sql.url)
         self.s3 = output_store(output)
         self.pedestals = PedestalStore(self.output_dir, self.s3)
@@ -74,6 +85,9 @@ class ResultSinks:
         self.cameras = None if cameras is None else tuple(sorted({int(c) for c in cameras}))
         self.writes_run_row = writes_run_row
         self._counts_added: int | None = None  # the run whose counts this process added
+        self.pass_row: dict[str, Any] | None = None  # the registered pass (use_pass)
+        self._registered: tuple[str, str] | None = None  # (name, parameters hash)
+        self._failed_runs = 0
 
     @property
     def shares_run(self) -> bool:
@@ -84,12 +98,54 @@ class ResultSinks:
         """Reach the database now (creating or upgrading its tables) so errors come early."""
         _ = self.sql.engine
 
+    # -- the processing pass ---------------------------------------------------------------
+    @property
+    def pass_name(self) -> str:
+        return self.sql.pass_name
+
+    def use_pass(self, name: str, params: AnalyzerParameters, backend: str | None) -> str:
+        """Results from now on go to pass `name`, registered with these parameters (once per
+        name and parameters). Raises PassConflictError when `name` exists with other
+        parameters; see `OnlineSinks` for the online analyzer's way out."""
+        from cygno_mw.analyzers.provenance import pass_record
+
+        record = pass_record(params, backend)
+        key = (name, str(record["parameters_hash"]))
+        if key == self._registered:
+            self.sql.set_pass(name)
+            return name
+        if self._registered is not None and self._registered[0] != name:
+            self.finish_pass()  # this process leaves its previous pass (online: a new name)
+            self._registered, self._failed_runs = None, 0
+        previous = self.sql.pass_name
+        self.sql.set_pass(name)
+        try:
+            self.pass_row = self.sql.register_pass(record)
+        except BaseException:
+            self.sql.set_pass(previous)  # nothing was buffered for the refused pass
+            raise
+        self._registered = key
+        return name
+
+    def finish_pass(self) -> None:
+        """Mark the pass finished (failed if a run failed), when this process is done."""
+        if self._registered is not None:
+            self.sql.finish_pass("failed" if self._failed_runs else "finished")
+            self.sql.flush()
+
+    def _pass_run(self, run: int, **fields: Any) -> None:
+        from cygno_mw.analyzers.provenance import source_revision
+
+        self.sql.update_pass_run(run, host=socket.gethostname(), revision=source_revision(),
+                                 **fields)
+
     # -- one run ---------------------------------------------------------------------------
     def begin_run(self, run: int, record: Mapping[str, Any], *, reconstruct: bool) -> None:
         """Replace any earlier results of `run` (of this process's cameras) and write its Run
         row as 'running' (when this process writes it)."""
         self._written = WrittenOutputs(self.database_text,
-                                       influx=self.output.influx_url or None)
+                                       influx=self.output.influx_url or None,
+                                       pass_name=self.pass_name)
         self._run_start = record.get("start_time")  # time of the run's pedestal points
         if self.cameras is None:
             self.sql.begin_run(run)
@@ -102,6 +158,8 @@ class ResultSinks:
 
                 record = {**record, **{name: 0 for name in RUN_COUNTS}}
             self.sql.write_runs([{**record, "run": int(run)}])
+            self._pass_run(run, status="running", backend=record.get("reco_backend"),
+                           started_at=_utc_now(), finished_at=None, pedestals=None)
             if self.shares_run:
                 self.sql.flush()
         fmt = self.output.reco_file_format
@@ -110,12 +168,13 @@ class ResultSinks:
             self._reco_file = RecoFileWriter(path, fmt)
 
     def _reco_file_name(self, run: int, fmt: str) -> str:
-        """run00012_reco.parquet; run00012_reco_cam0_1.parquet for a share of the cameras."""
-        name = reco_file_name(run, fmt)
+        """run00012_reco_<pass>.parquet; run00012_reco_cam0_1_<pass>.parquet for a share of
+        the cameras."""
         if self.cameras is None:
-            return name
-        path = Path(name)
-        return f"{path.stem}_cam{'_'.join(str(c) for c in self.cameras)}{path.suffix}"
+            return reco_file_name(run, fmt, self.pass_name)
+        path = Path(reco_file_name(run, fmt))
+        cameras = "_".join(str(c) for c in self.cameras)
+        return f"{path.stem}_cam{cameras}_{self.pass_name}{path.suffix}"
 
     def image(self, run: int, camera: int, event: int, timestamp: int, result: Any,
               pedestal: Mapping[str, float] | None = None) -> None:
@@ -160,9 +219,18 @@ class ResultSinks:
             self._written.pedestal_maps[camera] = row["map_location"]
         return self.pedestals.map_path(run, camera)
 
-    def end_run(self, run: int, record: Mapping[str, Any]) -> WrittenOutputs:
-        """Finish the reco file (and upload it), complete the Run row, flush the database."""
+    def end_run(self, run: int, record: Mapping[str, Any],
+                pedestals: Mapping[int, Mapping[str, Any]] | None = None) -> WrittenOutputs:
+        """Finish the reco file (and upload it), complete the Run row and the pass's row of
+        the run, flush the database. `pedestals`: per camera, the map used ({"run",
+        "path"}), recorded with its SHA-256."""
         written = self._written or WrittenOutputs(self.database_text)
+        used = self._pedestal_identities(pedestals)
+        if self._reco_file is not None and self.pass_row is not None:
+            from cygno_mw.analyzers.provenance import file_provenance
+
+            self._reco_file.provenance = file_provenance(self.pass_row, run, used,
+                                                         backend=record.get("reco_backend"))
         if self._reco_file is not None:
             path = self._reco_file.close()
             written.reco_file = str(path)
@@ -170,6 +238,10 @@ class ResultSinks:
             if self.s3 is not None:
                 written.reco_file = self.s3.upload(path, int(run), path.name).url
         self._complete_run_row(run, record)
+        if self.writes_run_row:
+            self._pass_run(run, status=record.get("reco_status", "done"),
+                           backend=record.get("reco_backend"), finished_at=_utc_now(),
+                           pedestals=json.dumps(used, sort_keys=True) if used else None)
         self.sql.flush()
         if self.influx is not None:
             self._write_fe55(self.fe55.end_run(run))
@@ -183,8 +255,11 @@ class ResultSinks:
             self._reco_file.abort()
             self._reco_file = None
         self.fe55.end_run(run)  # an unfinished window: no estimate
+        self._failed_runs += 1
         try:
             self._complete_run_row(run, record)
+            if self.writes_run_row:
+                self._pass_run(run, status="failed", finished_at=_utc_now())
             self.sql.flush()
         except Exception as exc:  # the first error is the one to report
             log.error("run %d: could not record the failure in the database: %s", run, exc)
@@ -203,9 +278,26 @@ class ResultSinks:
         if self.writes_run_row:
             self.sql.update_run(run, **fields)
 
+    def _pedestal_identities(self, pedestals: Mapping[int, Mapping[str, Any]] | None,
+                             ) -> dict[str, dict[str, Any]]:
+        used: dict[str, dict[str, Any]] = {}
+        for camera, info in sorted((pedestals or {}).items()):
+            entry = {"run": info.get("run")}
+            path = info.get("path")
+            if path is not None and Path(path).is_file():
+                entry["sha256"] = self.pedestals.map_sha256(Path(path))
+            used[str(camera)] = entry
+        return used
+
     def close(self) -> None:
         try:
             self.sql.close()
         finally:
             if self.influx is not None:
                 self.influx.close()
+
+
+def _utc_now() -> Any:
+    from cygno_mw.analyzers.outputs.passes import utc_now
+
+    return utc_now()

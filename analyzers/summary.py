@@ -62,7 +62,9 @@ class RunSummary:
         if self.problem:
             out.append(f"  PARTIAL: {self.problem}")
         if self.outputs is not None:
-            out.append(f"  results: {self.outputs.database}")
+            pass_name = getattr(self.outputs, "pass_name", None)
+            where = f" (pass {pass_name})" if pass_name else ""
+            out.append(f"  results: {self.outputs.database}{where}")
             if self.outputs.reco_file:
                 out.append(f"  reco file: {self.outputs.reco_file}")
             if self.outputs.influx:

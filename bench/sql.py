@@ -56,10 +56,10 @@ def bare_rows(results: list[dict], run: int, time_as_text: bool) -> tuple[list, 
         clusters = result["clusters"]
         columns = [column_to_list(np.asarray(clusters[v])) for v in schema.CLUSTER_VARIABLES]
         for index, values in enumerate(zip(*columns, strict=True)):
-            reco.append((run, 0, event, index, *values))
+            reco.append(("replay", run, 0, event, index, *values))
         image = result["image"]
         stamp = T0 + dt.timedelta(seconds=event)
-        macro.append((run, 0, event, stamp.isoformat(" ") if time_as_text else stamp,
+        macro.append(("replay", run, 0, event, stamp.isoformat(" ") if time_as_text else stamp,
                       CLUSTERS_PER_IMAGE, image["cmos_integral"], image["cmos_mean"],
                       image["cmos_rms"], None, None, None, 0.1, "numpy", '{"total": 0.1}'))
     return reco, macro

@@ -19,7 +19,8 @@ def test_demo_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert f"cygno-mw sql runs --db sqlite:///{out}/cygno.sqlite" in report
     assert "demo done in" in report
     for name in ("runs/run00001.mid.lz4", "runs/run00002.truth.parquet",
-                 "reco/run00002_reco.parquet", "pedestals/run00001_cam0.npz", "cygno.sqlite"):
+                 "reco/run00002_reco_replay.parquet", "pedestals/run00001_cam0.npz",
+                 "cygno.sqlite"):
         assert (out / name).is_file(), name
     with Database(f"sqlite:///{out / 'cygno.sqlite'}") as db:
         assert list(db.runs()["reco_status"]) == ["done", "done"]

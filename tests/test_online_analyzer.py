@@ -117,6 +117,9 @@ def test_full_run_pedestal_then_physics_with_live_parameter_change(crew, tmp_pat
     pedestals = db.pedestals(1)
     assert list(pedestals["camera"]) == [0] and int(pedestals["n_images"].iloc[0]) == n1
     assert macro_events(db, 2) == list(range(n2))
+    # results belong to the processing pass /Analyzer/Online/Pass name, finished at close
+    assert set(db.macro(2)["pass_name"]) == {"online"}
+    assert db.passes().set_index("pass_name").loc["online", "status"] == "finished"
     stats = crew.odb_get("/Analyzer/Reco/Statistics")
     assert stats["Events received"] == n1 + n2 and stats["Events analyzed"] == n1 + n2
     assert stats["Events skipped"] == 0 and stats["Backend"] == "numpy"

@@ -92,7 +92,7 @@ def test_two_processes_share_the_cameras_and_never_erase_each_other(crew, tmp_pa
     assert list(db.pedestals(1)["camera"].sort_values()) == [0, 1]
     assert db.runs(1).iloc[0]["reco_status"] == "done"
     reco = sorted(p.name for p in (tmp_path / "out" / "reco").iterdir())
-    assert reco == ["run00002_reco_cam0.parquet", "run00002_reco_cam1.parquet"]
+    assert reco == ["run00002_reco_cam0_online.parquet", "run00002_reco_cam1_online.parquet"]
 
     # run 2 again, analyzed by the second process alone: only CAM1's rows are replaced
     first.close()

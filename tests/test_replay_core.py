@@ -78,7 +78,7 @@ def test_pedestal_then_physics_run_from_memory(tmp_path: Path) -> None:
         assert list(db.pedestals()["camera"]) == [0, 1]
         assert db.runs(6).loc[0, "reco_status"] == "done"
         assert 7 not in set(db.runs()["run"])
-    assert (tmp_path / "reco" / "run00006_reco.parquet").is_file()
+    assert (tmp_path / "reco" / "run00006_reco_replay.parquet").is_file()
 
 
 def test_camera_images_in_camera_order() -> None:

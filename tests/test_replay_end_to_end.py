@@ -96,7 +96,7 @@ def test_clusters_match_the_truth(replayed: Path, runs: dict[str, Path]) -> None
 
 
 def test_reco_file_holds_every_image(replayed: Path) -> None:
-    frame = pd.read_parquet(replayed / "reco" / "run00011_reco.parquet")
+    frame = pd.read_parquet(replayed / "reco" / "run00011_reco_replay.parquet")
     with database(replayed) as db:
         macro = db.macro(11)
     assert list(frame["event"]) == list(macro["event"])
@@ -140,7 +140,7 @@ def test_pedestal_file_is_computed_once(runs: dict[str, Path], tmp_path: Path,
 
     import uproot
 
-    with uproot.open(tmp_path / "reco" / "run00011_reco.root") as root_file:
+    with uproot.open(tmp_path / "reco" / "run00011_reco_replay.root") as root_file:
         tree = root_file["Events"]
         assert list(tree["nSc"].array(library="np")) == nclusters
         assert "sc_integral" in tree.keys()  # noqa: SIM118 - a TTree, not a dict

@@ -93,11 +93,11 @@ def test_parameters_come_from_the_dump_and_set_wins(lime_odb: dict, simulated: d
     out = tmp_path / "out"
     base = ["replay", "-q", "-o", str(out), "--pedestal", str(simulated["pedestal"])]
     assert main([*base, str(path)]) == 0
-    assert (out / "reco" / "run42901_reco.root").is_file()
-    assert not (out / "reco" / "run42901_reco.parquet").exists()
+    assert (out / "reco" / "run42901_reco_replay.root").is_file()
+    assert not (out / "reco" / "run42901_reco_replay.parquet").exists()
 
     assert main([*base, "--set", "output.reco_file_format=parquet", str(path)]) == 0
-    assert (out / "reco" / "run42901_reco.parquet").is_file()
+    assert (out / "reco" / "run42901_reco_replay.parquet").is_file()
 
     odb["Analyzer"]["Parameters"]["Reco"]["eps"] = 500
     (tmp_path / "bad").mkdir()

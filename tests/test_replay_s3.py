@@ -44,7 +44,7 @@ def test_inputs_and_outputs_on_s3(s3, tmp_path: Path,
     urls = [f"s3://cygno-raw/LNGS/{run.path.name}" for run in (pedestal, physics)]
     assert main([*args, *urls]) == 0
     report = capsys.readouterr().out
-    assert "reco file: s3://cygno-results/cygno/run00031/run00031_reco.parquet" in report
+    assert "reco file: s3://cygno-results/cygno/run00031/run00031_reco_replay.parquet" in report
     assert (out / "cache" / "s3" / "cygno-raw" / "LNGS" / physics.path.name).is_file()
     with Database(f"sqlite:///{out / 'cygno.sqlite'}") as db:
         location = db.pedestals(30).loc[0, "map_location"]

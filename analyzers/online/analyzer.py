@@ -18,6 +18,8 @@ watched too, each value validated the same way: the intervals, alarm limits and 
 `Max backlog`, `SQL flush interval s` and `Transition timeout s` apply at once; `Buffer`,
 `Sampling` and `Event IDs` (a new event request, and for `Event IDs` this process's cameras)
 at the next begin-of-run, as a MIDAS message says; `Writes run row` at the next start.
+`Pass name` (default `online`) is the processing pass results go to, from the next
+begin-of-run (an online setting, so a replay never takes it from a file's ODB dump).
 
 Several processes sharing the buffer (CPU only: each reports the rate it sustains in its
 statistics).  The work is partitioned by camera: every process takes its own cameras' event
@@ -104,6 +106,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "SQL flush interval s": 2.0,
     "Alarm class": "Alarm",
     "Writes run row": True,
+    "Pass name": "online",  # processing pass of the results, from the next begin-of-run
 }
 # /Analyzer/Online keys applied as soon as they change: (convert, smallest allowed value)
 LIVE_SETTINGS: dict[str, tuple[Callable[[Any], Any], float]] = {
@@ -167,6 +170,7 @@ class OnlineAnalyzer:
                                      str(self.settings["Sampling"]), event_ids)
         self._check_share(event_ids)
         self.processor.flush_interval_s = max(0.0, float(self.settings["SQL flush interval s"]))
+        self.processor.pass_name = self._check_setting("Pass name", self.settings["Pass name"])
         self.max_backlog = max(1, int(self.settings["Max backlog"]))
         self.transition_timeout_s = max(0.0, float(self.settings["Transition timeout s"]))
         self.source = BufferSource(client, self.request)
@@ -234,6 +238,9 @@ class OnlineAnalyzer:
             if key in REQUEST_SETTINGS:
                 self._next_request = self._request_from_settings()
                 later.append(key)
+            elif key == "Pass name":
+                self.processor.pass_name = checked  # read at the next begin-of-run
+                later.append(key)
             elif key == "Writes run row":
                 client.msg(f"{self.name}: {where} changed; applied at the program's next "
                            "start")
@@ -272,6 +279,14 @@ class OnlineAnalyzer:
             if not str(value).strip():
                 raise ValueError("the alarm class is empty")
             return str(value)
+        if key == "Pass name":
+            from cygno_mw.analyzers.outputs.passes import check_pass_name
+            from cygno_mw.errors import UsageError
+
+            try:
+                return check_pass_name(str(value).strip())
+            except UsageError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     def _apply_setting(self, key: str, value: Any) -> None:

@@ -115,6 +115,7 @@ class OnlineProcessor:
         self.on_error = on_error or (lambda text: log.error("%s", text))
         self.gate = gate  # tests: processing waits while it is clear
         self.sink_options = dict(sink_options or {})  # OnlineSinks' sharing options
+        self.pass_name = "online"  # /Analyzer/Online/Pass name, used from the next run
         self.backlog = Backlog()
         self.sinks: OnlineSinks | None = None
         self._sinks_output: Any = None
@@ -193,6 +194,12 @@ class OnlineProcessor:
             self._sinks_output = output
         self._ensure_engine(params)
         sinks = self.sinks
+        wanted = self.pass_name
+        used = sinks.use_pass(wanted, params, self.engine.backend)
+        if used != wanted:
+            self.on_error(f"run {item.run}: pass {wanted!r} was made with other parameters; "
+                          f"this run's results go to pass {used!r} (set /Analyzer/Online/"
+                          "Pass name to name it)")
         self.processor = RunProcessor(params, sinks, self.engine,
                                       pedestals=sinks.find_pedestal, on_result=self.on_result)
         self._run_counts = [0, 0, 0]
@@ -332,4 +339,8 @@ class OnlineProcessor:
         if self.engine is not None:
             self.engine.close()
         if self.sinks is not None:
+            try:
+                self.sinks.finish_pass()  # the pass stays `unfinished` if this process dies
+            except Exception as exc:
+                log.warning("could not mark the pass finished: %s", exc)
             self.sinks.close()

@@ -3,7 +3,11 @@
 - SQL goes through `SpoolingSqlSink`: while the database is down, batches wait on disk
   (bounded, under `<output_dir>/spool/`) and are written, in order, once it is back;
 - pedestal maps made by a pedestal run are remembered in memory, so the next runs use them
-  even when the database cannot be asked (then the `pedestals` table, as the replay does).
+  even when the database cannot be asked (then the `pedestals` table, as the replay does);
+- the processing pass (`/Analyzer/Online/Pass name`, default `online`) is never refused: when
+  that name exists with other parameters, results go to `<name>-<first 8 hex digits of the
+  parameters hash>` (the same parameters always get the same name) and the caller is told.
+  While the database is down the pass is registered at the end of the run instead.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from cygno_mw.analyzers.output_params import OutputParams
+from cygno_mw.analyzers.outputs.errors import DatabaseUnavailableError
+from cygno_mw.analyzers.outputs.passes import DEFAULT_ONLINE_PASS, PassConflictError
+from cygno_mw.analyzers.parameters import AnalyzerParameters
 from cygno_mw.analyzers.pedestal_store import (
     PedestalChoice,
     PedestalMissingError,
@@ -31,18 +38,46 @@ class OnlineSinks(ResultSinks):
 
     def __init__(self, output: OutputParams, *, spool_max_bytes: int = SPOOL_MAX_BYTES,
                  cameras: tuple[int, ...] | None = None, writes_run_row: bool = True,
-                 spool_name: str = "") -> None:
+                 spool_name: str = "", pass_name: str = DEFAULT_ONLINE_PASS) -> None:
         """`cameras`, `writes_run_row`: see ResultSinks (several processes sharing the
         buffer); `spool_name`: this process's own folder under `<output_dir>/spool/`."""
         from cygno_mw.analyzers.outputs.spool import SpoolingSqlSink
 
-        super().__init__(output, cameras=cameras, writes_run_row=writes_run_row)
+        super().__init__(output, cameras=cameras, writes_run_row=writes_run_row,
+                         pass_name=pass_name)
         spool_dir = Path(output.output_dir) / "spool"
         if spool_name:
             spool_dir = spool_dir / spool_name
         self.sql = SpoolingSqlSink(self.sql.url, spool_dir=spool_dir,
-                                   max_spool_bytes=spool_max_bytes)
+                                   max_spool_bytes=spool_max_bytes, pass_name=pass_name)
         self.latest_maps: dict[int, PedestalChoice] = {}
+        self._unregistered: tuple[str, AnalyzerParameters, str | None] | None = None
+
+    def use_pass(self, name: str, params: AnalyzerParameters, backend: str | None) -> str:
+        """The pass results go to: `name`, or its parameter-hash variant on a conflict."""
+        try:
+            used = super().use_pass(name, params, backend)
+        except PassConflictError:
+            from cygno_mw.analyzers.provenance import pass_record
+
+            digest = str(pass_record(params, backend)["parameters_hash"])[:8]
+            used = super().use_pass(f"{name[:55]}-{digest}", params, backend)
+        except DatabaseUnavailableError as exc:
+            log.warning("pass %r not registered yet (database unavailable: %s); trying again "
+                        "at the end of the run", name, exc)
+            self.sql.set_pass(name)
+            self._unregistered = (name, params, backend)
+            return name
+        self._unregistered = None
+        return used
+
+    def end_run(self, run: int, record: Any, pedestals: Any = None) -> Any:
+        if self._unregistered is not None:
+            try:
+                self.use_pass(*self._unregistered)
+            except Exception as exc:  # still down: the run's rows are spooled all the same
+                log.warning("pass %r still not registered: %s", self._unregistered[0], exc)
+        return super().end_run(run, record, pedestals)
 
     def pedestal(self, run: int, camera: int, maps: PedestalMaps) -> Path:
         path = super().pedestal(run, camera, maps)

@@ -31,6 +31,8 @@ class Batch:
     records: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     # counts added to a Run row's columns SQL-side (run, {column: n}), after the records
     add_counts: list[tuple[int, dict[str, int]]] = field(default_factory=list)
+    # the processing pass its reco/macro rows belong to (None: the writer's own)
+    pass_name: str | None = None
 
     @property
     def n_rows(self) -> int:

@@ -6,6 +6,10 @@
 
 Every argument becomes a bound parameter; `where` strings go through `filters.parse_filter`,
 so nothing a user types reaches SQL as text.
+
+Reco and Macro rows belong to processing passes (`passes`). `reco`/`macro` read one pass,
+`pass_="name"`, or by default each run's newest finished pass (`passes.default_passes`);
+`passes()` lists them and `compare_passes(a, b)` puts two passes' clusters side by side.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Engine
 
-from . import database, schema
+from . import database, passes, schema
 from .batch import to_utc_naive
 from .database import RetryPolicy
 from .errors import FilterError, OutputError
@@ -65,10 +69,13 @@ class Database:
 
     def reco(self, run: int | None = None, *, runs: Iterable[int] | None = None,
              camera: int | None = None, event: int | None = None, where: str | None = None,
-             columns: Sequence[str] | None = None, limit: int | None = None) -> pd.DataFrame:
-        """Clusters (one row each) of a run or runs, optionally filtered."""
+             columns: Sequence[str] | None = None, limit: int | None = None,
+             pass_: str | None = None) -> pd.DataFrame:
+        """Clusters (one row each) of a run or runs, optionally filtered; of the pass
+        `pass_`, else of each run's default pass (its newest finished one)."""
         table = schema.reco
         conditions = _runs_condition(table, run if runs is None else runs)
+        conditions.append(self._pass_condition(table, run if runs is None else runs, pass_))
         if camera is not None:
             conditions.append(table.c.camera == int(camera))
         if event is not None:
@@ -78,10 +85,13 @@ class Database:
 
     def macro(self, runs: int | Iterable[int] | None = None, *, camera: int | None = None,
               start: Any = None, stop: Any = None, where: str | None = None,
-              columns: Sequence[str] | None = None, limit: int | None = None) -> pd.DataFrame:
-        """Per-event summaries of some runs (or of events in [start, stop))."""
+              columns: Sequence[str] | None = None, limit: int | None = None,
+              pass_: str | None = None) -> pd.DataFrame:
+        """Per-event summaries of some runs (or of events in [start, stop)); of the pass
+        `pass_`, else of each run's default pass (its newest finished one)."""
         table = schema.macro
         conditions = _runs_condition(table, runs)
+        conditions.append(self._pass_condition(table, runs, pass_))
         if camera is not None:
             conditions.append(table.c.camera == int(camera))
         conditions += _time_window(table.c.time, start, stop)
@@ -114,6 +124,81 @@ class Database:
         if camera is not None:
             conditions.append(table.c.camera == int(camera))
         return self._select(table, conditions, where, None, None, ("run", "camera"))
+
+    # -- processing passes ----------------------------------------------------------------------
+    def passes(self, names: str | Iterable[str] | None = None) -> pd.DataFrame:
+        """One row per pass: its `passes` columns, the runs it covers (`runs`, `n_runs`,
+        `runs_done`), and `differences`: its parameters against the previous pass's (by
+        start time), `section.key: old -> new`."""
+        table = schema.passes
+        conditions = []
+        if names is not None:
+            wanted = [names] if isinstance(names, str) else list(names)
+            conditions.append(table.c.pass_name.in_(wanted))
+        frame = self._select(table, conditions, None, None, None, ("started_at", "pass_name"))
+        covered = self.pass_runs(passes_=frame["pass_name"].tolist())
+        runs, done = [], []
+        for name in frame["pass_name"]:
+            mine = covered[covered["pass_name"] == name]
+            runs.append(sorted(int(r) for r in mine["run"]))
+            done.append(int(mine["status"].isin(passes.FINISHED_RUN_STATUSES).sum()))
+        frame["runs"] = runs
+        frame["n_runs"] = [len(r) for r in runs]
+        frame["runs_done"] = done
+        previous: Any = None
+        differences = []
+        for parameters in frame["parameters"]:
+            changed = passes.parameter_differences(previous, parameters)
+            differences.append("; ".join(changed) if previous is not None else "")
+            previous = parameters
+        frame["differences"] = differences
+        return frame
+
+    def pass_runs(self, runs: int | Iterable[int] | None = None, *,
+                  passes_: Iterable[str] | None = None) -> pd.DataFrame:
+        """`pass_runs`: which pass covered which run, how it ended, with which pedestals."""
+        table = schema.pass_runs
+        conditions = _runs_condition(table, runs)
+        if passes_ is not None:
+            conditions.append(table.c.pass_name.in_(list(passes_)))
+        return self._select(table, conditions, None, None, None, ("run", "pass_name"))
+
+    def default_passes(self, runs: int | Iterable[int] | None = None) -> dict[int, str]:
+        """{run: pass read by default}: each run's newest finished pass (else its newest)."""
+        numbers = None if runs is None else [int(r) for r in _as_list(runs)]
+        return database.run_with_retry(
+            self.engine, lambda conn: passes.default_passes(conn, numbers), self.retry,
+            "query")
+
+    def compare_passes(self, a: str, b: str, runs: int | Iterable[int] | None = None, *,
+                       camera: int | None = None, max_distance: float = 20.0,
+                       columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Clusters of passes `a` and `b` over the same runs, matched side by side.
+
+        Within each (run, camera, event) clusters are paired by position (sc_xmean,
+        sc_ymean; the pairing with the least total distance, pairs at most `max_distance`
+        pixels apart). One row per pair or unpaired cluster: run, camera, event, `match`
+        (`both`, `only_<a>`, `only_<b>`), `distance`, then each variable twice, suffixed
+        `_<a>` and `_<b>` (NaN where a side has no cluster). `runs` default: every run both
+        passes cover. `columns`: the cluster variables to show (default: all)."""
+        if runs is None:
+            covered = self.pass_runs(passes_=[a, b])
+            per_pass = [set(covered.loc[covered["pass_name"] == p, "run"]) for p in (a, b)]
+            runs = sorted(per_pass[0] & per_pass[1])
+        from .pass_compare import match_clusters
+
+        variables = list(columns or schema.CLUSTER_VARIABLES)
+        wanted = sorted({"run", "camera", "event", "cluster", "sc_xmean", "sc_ymean",
+                         *variables}, key=list(schema.reco.columns.keys()).index)
+        left = self.reco(runs=_as_list(runs), camera=camera, columns=wanted, pass_=a)
+        right = self.reco(runs=_as_list(runs), camera=camera, columns=wanted, pass_=b)
+        return match_clusters(left, right, a, b, variables, max_distance)
+
+    def _pass_condition(self, table: sa.Table, runs: int | Iterable[int] | None,
+                        pass_: str | None) -> Any:
+        if pass_ is not None:
+            return table.c.pass_name == str(pass_)
+        return passes.pass_condition(table, self.default_passes(runs))
 
     # -- machinery ----------------------------------------------------------------------------
     def _select(self, table: sa.Table, conditions: list[Any], where: str | None,
@@ -163,6 +248,12 @@ def _time_window(column: sa.Column, start: Any, stop: Any) -> list[Any]:
     if stop is not None:
         conditions.append(column < to_utc_naive(stop))
     return conditions
+
+
+def _as_list(runs: int | Iterable[int]) -> list[int]:
+    if isinstance(runs, (int, str)) or hasattr(runs, "__index__"):
+        return [int(runs)]  # type: ignore[arg-type]
+    return [int(r) for r in runs]
 
 
 def _runs_condition(table: sa.Table, runs: int | Iterable[int] | None) -> list[Any]:

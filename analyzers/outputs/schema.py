@@ -8,10 +8,13 @@ back is exactly what was written.
 Tables and their keys:
 - `runs`         one row per run                      PK (run)
 - `slow_control` one row per sample                   PK (variable, equipment, time)
-- `reco`         one row per cluster                  PK (run, camera, event, cluster)
-- `macro`        one row per event and camera         PK (run, camera, event)
+- `reco`         one row per cluster                  PK (pass_name, run, camera, event, cluster)
+- `macro`        one row per event and camera         PK (pass_name, run, camera, event)
 - `pedestals`    one row per pedestal map             PK (run, camera)
+- `passes`       one row per processing pass          PK (pass_name)
+- `pass_runs`    one row per pass and run             PK (pass_name, run)
 `camera` is the camera's index (n of its CAMn bank); 0 for LIME's single camera.
+Every `reco` and `macro` row belongs to one processing pass (`pass_name`, see `passes`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = "0001"
+SCHEMA_VERSION = "0003"
 
 metadata = sa.MetaData()
 
@@ -117,6 +120,7 @@ slow_control = sa.Table(
 
 reco = sa.Table(
     "reco", metadata,
+    sa.Column("pass_name", sa.String(64), primary_key=True),  # -- processing passes (0003)
     sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("camera", sa.SmallInteger, primary_key=True, autoincrement=False),
     sa.Column("event", sa.Integer, primary_key=True, autoincrement=False),
@@ -127,6 +131,7 @@ reco = sa.Table(
 
 macro = sa.Table(
     "macro", metadata,
+    sa.Column("pass_name", sa.String(64), primary_key=True),  # -- processing passes (0003)
     sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("camera", sa.SmallInteger, primary_key=True, autoincrement=False),
     sa.Column("event", sa.Integer, primary_key=True, autoincrement=False),
@@ -160,7 +165,47 @@ pedestals = sa.Table(
     sa.Column("created_at", Timestamp),
 )
 
-TABLES: dict[str, sa.Table] = {t.name: t for t in (runs, slow_control, reco, macro, pedestals)}
+# -- processing passes (migration 0003) ------------------------------------------------------
+LEGACY_PASS = "legacy"  # rows written before passes existed
+PASS_STATUSES = ("unfinished", "finished", "failed")  # passes.status
+PASS_RUN_STATUSES = ("running", "done", "partial", "failed")  # pass_runs.status
+
+passes = sa.Table(
+    "passes", metadata,
+    sa.Column("pass_name", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), comment="unfinished | finished | failed"),
+    sa.Column("version", sa.String(64), comment="cygno-mw package version"),
+    sa.Column("revision", sa.String(128), comment="git describe of the source, else version"),
+    sa.Column("parameters", sa.Text, comment="JSON: the full analyzer parameters"),
+    sa.Column("parameters_hash", sa.String(64),
+              comment="sha256 of what changes results: Reco parameters and vignetting map"),
+    sa.Column("backend", sa.String(16)),
+    sa.Column("vignette_map", sa.String(1024), comment="as configured"),
+    sa.Column("vignette_sha256", sa.String(64), comment="content of the map used"),
+    sa.Column("started_by", sa.String(64)),
+    sa.Column("host", sa.String(255)),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("updated_at", Timestamp),
+)
+
+pass_runs = sa.Table(
+    "pass_runs", metadata,
+    sa.Column("pass_name", sa.String(64), primary_key=True),
+    sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("status", sa.String(16), comment="running | done | partial | failed"),
+    sa.Column("backend", sa.String(16)),
+    sa.Column("revision", sa.String(128), comment="source revision that processed the run"),
+    sa.Column("pedestals", sa.Text,
+              comment="JSON: per camera, the pedestal run and map sha256 used"),
+    sa.Column("host", sa.String(255)),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Index("ix_pass_runs_run", "run"),
+)
+
+TABLES: dict[str, sa.Table] = {t.name: t for t in (runs, slow_control, reco, macro, pedestals,
+                                                   passes, pass_runs)}
 
 RECO_COLUMNS: tuple[str, ...] = tuple(c.name for c in reco.columns)
 MACRO_COLUMNS: tuple[str, ...] = tuple(c.name for c in macro.columns)

@@ -162,7 +162,8 @@ def _write_batch(batch: Batch, folder: Path) -> None:
                 ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
     meta = {"replace_runs": batch.replace_runs, "events": list(batch.events),
-            "records": batch.records, "add_counts": batch.add_counts}
+            "records": batch.records, "add_counts": batch.add_counts,
+            "pass_name": batch.pass_name}
     (folder / "batch.json").write_text(json.dumps(meta, default=_encode))
 
 
@@ -178,7 +179,8 @@ def _read_batch(folder: Path) -> Batch:
     return Batch(replace_runs=[tuple(r) for r in meta["replace_runs"]], events=events,
                  records=[(name, records) for name, records in meta["records"]],
                  add_counts=[(int(run), dict(counts))
-                             for run, counts in meta.get("add_counts", [])])
+                             for run, counts in meta.get("add_counts", [])],
+                 pass_name=meta.get("pass_name"))  # absent in spools older than passes
 
 
 def _encode(value: Any) -> Any:

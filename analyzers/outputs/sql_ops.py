@@ -45,15 +45,18 @@ def executemany_insert(conn: Connection, table: sa.Table, columns: Columns,
 
 
 def sqlite_multirow_insert(conn: Connection, table: sa.Table, columns: Columns,
-                           order: Sequence[str]) -> bool:
+                           order: Sequence[str],
+                           constants: Mapping[str, Any] | None = None) -> bool:
     """Insert all-numeric columns into SQLite with multi-row INSERT statements.
 
     Why: SQLite's per-statement overhead dominates one-row inserts; binding up to 1000 rows per
     statement costs less than the bare one-row executemany, which pays for turning NumPy
-    columns into Python values. One float64 matrix, turned into Python floats (in C) one
-    statement's rows at a time, so the values die young and their memory stays in the CPU
-    cache (converting all at once made this insert ~25% slower). SQLite stores integral REALs
-    in INTEGER columns as integers and NaN as NULL. Returns False (nothing done) when the
+    columns into Python values. `constants` (e.g. the pass name) are bound once per
+    statement through `INSERT ... SELECT ?, column1, ... FROM (VALUES ...)`. One float64
+    matrix, turned into Python floats (in C) one statement's rows at a time, so the values
+    die young and their memory stays in the CPU cache (converting all at once made this
+    insert ~25% slower). SQLite stores integral REALs in INTEGER columns as integers and NaN
+    as NULL. Returns False (nothing done) when the
     columns do not fit that scheme (text, times, integers beyond 2**53).
     """
     arrays = [columns[name] for name in order]
@@ -71,21 +74,33 @@ def sqlite_multirow_insert(conn: Connection, table: sa.Table, columns: Columns,
     width = len(order)
     dbapi = conn.connection.dbapi_connection
     limit = dbapi.getlimit(9) if hasattr(dbapi, "getlimit") else 999  # VARIABLE_NUMBER
-    per_statement = max(1, min(MULTIROW_ROWS, limit // width))
+    per_statement = max(1, min(MULTIROW_ROWS, (limit - len(constants or ())) // width))
     quote = conn.dialect.identifier_preparer.quote
-    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in order)}) VALUES "
+    fixed = dict(constants or {})
+    names = [*fixed, *order]
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+    if fixed:
+        picked = ", ".join(["?"] * len(fixed) + [f"column{i + 1}" for i in range(width)])
+        head += f"SELECT {picked} FROM (VALUES "
+        tail = ")"
+    else:
+        head += "VALUES "
+        tail = ""
+    first = tuple(fixed.values())
     one_row = "(" + ", ".join("?" * width) + ")"
-    full_sql = head + ", ".join([one_row] * per_statement)
+    full_sql = head + ", ".join([one_row] * per_statement) + tail
     for start in range(0, total, per_statement):
         chunk = matrix[start:start + per_statement]
-        sql = full_sql if len(chunk) == per_statement else head + ", ".join([one_row] * len(chunk))
-        conn.exec_driver_sql(sql, tuple(chunk.ravel().tolist()))
+        sql = (full_sql if len(chunk) == per_statement
+               else head + ", ".join([one_row] * len(chunk)) + tail)
+        conn.exec_driver_sql(sql, first + tuple(chunk.ravel().tolist()))
     return True
 
 
 def delete_events(conn: Connection, table: sa.Table, runs: np.ndarray, cameras: np.ndarray,
-                  events: np.ndarray) -> None:
-    """Delete the rows of the given (run, camera, event) keys, a chunk of events at a time."""
+                  events: np.ndarray, pass_name: str) -> None:
+    """Delete the rows of the given (run, camera, event) keys of one pass, a chunk of events
+    at a time."""
     if len(events) == 0:
         return
     pairs = np.unique(np.stack([runs, cameras]), axis=1)
@@ -95,15 +110,37 @@ def delete_events(conn: Connection, table: sa.Table, runs: np.ndarray, cameras: 
         for start in range(0, len(selected), DELETE_CHUNK):
             chunk = selected[start:start + DELETE_CHUNK]
             conn.execute(sa.delete(table).where(
-                table.c.run == run, table.c.camera == camera, table.c.event.in_(chunk)))
+                table.c.pass_name == pass_name, table.c.run == run, table.c.camera == camera,
+                table.c.event.in_(chunk)))
 
 
-def delete_run(conn: Connection, table: sa.Table, run: int, camera: int | None) -> int:
-    """Delete a run's rows (one camera, or all); returns the number deleted."""
-    statement = sa.delete(table).where(table.c.run == run)
+def delete_run(conn: Connection, table: sa.Table, run: int, camera: int | None,
+               pass_name: str) -> int:
+    """Delete a run's rows of one pass (one camera, or all); returns the number deleted."""
+    statement = sa.delete(table).where(table.c.pass_name == pass_name, table.c.run == run)
     if camera is not None:
         statement = statement.where(table.c.camera == camera)
     return conn.execute(statement).rowcount
+
+
+def insert_missing(conn: Connection, table: sa.Table,
+                   records: Sequence[Mapping[str, Any]]) -> None:
+    """Insert records whose primary key is not there yet; existing rows stay as they are."""
+    if not records:
+        return
+    keys = key_columns(table)
+    name = conn.dialect.name
+    if name in ("mysql", "mariadb"):
+        statement = mysql_dialect.insert(table)
+        statement = statement.on_duplicate_key_update({keys[0]: statement.inserted[keys[0]]})
+    elif name == "sqlite":
+        statement = sqlite_dialect.insert(table).on_conflict_do_nothing(
+            index_elements=list(keys))
+    else:
+        from sqlalchemy.dialects import postgresql
+
+        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(statement, list(records))
 
 
 def upsert(conn: Connection, table: sa.Table, records: Iterable[Mapping[str, Any]]) -> None:

@@ -6,6 +6,11 @@ before its first batch, for re-processing. A transaction that fails on a lost co
 retried whole, so a server dropping mid-batch never leaves a row twice. Connecting is lazy and
 retried with bounded backoff; the schema is created/upgraded on first connection.
 
+Every `reco` and `macro` row belongs to the writer's processing pass (`pass_name`, default
+`replay`): deletes and re-writes touch only that pass, so other passes of the same runs stay
+as they are. `register_pass` records what made the pass (and refuses a name already used
+with other parameters); each run written gets a `pass_runs` row.
+
 The reconstruction's per-image output goes in as is: `clusters` (dict of NumPy arrays, one per
 cluster variable) and `image` (cmos_integral, cmos_mean, cmos_rms, nclusters, ...); whole
 columns are converted at flush time, never row by row in Python.
@@ -28,10 +33,10 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from . import credentials, database, migrate, schema, sql_ops
+from . import credentials, database, migrate, passes, schema, sql_ops
 from .batch import Batch, Columns, to_utc_naive
 from .database import RetryPolicy
-from .errors import OutputError
+from .errors import DatabaseAuthError, DatabaseUnavailableError, OutputError
 from .mysql_bulk import LocalInfileRefused, MySqlBulkLoader, is_mysql, make_private_dir
 
 log = logging.getLogger(__name__)
@@ -69,8 +74,10 @@ class SqlSink:
     def __init__(self, url: str | URL | None = None, *, batch_rows: int = 50_000,
                  retry: RetryPolicy | None = None, connect_retry: RetryPolicy | None = None,
                  migrate_schema: bool = True, bulk_load: bool = True,
-                 flush_after_s: float | None = None) -> None:
+                 flush_after_s: float | None = None,
+                 pass_name: str = passes.DEFAULT_REPLAY_PASS) -> None:
         self.url = database.parse_url(url or database.default_url())
+        self.pass_name = passes.check_pass_name(pass_name)
         self.batch_rows = batch_rows
         self.flush_after_s = flush_after_s  # online use: data no older than this in memory
         self.retry = retry or RetryPolicy()
@@ -116,6 +123,40 @@ class SqlSink:
         log.info("writing results to %s", credentials.safe_url(self.url))
         return engine
 
+    # -- processing passes ----------------------------------------------------------------------
+    def set_pass(self, pass_name: str) -> None:
+        """Write the following rows into another pass (what is buffered is flushed first)."""
+        name = passes.check_pass_name(pass_name)
+        if name != self.pass_name:
+            self.flush()
+            self.pass_name = name
+
+    def register_pass(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Record the start of this writer's pass now (columns of `passes`; `pass_name` is
+        the writer's). Raises `passes.PassConflictError` when the name exists with other
+        parameters. Returns the pass row."""
+        record = {**record, "pass_name": self.pass_name}
+        engine = self.engine
+        try:
+            return database.run_with_retry(engine, lambda c: passes.register(c, record),
+                                           self.retry, "register pass")
+        except (DatabaseUnavailableError, DatabaseAuthError):
+            raise
+        except OutputError:  # e.g. a duplicate key: another process registered it meanwhile
+            return database.run_with_retry(engine, lambda c: passes.register(c, record),
+                                           self.retry, "register pass")
+
+    def update_pass_run(self, run: int, **fields: Any) -> None:
+        """Set columns of this pass's `pass_runs` row of `run` (status, backend, ...)."""
+        self._queue_records("pass_runs", [{"pass_name": self.pass_name, "run": int(run),
+                                           **fields}])
+
+    def finish_pass(self, status: str = "finished") -> None:
+        """Mark this writer's pass finished (or failed), with the time, at the next flush."""
+        now = to_utc_naive(_now())
+        self._queue_records("passes", [{"pass_name": self.pass_name, "status": status,
+                                        "finished_at": now, "updated_at": now}])
+
     # -- buffering ----------------------------------------------------------------------------
     def write_event(self, run: int, event: int, camera: int, result: Any, *,
                     time: Any = None, backend: str | None = None,
@@ -160,10 +201,13 @@ class SqlSink:
             self.flush()
 
     def begin_run(self, run: int, camera: int | None = None) -> None:
-        """Re-processing: the run's existing reco/macro rows (this camera, or all) are deleted
-        in the same transaction as the next batch."""
+        """Re-processing: the run's existing reco/macro rows of this pass (this camera, or
+        all) are deleted in the same transaction as the next batch, and the pass's
+        `pass_runs` row of the run says `running` again."""
         with self._lock:
             self._replace.append((int(run), None if camera is None else int(camera)))
+        self.update_pass_run(run, status="running", started_at=to_utc_naive(_now()),
+                             finished_at=None)
 
     def write_slow_control(self, samples: Iterable[Mapping[str, Any]]) -> None:
         """Queue slow-control samples: mappings with time, equipment, variable, value and
@@ -253,7 +297,8 @@ class SqlSink:
             add_counts, self._add_counts = self._add_counts, []
             self._pending_clusters = 0
             self._pending_since = None
-        batch = Batch(replace_runs=replace, records=records, add_counts=add_counts)
+        batch = Batch(replace_runs=replace, records=records, add_counts=add_counts,
+                      pass_name=self.pass_name)
         if events:
             batch.events = _event_columns(list(events), list(events.values()))
         return batch
@@ -273,9 +318,10 @@ class SqlSink:
         return self.write_batch(self.take_batch())
 
     def _apply(self, conn: Connection, batch: Batch) -> None:
+        pass_name = batch.pass_name or self.pass_name
         for run, camera in batch.replace_runs:
             for table in (schema.reco, schema.macro):
-                sql_ops.delete_run(conn, table, run, camera)
+                sql_ops.delete_run(conn, table, run, camera, pass_name)
         for name, records in batch.records:
             sql_ops.upsert(conn, schema.TABLES[name], records)
         for run, counts in batch.add_counts:
@@ -285,12 +331,24 @@ class SqlSink:
             runs, cameras, events = macro["run"], macro["camera"], macro["event"]
             keep = ~_covered(runs, cameras, batch.replace_runs)
             for table in (schema.reco, schema.macro):
-                sql_ops.delete_events(conn, table, runs[keep], cameras[keep], events[keep])
-            self._insert(conn, schema.macro, macro)
-            self._insert(conn, schema.reco, batch.events["reco"])
+                sql_ops.delete_events(conn, table, runs[keep], cameras[keep], events[keep],
+                                      pass_name)
+            self._insert(conn, schema.macro, macro, pass_name)
+            self._insert(conn, schema.reco, batch.events["reco"], pass_name)
+            now = to_utc_naive(_now())
+            sql_ops.insert_missing(conn, schema.pass_runs, [
+                {"pass_name": pass_name, "run": run, "status": "running", "started_at": now}
+                for run in np.unique(runs).tolist()])
 
-    def _insert(self, conn: Connection, table: Any, columns: Columns) -> None:
-        order = tuple(c.name for c in table.columns)
+    def _insert(self, conn: Connection, table: Any, columns: Columns, pass_name: str) -> None:
+        order = tuple(c.name for c in table.columns if c.name != "pass_name")
+        if conn.dialect.name == "sqlite" and self._bulk is None and \
+                sql_ops.sqlite_multirow_insert(conn, table, columns, order,
+                                               {"pass_name": pass_name}):
+            return
+        n = len(next(iter(columns.values()))) if columns else 0
+        columns = {"pass_name": np.full(n, pass_name, dtype=object), **columns}
+        order = ("pass_name", *order)
         if self._bulk is not None:
             try:
                 self._bulk.insert(conn, table, columns, order)
@@ -299,9 +357,6 @@ class SqlSink:
                 log.info("server refuses LOAD DATA LOCAL INFILE (%s); using executemany",
                          refused)
                 self._bulk = None
-        if conn.dialect.name == "sqlite" and sql_ops.sqlite_multirow_insert(
-                conn, table, columns, order):
-            return
         sql_ops.executemany_insert(conn, table, columns, order)
 
     # -- lifecycle ----------------------------------------------------------------------------

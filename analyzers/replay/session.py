@@ -57,6 +57,7 @@ class ReplayOptions:
     output_dir: Path | None = None
     pedestal_file: str | None = None
     workers: int = 1
+    pass_name: str = "replay"  # the processing pass results go to (--pass)
     progress: bool = False
     messages: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
@@ -78,6 +79,9 @@ class ReplaySession:
     def __init__(self, options: ReplayOptions) -> None:
         if options.workers < 1:
             raise UsageError(f"-j must be >= 1, got {options.workers}")
+        from cygno_mw.analyzers.outputs.passes import check_pass_name
+
+        check_pass_name(options.pass_name)
         self.options = options
         self._sinks: dict[OutputParams, ResultSinks] = {}
         self._engine: Any = None
@@ -89,7 +93,7 @@ class ReplaySession:
     def sinks_for(self, output: OutputParams) -> ResultSinks:
         sinks = self._sinks.get(output)
         if sinks is None:
-            sinks = ResultSinks(output)
+            sinks = ResultSinks(output, pass_name=self.options.pass_name)
             sinks.connect()
             self._sinks[output] = sinks
         return sinks
@@ -110,7 +114,10 @@ class ReplaySession:
         finally:
             self._engine = None
             for sinks in self._sinks.values():
-                sinks.close()
+                try:
+                    sinks.finish_pass()
+                finally:
+                    sinks.close()
             self._sinks.clear()
 
     def __enter__(self) -> ReplaySession:
@@ -157,6 +164,7 @@ class ReplaySession:
             pedestal_run = is_pedestal_run(midas.bor_odb)
             preload = [] if pedestal_run else self._known_maps(params, sinks, run)
             engine = self.engine_for(params, preload)
+            sinks.use_pass(self.options.pass_name, params, engine.backend)
             progress = _progress_bar(run, self.options.progress)
             processor = RunProcessor(params, sinks, engine,
                                      pedestals=self._resolver(params, sinks),

@@ -4,6 +4,7 @@
     cygno-mw replay run00002.mid.lz4 --pedestal run00001.mid.lz4 -j 2
     cygno-mw replay s3://cygno-data/LNGS/run42901.mid.gz --set reco.nsigma=0.7
     cygno-mw replay run00002.mid.lz4 --set reco.vignette_map=normmap_lime.root
+    cygno-mw replay run00002.mid.lz4 --set reco.nsigma=0.8 --pass nsigma08
 
 Exit status: 0 every run complete, 1 a file could not be processed, 2 bad usage or
 parameter, 3 a run was partial (its file truncated or corrupt).
@@ -35,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECTION.KEY=VALUE",
                         help="override one parameter, e.g. reco.nsigma=0.7 or "
                              "output.reco_file_format=root (repeatable; wins over all)")
+    parser.add_argument("--pass", dest="pass_name", default="replay", metavar="NAME",
+                        help="processing pass the results belong to (default: replay); the "
+                             "same name with other parameters is refused, another name "
+                             "keeps the earlier results beside these")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="N worker processes for the reconstruction on the CPU "
                              "(a GPU batches instead)")
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = ReplayOptions(
         config_file=args.config, overrides=tuple(args.overrides), output_dir=args.output_dir,
-        pedestal_file=args.pedestal, workers=args.jobs,
+        pedestal_file=args.pedestal, workers=args.jobs, pass_name=args.pass_name,
         progress=not args.quiet and sys.stderr.isatty(),
         messages=(lambda _text: None) if args.quiet else _to_stderr)
     status = 0

@@ -3,6 +3,10 @@
     cygno-mw sql runs 11021 11022
     cygno-mw sql reco 11021 --where "sc_integral > 1000 and sc_length < 50" --format csv
     cygno-mw sql sc GasSystem_flow --start 2023-03-02 --stop 2023-03-03
+    cygno-mw sql reco 11021 --pass nsigma08          # one processing pass (default: newest)
+    cygno-mw sql passes                              # passes, their runs, status, changes
+    cygno-mw sql passes --file cygno-out/reco/run11021_reco.parquet   # a reco file's
+    cygno-mw sql compare replay nsigma08 11021       # matched clusters side by side
     cygno-mw sql upgrade --db mysql+mysqlconnector://cygno@db.example/cygno
 
 The database is --db, else $CYGNO_DB_URL, else sqlite:///cygno-out/cygno.sqlite. A password
@@ -43,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reco.add_argument("runs", nargs="+", type=int, metavar="RUN")
     reco.add_argument("--camera", type=int)
     reco.add_argument("--event", type=int)
+    reco.add_argument("--pass", dest="pass_name", metavar="NAME",
+                      help="processing pass (default: each run's newest finished pass)")
     common(reco)
 
     macro = commands.add_parser("macro", help="per-event summaries")
@@ -50,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     macro.add_argument("--camera", type=int)
     macro.add_argument("--start", help="events at or after this time (UTC)")
     macro.add_argument("--stop", help="events before this time (UTC)")
+    macro.add_argument("--pass", dest="pass_name", metavar="NAME",
+                       help="processing pass (default: each run's newest finished pass)")
     common(macro)
 
     sc = commands.add_parser("sc", help="slow-control time series")
@@ -64,6 +72,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pedestals.add_argument("runs", nargs="*", type=int, metavar="RUN")
     pedestals.add_argument("--camera", type=int)
     common(pedestals, columns=False)
+
+    passes = commands.add_parser(
+        "passes", help="processing passes: runs, status, parameter changes; or a reco "
+        "file's provenance (--file)")
+    passes.add_argument("names", nargs="*", metavar="PASS")
+    passes.add_argument("--file", metavar="RECO_FILE",
+                        help="print the provenance a reco file (Parquet or ROOT) carries")
+    passes.add_argument("--runs", action="store_true",
+                        help="one row per pass and run (pass_runs) instead")
+    common(passes, columns=False)
+
+    compare = commands.add_parser(
+        "compare", help="two passes' clusters over the same runs, matched side by side")
+    compare.add_argument("pass_a", metavar="PASS_A")
+    compare.add_argument("pass_b", metavar="PASS_B")
+    compare.add_argument("runs", nargs="*", type=int, metavar="RUN",
+                         help="default: every run both passes cover")
+    compare.add_argument("--camera", type=int)
+    compare.add_argument("--max-distance", type=float, default=20.0, metavar="PX",
+                         help="farthest two clusters may be and still match (default 20)")
+    common(compare)
 
     upgrade = commands.add_parser("upgrade", help="create or upgrade the tables in place")
     upgrade.add_argument("--db", metavar="URL", help="database URL")
@@ -83,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
     if args.sql_command == "import-runlog":
         return _import_runlog(url, args.csv)
 
+    if args.sql_command == "passes" and args.file:
+        return _file_provenance(args.file, args.format)
+
     from cygno_mw.analyzers.outputs.query import Database
 
     columns = args.columns.split(",") if getattr(args, "columns", None) else None
@@ -93,10 +125,18 @@ def run(args: argparse.Namespace) -> int:
                             columns=columns, limit=args.limit, **common)
         elif args.sql_command == "reco":
             frame = db.reco(runs=args.runs, camera=args.camera, event=args.event,
-                            columns=columns, limit=args.limit, **common)
+                            columns=columns, limit=args.limit, pass_=args.pass_name, **common)
         elif args.sql_command == "macro":
             frame = db.macro(args.runs or None, camera=args.camera, start=args.start,
-                             stop=args.stop, columns=columns, limit=args.limit, **common)
+                             stop=args.stop, columns=columns, limit=args.limit,
+                             pass_=args.pass_name, **common)
+        elif args.sql_command == "passes":
+            frame = _passes(db, args)
+        elif args.sql_command == "compare":
+            frame = db.compare_passes(args.pass_a, args.pass_b, args.runs or None,
+                                      camera=args.camera, max_distance=args.max_distance,
+                                      columns=columns)
+            frame = _filtered(frame, args.where, args.limit)
         elif args.sql_command == "sc":
             frame = db.slow_control(args.variables or None, args.start, args.stop,
                                     equipment=args.equipment, run=args.run,
@@ -106,6 +146,62 @@ def run(args: argparse.Namespace) -> int:
             if args.limit is not None:
                 frame = frame.head(args.limit)
     _print(frame, args.format)
+    return 0
+
+
+def _passes(db: Any, args: argparse.Namespace) -> Any:
+    """`sql passes`: the passes (or their runs), without the bulky parameters column in a
+    table (csv/json keep it)."""
+    names = args.names or None
+    if args.runs:
+        frame = db.pass_runs(passes_=names)
+    else:
+        frame = db.passes(names)
+        frame["runs"] = [_run_ranges(runs) for runs in frame["runs"]]
+        if args.format == "table":
+            frame = frame.drop(columns=["parameters", "parameters_hash", "vignette_map",
+                                        "updated_at"])
+    return _filtered(frame, args.where, args.limit)
+
+
+def _filtered(frame: Any, where: str | None, limit: int | None) -> Any:
+    if where:
+        from cygno_mw.errors import UsageError
+
+        raise UsageError("--where is not available here; filter the output instead")
+    return frame if limit is None else frame.head(limit)
+
+
+def _run_ranges(runs: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3,7'."""
+    ranges: list[list[int]] = []
+    for run in runs:
+        if ranges and run == ranges[-1][1] + 1:
+            ranges[-1][1] = run
+        else:
+            ranges.append([run, run])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def _file_provenance(path: str, fmt: str) -> int:
+    import json
+
+    from cygno_mw.analyzers.reco_file import read_provenance
+
+    provenance = read_provenance(path)
+    if provenance is None:
+        print(f"{path}: no provenance (written before processing passes)")
+        return 1
+    if fmt == "json":
+        print(json.dumps(provenance, indent=1))
+        return 0
+    for key, value in provenance.items():
+        if key == "parameters" and isinstance(value, str):
+            for section, values in json.loads(value).items():
+                for name, item in values.items():
+                    print(f"parameters.{section}.{name}: {item}")
+        else:
+            print(f"{key}: {value}")
     return 0
 
 
