@@ -167,25 +167,32 @@ def main(argv: list[str] | None = None) -> int:
         goal_ms_ok=gpu_ms <= GOAL_MS,
         goal_memory_ok=peak <= GOAL_BYTES,
     )
-    print(f"\n{reco.device_name}, CuPy {cp.__version__}, batches of {batch}, "
-          f"{args.repeats} passes (first batch with compilation: {warmup_s:.1f} s)")
-    print(f"  (a) steady state per image, copy included: {gpu_ms:.2f} ms "
-          f"= {1e3 / gpu_ms:.0f} images/s (from pageable frames: "
-          f"{report['ms_per_image_pageable']:.2f} ms)")
-    print(f"  (b) bare host-to-device copy of one image (pinned): {copy_ms:.3f} ms "
-          f"=> (a) is {gpu_ms / copy_ms:.1f} x the copy")
-    print(f"  (c) peak GPU memory for a batch of {batch}: {peak / 2**20:.0f} MiB "
-          f"(pool holds {allocator.pool.total_bytes() / 2**20:.0f} MiB; device in use "
-          f"{(total - free) / 2**20:.0f} MiB incl. the CUDA context)")
-    print(f"  (d) CPU path: {cpu_ms:.1f} ms/image => GPU {cpu_ms / gpu_ms:.1f} x faster; "
-          f"same cluster counts on {n_cpu} images: {all(same)}")
-    print("  steps (median ms per image): " + ", ".join(
-        f"{name} {value:.2f}" for name, value in report["steps_ms"].items()))
-    print(f"  goals: <= {GOAL_MS} ms/image {'met' if report['goal_ms_ok'] else 'NOT met'}; "
-          f"<= {GOAL_BYTES / 2**30:.0f} GiB for a batch of 8 "
-          f"{'met' if report['goal_memory_ok'] else 'NOT met'}")
+    print_report(report, args.repeats, n_cpu)
     _write(args.json, report)
     return 0
+
+
+def print_report(r: dict, repeats: int, n_cpu: int) -> None:
+    """The numbers of `main`'s report, for a person."""
+    mib = 2**20
+    print(f"\n{r['device']}, CuPy {r['cupy']}, batches of {r['batch']}, {repeats} passes "
+          f"(first batch with compilation: {r['warmup_s']:.1f} s)")
+    print(f"  (a) steady state per image, copy included: {r['ms_per_image']:.2f} ms "
+          f"= {r['images_per_s']:.0f} images/s (from pageable frames: "
+          f"{r['ms_per_image_pageable']:.2f} ms)")
+    print(f"  (b) bare host-to-device copy of one image (pinned): {r['bare_copy_ms']:.3f} ms "
+          f"=> (a) is {r['ratio_to_copy']:.1f} x the copy")
+    print(f"  (c) peak GPU memory for a batch of {r['batch']}: "
+          f"{r['peak_gpu_bytes'] / mib:.0f} MiB (pool holds {r['pool_held_bytes'] / mib:.0f} "
+          f"MiB; device in use {r['device_used_bytes'] / mib:.0f} MiB incl. the CUDA context)")
+    print(f"  (d) CPU path: {r['cpu_ms_per_image']:.1f} ms/image => GPU "
+          f"{r['speedup_over_cpu']:.1f} x faster; same cluster counts on {n_cpu} images: "
+          f"{r['same_cluster_counts']}")
+    print("  steps (median ms per image): " + ", ".join(
+        f"{name} {value:.2f}" for name, value in r["steps_ms"].items()))
+    print(f"  goals: <= {GOAL_MS} ms/image {'met' if r['goal_ms_ok'] else 'NOT met'}; "
+          f"<= {GOAL_BYTES / 2**30:.0f} GiB for a batch of 8 "
+          f"{'met' if r['goal_memory_ok'] else 'NOT met'}")
 
 
 def _write(path: Path | None, report: dict) -> None:
