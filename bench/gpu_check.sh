@@ -190,7 +190,7 @@ else
     ONLINE_ARGS=${GPU_CHECK_ONLINE_ARGS:---events 2 --small}
 fi
 
-# --- 3.-7. the checks, most wanted first -----------------------------------------------------------------
+# --- 3.-7. the checks, most wanted first ---------------------------------------------
 if [ -d .gpu-data/pixels ]; then
     export CYGNO_SHARED_DATA=${CYGNO_SHARED_DATA:-$REPO/.gpu-data}
 fi
@@ -211,7 +211,7 @@ run_step "bench/online.py" 90 "$OUT/online.log" "$PY" bench/online.py $ONLINE_AR
 # last: CI runs these on every commit; here they confirm the shim and nvcc on this machine
 run_step "kernel checks (nvcc, host shim)" 60 "$OUT/host_kernels.log" \
     "$PY" -m pytest -p no:cacheprovider -q -rs tests/test_cuda_compile.py \
-    tests/test_cuda_kernels_host.py tests/test_gpu_backend.py
+    tests/test_cuda_kernels_host.py tests/test_gpu_path_emulated.py tests/test_gpu_backend.py
 
 [ -s "$OUT/reco.log" ] && grep -E "^GPU|bare host-to-device|GPU memory" "$OUT/reco.log" |
     sed 's/^/bench\/reco.py: /' >>"$SUMMARY"
