@@ -46,6 +46,9 @@ class GpuFrameSteps:
         self.compute_stream = cupy.cuda.Stream(non_blocking=True)
         self.capacity = 0
         self._ensure_capacity(params.batch_size)
+        # asarray uploads asynchronously on the current (legacy default) stream, which the
+        # non-blocking compute stream does not wait for: finish the maps' copies here
+        cupy.cuda.get_current_stream().synchronize()
 
     def _ensure_capacity(self, n: int) -> None:
         if n <= self.capacity:

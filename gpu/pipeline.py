@@ -96,6 +96,9 @@ class Reconstructor:
         self._vignette = (
             None if self._vignette_host is None else xp.asarray(self._vignette_host)
         )
+        # an asynchronous upload on the current stream, read later on the GPU path's
+        # non-blocking compute stream, which does not wait for it
+        self._backend.synchronize()
 
     @property
     def backend(self) -> str:

@@ -13,9 +13,12 @@ trip on it:
 - `argsort` takes kind None or 'stable' only, and sorts stably as CuPy does (NumPy's default
   does not), so results that depend on the order of ties show up as differences;
 - `bincount` takes 1-D non-float integers >= 0, `cupyx.scatter_max/min` the dtypes of
-  CuPy 14.2 only.
+  CuPy 14.2 only;
+- a kernel must not read an array whose host-to-device copy (`asarray`, `ndarray.set`) is
+  still pending on another stream that a non-blocking stream does not wait for.
 
-It does not model asynchrony (streams run in order) nor CuPy's float reduction orders.
+Work runs at once, in order; only that copy ordering is modelled, not CuPy's float
+reduction orders.
 """
 
 from __future__ import annotations
@@ -50,36 +53,94 @@ class DeviceArray(np.ndarray):
         if not self.flags.c_contiguous:
             raise RuntimeError("Cannot set to non-contiguous array")
         np.copyto(self, arr)
+        STREAMS.copied(self, stream)
 
     def get(self, stream: Any = None) -> np.ndarray:
         return np.array(self)
 
 
+def _root(a: np.ndarray) -> int:
+    """Identity of the allocation an array views."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return id(a)
+
+
+class _Streams:
+    """Stream order, as far as host-to-device copies go.
+
+    A copy (`asarray`, `ndarray.set`) is pending on the stream it was issued on until that
+    stream is synchronized or another stream waits for an event recorded after it.  A
+    kernel that reads an array with a copy pending on another stream is a race, unless both
+    streams are blocking (the legacy default stream orders those).
+    """
+
+    def __init__(self) -> None:
+        self.all: list[_Stream] = []
+        self.legacy = _Stream(self, non_blocking=False, null=True)
+        self.stack = [self.legacy]
+        self.serial = 0
+
+    @property
+    def current(self) -> _Stream:
+        return self.stack[-1]
+
+    def copied(self, array: np.ndarray, stream: _Stream | None = None) -> None:
+        self.serial += 1
+        (stream or self.current).pending.add((_root(array), self.serial))
+
+    def check_launch(self, arrays: list) -> None:
+        here = self.current
+        for array in arrays:
+            root = _root(array)
+            for other in self.all:
+                if other is here:
+                    continue
+                if not (other.non_blocking or here.non_blocking):
+                    continue
+                for copy in other.pending:
+                    if copy[0] == root and copy not in here.waited:
+                        raise RuntimeError(
+                            "race: a kernel reads an array whose host-to-device copy is still "
+                            "pending on another stream (no synchronize or wait_event between)")
+
+
 class _Stream:
-    def __init__(self, null: bool = False, non_blocking: bool = False) -> None:
+    def __init__(self, streams: _Streams, non_blocking: bool = False,
+                 null: bool = False) -> None:
+        self.streams = streams
         self.non_blocking = non_blocking
+        self.pending: set[tuple[int, int]] = set()
+        self.waited: set[tuple[int, int]] = set()
+        streams.all.append(self)
 
     def __enter__(self) -> _Stream:
+        self.streams.stack.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self.streams.stack.pop()
 
-    def record(self, event: Any = None) -> object:
-        return event if event is not None else object()
+    def record(self, event: Any = None) -> frozenset:
+        return frozenset(self.pending)
 
-    def wait_event(self, event: Any) -> None:
-        return None
+    def wait_event(self, event: frozenset) -> None:
+        self.waited |= event
 
     def synchronize(self) -> None:
-        return None
+        self.pending.clear()
 
 
 class _Device:
     id = 0
 
+    def __init__(self, streams: _Streams | None = None) -> None:
+        self.streams = streams
+
     def synchronize(self) -> None:
-        return None
+        if self.streams is not None:
+            for stream in self.streams.all:
+                stream.pending.clear()
 
 
 def _options(options: Any) -> None:
@@ -87,10 +148,15 @@ def _options(options: Any) -> None:
         raise TypeError(f"options must be a tuple, got {type(options).__name__}")
 
 
+STREAMS: _Streams  # of the emulation installed last
+
+
 class Emulation:
     """The `cupy`, `cupyx` and `cupyx.scipy.ndimage` modules, kernels built in `workdir`."""
 
     def __init__(self, workdir: Path, cxx: str) -> None:
+        global STREAMS
+        STREAMS = self.streams = _Streams()
         self.workdir = workdir
         self.cxx = cxx
         # the project's kernels in one compiler run; others (edited ones) one by one
@@ -123,6 +189,13 @@ class Emulation:
 
         def asnumpy(a: Any, stream: Any = None) -> np.ndarray:
             return np.array(a)
+
+        def asarray(a: Any, dtype: Any = None, order: Any = None) -> Any:
+            if isinstance(a, DeviceArray) and (dtype is None or a.dtype == dtype):
+                return a
+            out = np.array(a, dtype=dtype, copy=True).view(DeviceArray)
+            emulation.streams.copied(out)  # an asynchronous upload on the current stream
+            return out
 
         def argsort(a: Any, axis: int = -1, kind: Any = None) -> np.ndarray:
             if kind is not None and kind != "stable":
@@ -176,6 +249,7 @@ class Emulation:
                 if not out.flags.c_contiguous:
                     raise ValueError("output must be contiguous here")
                 values[-1] = out
+                emulation.streams.check_launch(list(args[:-1]))
                 kernel((8,), (128,), (*values, np.int64(out.size)))
                 return out
 
@@ -197,6 +271,7 @@ class Emulation:
                 x = np.ascontiguousarray(x)
                 out = np.empty(x.shape[0], dtype=self.out_dtype)
                 kernel = emulation._build(self.name, self.source)
+                emulation.streams.check_launch([x])
                 kernel((4,), (32,), (x, out, np.int64(x.shape[0]), np.int64(x.shape[1])))
                 return out
 
@@ -209,19 +284,22 @@ class Emulation:
                     self.kernel.max_block = RAW_MAX_BLOCK
 
             def __call__(self, grid: tuple, block: tuple, args: tuple, **kwargs: Any) -> None:
+                emulation.streams.check_launch([a for a in args if isinstance(a, np.ndarray)])
                 self.kernel(grid, block, args)
 
+        streams = self.streams
         cuda = types.SimpleNamespace(
-            Stream=_Stream,
-            Device=_Device,
-            get_current_stream=lambda: _Stream(),
+            Stream=lambda null=False, non_blocking=False: _Stream(streams, non_blocking, null),
+            Device=lambda device=None: _Device(streams),
+            get_current_stream=lambda: streams.current,
             runtime=types.SimpleNamespace(
                 getDeviceCount=lambda: 1,
                 getDeviceProperties=lambda device: {"name": b"CuPy emulation on the CPU"},
             ),
         )
         cp.__dict__.update(
-            ndarray=DeviceArray, empty=empty, zeros=zeros, asnumpy=asnumpy, argsort=argsort,
+            ndarray=DeviceArray, empty=empty, zeros=zeros, asnumpy=asnumpy, asarray=asarray,
+            array=asarray, argsort=argsort,
             bincount=bincount, ElementwiseKernel=ElementwiseKernel,
             ReductionKernel=ReductionKernel, RawKernel=RawKernel, cuda=cuda,
         )

@@ -5,8 +5,8 @@ batches, spark frames), the project's CUDA kernels built for the host, and the G
 branches of the backend (scatter, bincount, stable sorting), and must reconstruct what the
 CPU path does.  This catches what CI could otherwise only see on a GPU: a launcher or call
 that CuPy refuses, a Python error in a GPU-only branch, a result that depends on the
-order of ties.  Asynchrony and CuPy's float reduction orders are not modelled: the gpu
-tests (test_gpu_parity) check those on a GPU.
+order of ties, a kernel reading an upload not ordered before it on its stream.  CuPy's
+float reduction orders are not modelled: the gpu tests (test_gpu_parity) check those.
 """
 
 from __future__ import annotations
