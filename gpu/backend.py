@@ -3,11 +3,26 @@
 CuPy is imported only when asked for (or probed by 'auto'), so the CPU path never loads a
 GPU library.  Each backend carries the array module (`xp`), the matching `ndimage`, and the
 few scatter/segment helpers whose spelling differs between the two.
+
+Where CuPy's semantics differ from NumPy's, the place of use says why the result is still
+the CPU's; the kinds met in the GPU path are:
+- `nonzero` / boolean-mask indexing: CuPy returns indices in row-major order (a scan), as
+  NumPy does, so point lists come out in the same order on both.
+- atomics: scatter min/max are exact and order-free; bincount with weights adds float64 in
+  an unspecified order, exact for integer-valued data (counts, grid moments), otherwise
+  equal to the CPU's within float64 rounding.
+- float reductions (sum, cumsum): a tree or scan order instead of NumPy's pairwise one;
+  exact where the partial sums are (integers, float32 values summed in float64), else
+  within rounding.
+- sorting: CuPy's argsort is always stable, NumPy's default is not; argmax takes the first
+  of equal maxima on both.  `unique` is not used.
+- ndimage.label may number components differently; callers renumber them canonically.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -15,6 +30,17 @@ from typing import Any
 import numpy as np
 
 from cygno_mw.errors import ConfigError
+
+# The first CuPy whose bincount takes an empty input (13.x-14.1 raise on it: an image with
+# points but no cluster) and whose scatter_max/min take int64 values (13.x-14.0 raise on
+# them: cluster extents).  setup.cfg's gpu extras ask for it too.
+MIN_CUPY = (14, 2)
+
+
+def cupy_version_ok(version: str) -> bool:
+    """True when a CuPy version string is at least MIN_CUPY."""
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return bool(found) and (int(found[1]), int(found[2])) >= MIN_CUPY
 
 
 @dataclass(frozen=True)
@@ -51,7 +77,10 @@ class Backend:
         return values
 
     def segment_max(self, values: Any, segments: Any, n: int, fill: float) -> Any:
-        """Per-segment maximum of `values` (segments in 0..n-1); `fill` where empty."""
+        """Per-segment maximum of `values` (segments in 0..n-1); `fill` where empty.
+
+        GPU: atomicMax in any order; a maximum does not depend on it, so equal to the CPU.
+        """
         values = self._atomic_friendly(values)
         out = self.xp.full(n, fill, dtype=values.dtype)
         if self.is_gpu:
@@ -63,7 +92,7 @@ class Backend:
         return out
 
     def segment_min(self, values: Any, segments: Any, n: int, fill: float) -> Any:
-        """Per-segment minimum of `values`; `fill` where empty."""
+        """Per-segment minimum of `values`; `fill` where empty (GPU: atomics, as max)."""
         values = self._atomic_friendly(values)
         out = self.xp.full(n, fill, dtype=values.dtype)
         if self.is_gpu:
@@ -75,7 +104,14 @@ class Backend:
         return out
 
     def segment_sum(self, values: Any, segments: Any, n: int) -> Any:
-        """Per-segment float64 sum (bincount); order-free on the CPU, atomics on the GPU."""
+        """Per-segment float64 sum (bincount).
+
+        GPU: CuPy's bincount adds the weights with float64 atomics in no fixed order.  Sums of
+        integer or half-integer values (counts, grid coordinates and their products, all
+        below 2**53) are exact in any order, so equal to the CPU's; sums of light values
+        differ from the CPU's by float64 rounding (~1e-16 relative), far inside the float32
+        rounding the parity tests allow the cluster variables.
+        """
         return self.xp.bincount(segments, weights=values, minlength=n)[:n]
 
     def synchronize(self) -> None:
@@ -96,11 +132,13 @@ def numpy_backend() -> Backend:
 
 @functools.cache
 def cupy_backend() -> Backend | None:
-    """The CuPy backend, or None when CuPy or a usable GPU is missing."""
+    """The CuPy backend, or None when CuPy (>= MIN_CUPY) or a usable GPU is missing."""
     try:
         import cupy
         import cupyx.scipy.ndimage as cnd
 
+        if not cupy_version_ok(cupy.__version__):
+            return None
         if cupy.cuda.runtime.getDeviceCount() < 1:
             return None
         device = cupy.cuda.Device()
@@ -127,7 +165,8 @@ def get_backend(name: str = "auto") -> Backend:
         backend = cupy_backend()
         if backend is None:
             raise ConfigError(
-                "backend 'cupy' requested but CuPy or a CUDA GPU is not available "
+                "backend 'cupy' requested but CuPy >= "
+                f"{'.'.join(map(str, MIN_CUPY))} or a CUDA GPU is not available "
                 "(install cygno-mw[gpu] on a GPU machine, or use backend='numpy'/'auto')"
             )
         return backend

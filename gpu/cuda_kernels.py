@@ -1,8 +1,15 @@
-"""CUDA kernels for steps 2-4, compiled by CuPy on first use (never imported on the CPU path).
+"""CUDA kernels for steps 2-5, compiled by CuPy on first use (never imported on the CPU path).
 
-Both kernels repeat the NumPy path's float32 operations in the same order, so the GPU gives
-bit-identical rebinned images: the zero suppression is one subtraction and two comparisons;
-the median is a min/max selection; the block sum adds rows first, then columns.
+The kernels repeat the NumPy path's float32 operations in the same order, so the GPU gives
+bit-identical zero-suppressed, rebinned and cleaned images: the zero suppression is one
+subtraction and two comparisons; the median is a min/max selection; the block sum adds rows
+first, then columns; the cleaning sums the 8 neighbours in the experiment's order.  They are
+built with `KERNEL_OPTIONS` (no fused multiply-add contraction), like the NumPy path, which
+never fuses.
+
+`standalone_sources()` gives every CUDA source carried here as a complete translation unit, so
+CI compiles each one with nvcc for the GPUs CuPy targets and runs it on the host through a
+small shim (tests/cuda_host.py) against the NumPy path, without a GPU.
 """
 
 from __future__ import annotations
@@ -10,10 +17,28 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+# nvcc / NVRTC contract a * b + c into one fma by default; NumPy never does.  None of the
+# kernels has such a pattern today; the flag keeps it so when one is edited.
+KERNEL_OPTIONS = ("--fmad=false",)
+
+# CuPy ElementwiseKernel of step 2: (raw uint16, ped f32, thr f32, cimax int32) -> zs f32
+ZERO_SUPPRESS_IN = "uint16 raw, float32 ped, float32 thr, int32 cimax"
+ZERO_SUPPRESS_OUT = "float32 zs"
+ZERO_SUPPRESS_SCALARS = ("cimax",)  # passed as a scalar, not an array, by frame_gpu
 ZERO_SUPPRESS_BODY = """
 float s = (float)raw - ped;
 zs = ((int)raw < cimax && s > thr) ? s : 0.0f;
 """
+
+# CuPy ReductionKernel: float64 sum of squares of float32 values (no float64 copy).  The
+# order of the additions is CuPy's tree, not NumPy's pairwise one: cmos_rms agrees with the
+# CPU's within float rounding only (it is a whole-frame monitor number, not a cluster input).
+SUM_OF_SQUARES_IN = "float32 x"
+SUM_OF_SQUARES_OUT = "float64 y"
+SUM_OF_SQUARES_MAP = "(double)x * (double)x"
+SUM_OF_SQUARES_REDUCE = "a + b"
+SUM_OF_SQUARES_POST = "y = a"
+SUM_OF_SQUARES_IDENTITY = "0"
 
 MEDIAN_REBIN_SOURCE = r"""
 extern "C" __global__
@@ -98,10 +123,8 @@ def zero_suppress_kernel() -> Any:
     import cupy
 
     return cupy.ElementwiseKernel(
-        "uint16 raw, float32 ped, float32 thr, int32 cimax",
-        "float32 zs",
-        ZERO_SUPPRESS_BODY,
-        "cygno_zero_suppress",
+        ZERO_SUPPRESS_IN, ZERO_SUPPRESS_OUT, ZERO_SUPPRESS_BODY, "cygno_zero_suppress",
+        options=KERNEL_OPTIONS,
     )
 
 
@@ -111,8 +134,9 @@ def sum_of_squares_kernel() -> Any:
     import cupy
 
     return cupy.ReductionKernel(
-        "float32 x", "float64 y", "(double)x * (double)x", "a + b", "y = a", "0",
-        "cygno_sum_of_squares",
+        SUM_OF_SQUARES_IN, SUM_OF_SQUARES_OUT, SUM_OF_SQUARES_MAP, SUM_OF_SQUARES_REDUCE,
+        SUM_OF_SQUARES_POST, SUM_OF_SQUARES_IDENTITY, "cygno_sum_of_squares",
+        options=KERNEL_OPTIONS,
     )
 
 
@@ -120,19 +144,22 @@ def sum_of_squares_kernel() -> Any:
 def median_rebin_kernel() -> Any:
     import cupy
 
-    return cupy.RawKernel(MEDIAN_REBIN_SOURCE, "cygno_median_rebin")
+    return cupy.RawKernel(MEDIAN_REBIN_SOURCE, "cygno_median_rebin", options=KERNEL_OPTIONS)
 
 
 @functools.cache
 def noise_clean_kernel() -> Any:
     import cupy
 
-    return cupy.RawKernel(NOISE_CLEAN_SOURCE, "cygno_noise_clean")
+    return cupy.RawKernel(NOISE_CLEAN_SOURCE, "cygno_noise_clean", options=KERNEL_OPTIONS)
 
 
 def noise_clean(original: Any, current: Any, outlier: float, min_mean: float,
-                min_active: int) -> Any:
-    """Raster-order noise cleaning of a (n, rows, cols) stack; `current` starts as a copy."""
+                min_active: int, kernel: Any = None) -> Any:
+    """Raster-order noise cleaning of a (n, rows, cols) stack; `current` starts as a copy.
+
+    `kernel` replaces the CuPy RawKernel (the tests pass the host build of the same source).
+    """
     import numpy as np
 
     n, rows, cols = original.shape
@@ -140,7 +167,7 @@ def noise_clean(original: Any, current: Any, outlier: float, min_mean: float,
         current.fill(0)
         return current
     threads = min(1024, max(32, ((rows - 3 + 31) // 32) * 32))
-    noise_clean_kernel()(
+    (kernel or noise_clean_kernel())(
         (n,),
         (threads,),
         (original, current, np.int32(rows), np.int32(cols), np.float32(outlier),
@@ -149,17 +176,125 @@ def noise_clean(original: Any, current: Any, outlier: float, min_mean: float,
     return current
 
 
-def median_rebin(zs: Any, out: Any, rebin: int) -> Any:
-    """Launch the median+rebin kernel on a (n, rows, cols) float32 stack into `out`."""
+def median_rebin(zs: Any, out: Any, rebin: int, kernel: Any = None) -> Any:
+    """Launch the median+rebin kernel on a (n, rows, cols) float32 stack into `out`
+    (`kernel` as in noise_clean)."""
     import numpy as np
 
     n, rows, cols = zs.shape
     total = n * (rows // rebin) * (cols // rebin)
     threads = 256
     blocks = min((total + threads - 1) // threads, 65535)
-    median_rebin_kernel()(
+    (kernel or median_rebin_kernel())(
         (blocks,),
         (threads,),
         (zs, out, np.int32(n), np.int32(rows), np.int32(cols), np.int32(rebin)),
     )
     return out
+
+
+# --- every source above as a complete translation unit (nvcc and host checks in CI) ---
+
+# CuPy's C names of the dtypes used in the kernel signatures above
+_CTYPES = {
+    "uint16": "unsigned short",
+    "int32": "int",
+    "int64": "long long",
+    "uint64": "unsigned long long",
+    "float32": "float",
+    "float64": "double",
+}
+
+
+def _params(spec: str) -> list[tuple[str, str]]:
+    """'uint16 raw, float32 ped' -> [('unsigned short', 'raw'), ('float', 'ped')]."""
+    out = []
+    for item in spec.split(","):
+        dtype, name = item.split()
+        out.append((_CTYPES[dtype], name))
+    return out
+
+
+def elementwise_source(
+    name: str, in_params: str, out_params: str, body: str, scalars: tuple[str, ...] = ()
+) -> str:
+    """A CUDA kernel doing what CuPy's ElementwiseKernel(in_params, out_params, body) does on
+    contiguous operands: each array operand is bound by reference to its element, as CuPy's
+    generated code binds it (`const T &raw = ...`), scalars are passed by value, and a
+    grid-stride loop runs over `_n` elements."""
+    args, binds = [], []
+    for ctype, pname in _params(in_params):
+        if pname in scalars:
+            args.append(f"const {ctype} {pname}")
+        else:
+            args.append(f"const {ctype}* __restrict__ _raw_{pname}")
+            binds.append(f"const {ctype} &{pname} = _raw_{pname}[_i];")
+    for ctype, pname in _params(out_params):
+        args.append(f"{ctype}* __restrict__ _raw_{pname}")
+        binds.append(f"{ctype} &{pname} = _raw_{pname}[_i];")
+    args.append("const long long _n")
+    bound = "\n        ".join(binds)
+    return f"""
+extern "C" __global__
+void {name}({", ".join(args)})
+{{
+    const long long _stride = (long long)blockDim.x * gridDim.x;
+    for (long long _i = (long long)blockIdx.x * blockDim.x + threadIdx.x; _i < _n;
+         _i += _stride) {{
+        {bound}
+        {body.strip()}
+    }}
+}}
+"""
+
+
+def row_reduction_source(
+    name: str, in_params: str, out_params: str, map_expr: str, reduce_expr: str,
+    post_map_expr: str, identity: str,
+) -> str:
+    """A CUDA kernel doing CuPy's ReductionKernel(...)(x, axis=1) on a contiguous (rows, cols)
+    operand, one row per thread, left to right (CuPy's own order is a tree: the same
+    expressions, another order of the float additions)."""
+    (in_ctype, in_name), = _params(in_params)
+    (out_ctype, out_name), = _params(out_params)
+    return f"""
+extern "C" __global__
+void {name}(const {in_ctype}* __restrict__ _raw_{in_name},
+            {out_ctype}* __restrict__ _raw_{out_name}, const long long _rows,
+            const long long _cols)
+{{
+    const long long _stride = (long long)blockDim.x * gridDim.x;
+    for (long long _r = (long long)blockIdx.x * blockDim.x + threadIdx.x; _r < _rows;
+         _r += _stride) {{
+        {out_ctype} _acc = ({out_ctype})({identity});
+        for (long long _j = 0; _j < _cols; ++_j) {{
+            const {in_ctype} &{in_name} = _raw_{in_name}[_r * _cols + _j];
+            const {out_ctype} a = _acc, b = ({map_expr});
+            _acc = ({reduce_expr});
+        }}
+        {out_ctype} &{out_name} = _raw_{out_name}[_r];
+        const {out_ctype} a = _acc;
+        {post_map_expr};
+    }}
+}}
+"""
+
+
+def standalone_sources() -> dict[str, str]:
+    """Kernel name -> complete CUDA source for every kernel of this module.
+
+    The raw kernels are the very strings CuPy compiles; the elementwise and reduction kernels
+    wrap the same expressions the way CuPy's generated code does.  Needs no CuPy.
+    """
+    return {
+        "cygno_zero_suppress": elementwise_source(
+            "cygno_zero_suppress", ZERO_SUPPRESS_IN, ZERO_SUPPRESS_OUT, ZERO_SUPPRESS_BODY,
+            ZERO_SUPPRESS_SCALARS,
+        ),
+        "cygno_sum_of_squares": row_reduction_source(
+            "cygno_sum_of_squares", SUM_OF_SQUARES_IN, SUM_OF_SQUARES_OUT, SUM_OF_SQUARES_MAP,
+            SUM_OF_SQUARES_REDUCE, SUM_OF_SQUARES_POST, SUM_OF_SQUARES_IDENTITY,
+        ),
+        "cygno_median_rebin": MEDIAN_REBIN_SOURCE,
+        "cygno_noise_clean": NOISE_CLEAN_SOURCE,
+    }

@@ -92,6 +92,8 @@ def line_axis(x: Any, y: Any, backend: Backend) -> tuple[float, float, float, fl
 def segment_median(values: Any, segments: Any, n: int, backend: Backend) -> Any:
     """Median of `values` within each segment (float64; NaN for empty segments)."""
     xp = backend.xp
+    # stable on both backends (CuPy's argsort always is): the same permutation; the median
+    # depends on the sorted values only anyway
     order = xp.argsort(values, kind="stable")
     order = order[xp.argsort(segments[order], kind="stable")]
     sorted_values = values[order].astype(xp.float64)
@@ -141,6 +143,9 @@ def _grow_along_line(
         across = xp.abs(-px * s + py * c)
         candidate = members | (across < params.dir_thickness)
         cand_idx = xp.nonzero(candidate)[0]
+        # CuPy sorts stably, NumPy's default does not: equal `along` values may come out in
+        # another order, but they fall in the same gap-free segment, and only the sorted
+        # values and the set of each segment's points are used, so the mask is the CPU's.
         order = xp.argsort(along[cand_idx])
         cand_idx = cand_idx[order]
         step = xp.diff(along[cand_idx]) * (abs(c) + abs(s))
@@ -304,6 +309,8 @@ HOUGH_MAX_VOTERS = 20_000
 def _chains_along(along: Any, gap: float, backend: Backend) -> tuple[Any, Any, int]:
     """Order of points along a line and the chain index of each (gaps > `gap` split)."""
     xp = backend.xp
+    # ties may be ordered differently on the GPU (stable sort); tied points share a chain and
+    # callers use each chain as a set, so the result is the CPU's
     order = xp.argsort(along)
     steps = xp.diff(along[order]) > gap
     chain = xp.concatenate([xp.zeros(1, dtype=xp.int64), xp.cumsum(steps).astype(xp.int64)])
@@ -338,8 +345,8 @@ def _hough_seed(
     offset = int(rho_bin.min())
     n_rho = int(rho_bin.max()) - offset + 1
     cell = (rho_bin - offset) + n_rho * xp.arange(HOUGH_ANGLES)[None, :]
-    votes = xp.bincount(cell.ravel(), minlength=n_rho * HOUGH_ANGLES)
-    best = int(xp.argmax(votes))
+    votes = xp.bincount(cell.ravel(), minlength=n_rho * HOUGH_ANGLES)  # integer: exact
+    best = int(xp.argmax(votes))  # first of equal maxima on both backends
     a = best // n_rho
     centre = (best % n_rho + offset + 0.5) * width
     band = xp.abs(x * float(np.cos(angles[a])) + y * float(np.sin(angles[a])) - centre) < width
@@ -358,7 +365,7 @@ def _hough_seed(
     cityblock = abs(c) + abs(s)
     order, chain, n_chain = _chains_along(along[band], params.dir_radius / cityblock, backend)
     counts = xp.bincount(chain, minlength=n_chain)
-    longest = int(xp.argmax(counts))
+    longest = int(xp.argmax(counts))  # first of equal maxima on both backends
     run = band[order[chain == longest]]
     extent = float(backend.scalar(along[run].max() - along[run].min())) * cityblock
     if run.shape[0] <= params.dir_minsamples or extent < HOUGH_MIN_EXTENT * params.dir_radius:

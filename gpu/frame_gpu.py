@@ -46,6 +46,9 @@ class GpuFrameSteps:
         self.compute_stream = cupy.cuda.Stream(non_blocking=True)
         self.capacity = 0
         self._ensure_capacity(params.batch_size)
+        # asarray uploads asynchronously on the current (legacy default) stream, which the
+        # non-blocking compute stream does not wait for: finish the maps' copies here
+        cupy.cuda.get_current_stream().synchronize()
 
     def _ensure_capacity(self, n: int) -> None:
         if n <= self.capacity:
@@ -102,6 +105,10 @@ class GpuFrameSteps:
             with self.compute_stream:
                 zs_kernel(self.raw[i], self.pedestal, self.threshold, cimax, self.zs[i])
         with self.compute_stream:
+            # Whole-frame numbers.  The uint64 raw sum (spark test) is exact in any order, so
+            # equal to the CPU's.  The zero-suppressed sums are float64 tree reductions where
+            # the CPU adds float32 pairwise: cmos_integral/mean/rms agree within float32
+            # rounding (monitor numbers; no cluster depends on them).
             raw_sums = self.raw[:n].reshape(n, -1).sum(axis=1, dtype=cp.uint64)
             zs_flat = self.zs[:n].reshape(n, -1)
             zs_sums = zs_flat.sum(axis=1, dtype=cp.float64)
@@ -136,8 +143,9 @@ class GpuFrameSteps:
             }
             if spark:
                 stats = frame_stats(total, 0.0, 0.0, n_pixels)
-                self.rebinned[i].fill(0)
-                self.cleaned[i].fill(0)
+                with self.compute_stream:  # the stream the clustering reads them on
+                    self.rebinned[i].fill(0)
+                    self.cleaned[i].fill(0)
             else:
                 stats = frame_stats(total, float(sums[i]), float(squares[i]), n_pixels)
             outputs.append(

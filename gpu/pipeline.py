@@ -96,6 +96,9 @@ class Reconstructor:
         self._vignette = (
             None if self._vignette_host is None else xp.asarray(self._vignette_host)
         )
+        # an asynchronous upload on the current stream, read later on the GPU path's
+        # non-blocking compute stream, which does not wait for it
+        self._backend.synchronize()
 
     @property
     def backend(self) -> str:
@@ -184,6 +187,8 @@ class Reconstructor:
             t = lap("noise_cleaning", t)
         else:
             clean = out.cleaned
+        # CuPy's nonzero lists indices in row-major order, as NumPy's: the same points in
+        # the same order on both, so point indices (and labels numbered by first point) match.
         rows, cols = xp.nonzero(clean > xp.float32(p.point_threshold))
         if rows.shape[0] > MAX_POINT_FRACTION * clean.size:
             image.update(n_points=float(rows.shape[0]))
@@ -199,7 +204,7 @@ class Reconstructor:
             self._threshold, self._vignette, p.cimax, p.rebin, b,
         )
         lap("variables", t)
-        clustered = final.labels >= 0
+        clustered = final.labels >= 0  # boolean-mask indexing keeps row-major order too
         hits = {
             "row": b.to_host(rows[clustered]).astype(np.int32),
             "col": b.to_host(cols[clustered]).astype(np.int32),
