@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dump": ("cygno_mw.cli.dump", "print the events and banks of a MIDAS file"),
     "odb": ("cygno_mw.cli.odb", "install ODB templates into a live ODB, or diff against them"),
     "sql": ("cygno_mw.cli.sql", "query the result tables (runs, reco, macro, sc, pedestals)"),
+    "plot": ("cygno_mw.cli.plot", "draw spectra, trends, event displays, pedestal maps"),
     "replay": ("cygno_mw.cli.replay", "reconstruct MIDAS files into SQL, reco files, S3"),
     "demo": ("cygno_mw.cli.demo", "simulate two runs, replay them, report (the first command)"),
     "frontend": ("cygno_mw.cli.frontend", "run a MIDAS frontend (camera, pmt, slow-control)"),

@@ -78,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     from cygno_mw.analyzers.outputs import database
 
     url = args.db or database.default_url()
+    if args.sql_command not in ("upgrade", "import-runlog"):
+        from cygno_mw.home import find_database
+
+        url = args.db or find_database()[0]
     if args.sql_command == "upgrade":
         return _upgrade(url)
     if args.sql_command == "import-runlog":
