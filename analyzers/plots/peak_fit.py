@@ -85,9 +85,12 @@ def fit_peak(values: np.ndarray, bins: int = 60,
         if len(x) < 6:
             raise CygnoError("the peak is too narrow for the binning: give more bins")
         start = (max(float(y.max()), 1.0), mean0, sigma0, float(min(y.min(), 1)), 0.0)
+        span = float(x[-1] - x[0]) + width
+        bounds = ([0.0, float(x[0]), width / 4, -np.inf, -np.inf],
+                  [np.inf, float(x[-1]), span, np.inf, np.inf])
         try:
             popt, pcov = curve_fit(_model, x, y, p0=start, sigma=np.sqrt(np.maximum(y, 1)),
-                                   absolute_sigma=True, maxfev=20000)
+                                   absolute_sigma=True, bounds=bounds, maxfev=20000)
         except (RuntimeError, ValueError) as exc:
             raise CygnoError(f"the peak fit did not converge: {exc}") from None
         mean0, sigma0 = float(popt[1]), abs(float(popt[2]))
