@@ -90,6 +90,9 @@ class MidasFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise MidasFileNotFoundError(
+                f"{self.path} is a folder: give a MIDAS file (run*.mid, .mid.gz, .mid.lz4)")
         if not self.path.is_file():
             raise MidasFileNotFoundError(f"{self.path}: no such file")
         self.compression = detect_compression(self.path)
