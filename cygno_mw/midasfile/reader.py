@@ -344,6 +344,11 @@ class MidasFile:
             self.complete = self.eor_event is not None
         return self.eor_odb
 
+    def bytes_read(self) -> int | None:
+        """How much of the file the event pass has read (compressed bytes; None when the
+        decompressor does not say): for progress estimates."""
+        return self._source.bytes_consumed
+
     @property
     def run_number(self) -> int | None:
         """The run number: the BOR serial number (mlogger's), else the ODB's Runinfo."""
