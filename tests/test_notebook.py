@@ -47,6 +47,9 @@ def test_connect_finds_the_default_and_says_so(demo_home: Path, tmp_path: Path,
     macro = db.macro(2)
     assert "timings" not in macro.columns
     assert macro["timings_total"].dtype == "float64" and (macro["timings_total"] > 0).all()
+    chosen = db.macro(2, columns=["event", "timings_total", "timings_seeding"])
+    assert list(chosen.columns) == ["event", "timings_total", "timings_seeding"]
+    assert chosen["timings_total"].tolist() == macro["timings_total"].tolist()
 
     monkeypatch.chdir(tmp_path)  # nothing here or above: $CYGNO_MW_HOME names the folder
     monkeypatch.setenv("CYGNO_MW_HOME", str(demo_home))

@@ -126,10 +126,11 @@ class Database:
                 columns: Sequence[str] | None, limit: int | None,
                 order: Sequence[str]) -> pd.DataFrame:
         if columns:
-            unknown = [c for c in columns if c not in table.c]
+            sources = [c if c in table.c else _json_source(table, c) for c in columns]
+            unknown = [c for c, source in zip(columns, sources, strict=True) if source is None]
             if unknown:
                 raise FilterError(f"{table.name} has no columns {unknown}")
-            selected = [table.c[c] for c in columns]
+            selected = [table.c[c] for c in dict.fromkeys(sources)]  # type: ignore[index]
         else:
             selected = list(table.columns)
         statement = sa.select(*selected)
@@ -149,7 +150,10 @@ class Database:
             frame = database.run_with_retry(self.engine, fetch, self.retry, "query")
         except exc.ArgumentError as err:  # pragma: no cover - programming error
             raise FilterError(str(err)) from None
-        return _expand_json(_typed(frame, table), table)
+        frame = _expand_json(_typed(frame, table), table)
+        if columns:
+            frame = frame.reindex(columns=list(columns))  # a key no row has: all NaN
+        return frame
 
 
 def _require_sqlite_file(url: URL) -> None:
@@ -196,6 +200,14 @@ def _expand_json(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
                                              dtype=object), errors="coerce")
             frame.insert(position + offset, f"{name}_{key}", values.astype("float64"))
     return frame
+
+
+def _json_source(table: sa.Table, name: str) -> str | None:
+    """The JSON column an expanded column `<column>_<key>` comes from, or None."""
+    for column in table.columns:
+        if (column.comment or "").startswith("JSON") and name.startswith(column.name + "_"):
+            return column.name
+    return None
 
 
 def _json_object(text: Any) -> dict[str, Any]:

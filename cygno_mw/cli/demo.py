@@ -39,10 +39,12 @@ def invoked_as() -> str:
     on_path = shutil.which("cygno-mw")
     if on_path and os.path.realpath(on_path) == os.path.realpath(script):
         return "cygno-mw"
+    if not script.is_absolute():
+        return str(script)  # as it was typed: .venv/bin/cygno-mw
     try:
-        return str(script.resolve().relative_to(Path.cwd()))
+        return str(script.relative_to(Path.cwd()))
     except ValueError:
-        return str(script.resolve())
+        return str(script)
 
 
 def run(args: argparse.Namespace) -> int:
