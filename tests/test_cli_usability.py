@@ -68,3 +68,19 @@ def test_sql_help_shows_examples_for_each_table(capsys) -> None:
 def test_dump_of_a_folder_says_it_is_a_folder(tmp_path: Path, capsys) -> None:
     assert main(["dump", str(tmp_path)]) == 1
     assert "is a folder: give a MIDAS file" in capsys.readouterr().err
+
+
+def test_cygno_mw_home_moves_the_embedded_default(tmp_path: Path, monkeypatch) -> None:
+    from cygno_mw.analyzers.output_params import OutputParams, resolve_output
+    from cygno_mw.analyzers.outputs.database import default_url
+
+    monkeypatch.delenv("CYGNO_DB_URL", raising=False)
+    monkeypatch.delenv("CYGNO_MW_HOME", raising=False)
+    assert resolve_output(OutputParams(), None).output_dir == "cygno-out"
+    assert default_url() == "sqlite:///cygno-out/cygno.sqlite"
+    monkeypatch.setenv("CYGNO_MW_HOME", str(tmp_path / "home"))
+    output = resolve_output(OutputParams(), None)
+    assert output.output_dir == str(tmp_path / "home")
+    assert output.database_url == f"sqlite:///{tmp_path / 'home' / 'cygno.sqlite'}"
+    assert default_url() == output.database_url
+    assert resolve_output(OutputParams(), tmp_path / "o").output_dir == str(tmp_path / "o")
