@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cygno_mw.analyzers.replay.session import ReplayOptions, ReplaySession
 from cygno_mw.analyzers.summary import RunSummary
@@ -85,7 +86,7 @@ def _run_demo(options: DemoOptions) -> DemoResult:
         for line in summary.lines():
             say(line)
     match = _compare_with_truth(database_url, physics.truth_path, params.reco)
-    pictures = _draw_pictures(database_url, out, physics.path) if options.plots else []
+    pictures = _draw_pictures(database_url, out, physics.path, say) if options.plots else []
     result = DemoResult(summaries, match, database_url, time.perf_counter() - started,
                         _cpu_seconds() - cpu_started, pictures)
     for line in _report(result, out, options.command):
@@ -103,7 +104,8 @@ def _compare_with_truth(database_url: str, truth_path: Path, reco: object) -> Ma
     return match_clusters(load_truth(truth_path), clusters, window)
 
 
-def _draw_pictures(database_url: str, out: Path, physics_file: Path) -> list[Path]:
+def _draw_pictures(database_url: str, out: Path, physics_file: Path,
+                   say: Callable[[str], None]) -> list[Path]:
     """The spectrum, trend and busiest event of the physics run, and the pedestal maps."""
     from cygno_mw.analyzers.outputs.query import Database
     from cygno_mw.analyzers.plots.event_display import busiest_event, draw_event
@@ -114,14 +116,22 @@ def _draw_pictures(database_url: str, out: Path, physics_file: Path) -> list[Pat
     plots = out / "plots"
     physics = f"run{PHYSICS_RUN:05d}"
     paths: list[Path] = []
+
+    def draw(what: str, function: Callable[[], Any]) -> None:
+        try:
+            paths.extend(function().paths)
+        except CygnoError as exc:  # e.g. no cluster at all in a tiny demo
+            say(f"no {what} picture: {exc}")
+
     with Database(database_url) as db:
-        paths += draw_spectrum(db, [PHYSICS_RUN], [plots / f"{physics}_spectrum.png"]).paths
-        paths += draw_trend(db, [PHYSICS_RUN], [plots / f"{physics}_trend.png"]).paths
+        draw("spectrum", lambda: draw_spectrum(db, [PHYSICS_RUN],
+                                               [plots / f"{physics}_spectrum.png"]))
+        draw("trend", lambda: draw_trend(db, [PHYSICS_RUN], [plots / f"{physics}_trend.png"]))
         event = busiest_event(db, PHYSICS_RUN, 0)
-        paths += draw_event(db, out, physics_file, event,
-                            [plots / f"{physics}_event{event}.png"]).paths
-        paths += draw_pedestal(db, out, PEDESTAL_RUN,
-                               [plots / f"run{PEDESTAL_RUN:05d}_pedestal.png"]).paths
+        draw("event", lambda: draw_event(db, out, physics_file, event,
+                                         [plots / f"{physics}_event{event}.png"]))
+        draw("pedestal", lambda: draw_pedestal(db, out, PEDESTAL_RUN,
+                                               [plots / f"run{PEDESTAL_RUN:05d}_pedestal.png"]))
     return paths
 
 
