@@ -93,7 +93,11 @@ def _userinfo(url: str) -> str:
 def resolve_output(output: OutputParams, output_dir: Path | None) -> OutputParams:
     """The output settings with `-o` applied and the database URL made explicit."""
     from cygno_mw.analyzers.outputs.credentials import DB_URL_ENV
+    from cygno_mw.home import HOME_ENV, home_dir
 
+    if output_dir is None and output.output_dir == OutputParams().output_dir and (
+            os.environ.get(HOME_ENV)):
+        output_dir = home_dir()
     if output_dir is not None:
         output = dataclasses.replace(output, output_dir=str(output_dir))
     if output.database_url == OutputParams().database_url:

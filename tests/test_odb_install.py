@@ -193,6 +193,11 @@ def test_install_raises_event_sizes_too_small_for_images_but_keeps_larger_ones(c
     assert main(["odb", "diff"]) == 0
 
 
+def test_diff_errors_are_status_2_not_differences(client, tmp_path, capsys):
+    assert main(["odb", "diff", "--templates", str(tmp_path / "nope")]) == 2
+    assert "cygno-mw odb diff: error:" in capsys.readouterr().err
+
+
 def test_frontends_started_after_install_change_no_setting(client):
     from cygno_mw.frontends.camera.equipment import CameraFrontend
     from cygno_mw.frontends.pmt.equipment import PmtFrontend
@@ -217,5 +222,5 @@ def test_install_without_midas_says_how_to_get_it(tmp_path):
     code = "import sys; from cygno_mw.cli import main; sys.exit(main(['odb', 'diff']))"
     result = subprocess.run([sys.executable, "-c", code], env=env,
                             capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 2  # diff: 1 means "differences found", trouble is 2
     assert "$MIDASSYS/python" in result.stderr and "Traceback" not in result.stderr

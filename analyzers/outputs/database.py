@@ -51,10 +51,12 @@ class RetryPolicy:
 
 
 def default_url() -> str:
-    """env CYGNO_DB_URL, else the embedded SQLite file under ./cygno-out/."""
+    """env CYGNO_DB_URL, else the embedded SQLite file in $CYGNO_MW_HOME or ./cygno-out/."""
     import os
 
-    return os.environ.get(credentials.DB_URL_ENV) or DEFAULT_DB_URL
+    from cygno_mw.home import home_database_url
+
+    return os.environ.get(credentials.DB_URL_ENV) or home_database_url()
 
 
 def parse_url(url: str | URL) -> URL:

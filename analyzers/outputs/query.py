@@ -14,6 +14,7 @@ Reco and Macro rows belong to processing passes (`passes`). `reco`/`macro` read 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,11 @@ class Database:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        from .credentials import safe_url
+
+        return f"Database({safe_url(self.url)!r})"
 
     # -- tables -----------------------------------------------------------------------------
     def runs(self, runs: int | Iterable[int] | None = None, *, start: Any = None,
@@ -205,10 +211,11 @@ class Database:
                 columns: Sequence[str] | None, limit: int | None,
                 order: Sequence[str]) -> pd.DataFrame:
         if columns:
-            unknown = [c for c in columns if c not in table.c]
+            sources = [c if c in table.c else _json_source(table, c) for c in columns]
+            unknown = [c for c, source in zip(columns, sources, strict=True) if source is None]
             if unknown:
                 raise FilterError(f"{table.name} has no columns {unknown}")
-            selected = [table.c[c] for c in columns]
+            selected = [table.c[c] for c in dict.fromkeys(sources)]  # type: ignore[index]
         else:
             selected = list(table.columns)
         statement = sa.select(*selected)
@@ -228,7 +235,10 @@ class Database:
             frame = database.run_with_retry(self.engine, fetch, self.retry, "query")
         except exc.ArgumentError as err:  # pragma: no cover - programming error
             raise FilterError(str(err)) from None
-        return _typed(frame, table)
+        frame = _expand_json(_typed(frame, table), table)
+        if columns:
+            frame = frame.reindex(columns=list(columns))  # a key no row has: all NaN
+        return frame
 
 
 def _require_sqlite_file(url: URL) -> None:
@@ -263,6 +273,42 @@ def _runs_condition(table: sa.Table, runs: int | Iterable[int] | None) -> list[A
         return [table.c.run == int(runs)]  # type: ignore[arg-type]
     numbers = [int(r) for r in runs]
     return [table.c.run.in_(numbers)]
+
+
+def _expand_json(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """JSON-object columns (comment 'JSON: ...', e.g. macro.timings) as one float column per
+    key, named `<column>_<key>` (`timings_seeding`), in place of the JSON text."""
+    for name in list(frame.columns):
+        comment = table.c[name].comment or ""
+        if not comment.startswith("JSON"):
+            continue
+        records = [_json_object(text) for text in frame[name]]
+        keys = sorted({key for record in records for key in record})
+        position = frame.columns.get_loc(name)
+        frame = frame.drop(columns=[name])
+        for offset, key in enumerate(keys):
+            values = pd.to_numeric(pd.Series([r.get(key) for r in records], index=frame.index,
+                                             dtype=object), errors="coerce")
+            frame.insert(position + offset, f"{name}_{key}", values.astype("float64"))
+    return frame
+
+
+def _json_source(table: sa.Table, name: str) -> str | None:
+    """The JSON column an expanded column `<column>_<key>` comes from, or None."""
+    for column in table.columns:
+        if (column.comment or "").startswith("JSON") and name.startswith(column.name + "_"):
+            return column.name
+    return None
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:

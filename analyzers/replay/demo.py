@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cygno_mw.analyzers.replay.session import ReplayOptions, ReplaySession
 from cygno_mw.analyzers.summary import RunSummary
@@ -33,6 +34,8 @@ class DemoOptions:
     workers: int = 1
     progress: bool = False
     say: Callable[[str], None] = field(default=print)
+    command: str = "cygno-mw"  # how the report's "try:" lines call us (.venv/bin/cygno-mw)
+    plots: bool = True  # end with the pictures of both runs under <output_dir>/plots/
 
 
 @dataclass
@@ -42,6 +45,7 @@ class DemoResult:
     database_url: str
     wall_s: float
     cpu_s: float
+    pictures: list[Path] = field(default_factory=list)
 
 
 def run_demo(options: DemoOptions) -> DemoResult:
@@ -82,9 +86,10 @@ def _run_demo(options: DemoOptions) -> DemoResult:
         for line in summary.lines():
             say(line)
     match = _compare_with_truth(database_url, physics.truth_path, params.reco)
+    pictures = _draw_pictures(database_url, out, physics.path, say) if options.plots else []
     result = DemoResult(summaries, match, database_url, time.perf_counter() - started,
-                        _cpu_seconds() - cpu_started)
-    for line in _report(result, out):
+                        _cpu_seconds() - cpu_started, pictures)
+    for line in _report(result, out, options.command):
         say(line)
     return result
 
@@ -99,7 +104,38 @@ def _compare_with_truth(database_url: str, truth_path: Path, reco: object) -> Ma
     return match_clusters(load_truth(truth_path), clusters, window)
 
 
-def _report(result: DemoResult, out: Path) -> list[str]:
+def _draw_pictures(database_url: str, out: Path, physics_file: Path,
+                   say: Callable[[str], None]) -> list[Path]:
+    """The spectrum, trend and busiest event of the physics run, and the pedestal maps."""
+    from cygno_mw.analyzers.outputs.query import Database
+    from cygno_mw.analyzers.plots.event_display import busiest_event, draw_event
+    from cygno_mw.analyzers.plots.pedestal_maps import draw_pedestal
+    from cygno_mw.analyzers.plots.spectrum import draw_spectrum
+    from cygno_mw.analyzers.plots.trend import draw_trend
+
+    plots = out / "plots"
+    physics = f"run{PHYSICS_RUN:05d}"
+    paths: list[Path] = []
+
+    def draw(what: str, function: Callable[[], Any]) -> None:
+        try:
+            paths.extend(function().paths)
+        except CygnoError as exc:  # e.g. no cluster at all in a tiny demo
+            say(f"no {what} picture: {exc}")
+
+    with Database(database_url) as db:
+        draw("spectrum", lambda: draw_spectrum(db, [PHYSICS_RUN],
+                                               [plots / f"{physics}_spectrum.png"]))
+        draw("trend", lambda: draw_trend(db, [PHYSICS_RUN], [plots / f"{physics}_trend.png"]))
+        event = busiest_event(db, PHYSICS_RUN, 0)
+        draw("event", lambda: draw_event(db, out, physics_file, event,
+                                         [plots / f"{physics}_event{event}.png"]))
+        draw("pedestal", lambda: draw_pedestal(db, out, PEDESTAL_RUN,
+                                               [plots / f"run{PEDESTAL_RUN:05d}_pedestal.png"]))
+    return paths
+
+
+def _report(result: DemoResult, out: Path, command: str = "cygno-mw") -> list[str]:
     physics = result.summaries[-1]
     db_option = "" if out == Path("cygno-out") else f" --db {result.database_url}"
     lines = ["", f"clusters vs truth (run {PHYSICS_RUN}):"]
@@ -113,10 +149,13 @@ def _report(result: DemoResult, out: Path) -> list[str]:
         f"  pedestal map  {out / 'pedestals'}/",
         f"  MIDAS files   {out / 'runs'}/ (truth: *.truth.parquet)",
         "",
+        *(["pictures:"] + [f"  {path}" for path in result.pictures] + [""]
+          if result.pictures else []),
         "try:",
-        f"  cygno-mw sql runs{db_option}",
-        f"  cygno-mw sql reco {PHYSICS_RUN} --where \"sc_integral > 10000\" "
+        f"  {command} sql runs{db_option}",
+        f"  {command} sql reco {PHYSICS_RUN} --where \"sc_integral > 10000\" "
         f"--columns event,sc_integral,sc_length,sc_xmean,sc_ymean{db_option}",
+        f"  {command} plot spectrum {PHYSICS_RUN}{db_option}",
         "",
         f"demo done in {result.wall_s:.1f} s (CPU {result.cpu_s:.1f} s)",
     ]

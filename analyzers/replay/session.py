@@ -165,7 +165,7 @@ class ReplaySession:
             preload = [] if pedestal_run else self._known_maps(params, sinks, run)
             engine = self.engine_for(params, preload)
             sinks.use_pass(self.options.pass_name, params, engine.backend)
-            progress = _progress_bar(run, self.options.progress)
+            progress = _progress_bar(run, self.options.progress, midas)
             processor = RunProcessor(params, sinks, engine,
                                      pedestals=self._resolver(params, sinks),
                                      on_image=None if progress is None else progress.update)
@@ -280,11 +280,10 @@ def _file_fields(facts: FileFactsTask) -> dict[str, Any]:
     return {"file_size": result.size, "file_checksum": result.md5}
 
 
-def _progress_bar(run: int, enabled: bool) -> Any:
-    """A tqdm counter on stderr, or None."""
+def _progress_bar(run: int, enabled: bool, midas: MidasFile) -> Any:
+    """A progress bar on stderr whose total (images) is estimated from the file read, or None."""
     if not enabled:
         return None
-    from tqdm import tqdm
+    from cygno_mw.progress import FileProgress
 
-    return tqdm(desc=f"run {run}", unit="img", file=sys.stderr, leave=False,
-                dynamic_ncols=True)
+    return FileProgress(f"run {run}", midas.path.stat().st_size, midas.bytes_read)

@@ -4,7 +4,8 @@ install  adds every template key missing from the ODB (programs on the status pa
          equipment Settings defaults, /Alias links); values already there are kept, except
          under a `--force PATH` (e.g. --force /Experiment/MAX_EVENT_SIZE);
 diff     lists missing keys (+) and keys whose ODB value differs from the template (~);
-         exit status 1 when there is any difference, like diff(1);
+         exit status 0 no difference, 1 differences found, 2 an error (no MIDAS,
+         no connection, bad templates), like diff(1);
 templates  prints the merged templates as JSON (needs no MIDAS).
 """
 
@@ -31,7 +32,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = __doc__
 
 
+EXIT_DIFFERENCES = 1
+EXIT_TROUBLE = 2
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.action != "diff":
+        return _run(args)
+    try:  # diff(1)'s convention: 1 is an answer ("they differ"), trouble is 2
+        return _run(args)
+    except Exception as exc:
+        print(f"cygno-mw odb diff: error: {exc}", file=sys.stderr)
+        return EXIT_TROUBLE
+
+
+def _run(args: argparse.Namespace) -> int:
     from cygno_mw import odb_install
 
     tree = odb_install.load_templates(args.templates)
@@ -52,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             differences = odb_install.compare(client, keys)
             for difference in differences:
                 print(difference.describe())
-            return 1 if differences else 0
+            return EXIT_DIFFERENCES if differences else 0
         verb = "would write" if args.dry_run else "wrote"
         for update in odb_install.update_start_commands(client, dry_run=args.dry_run):
             print(f"{'would update' if args.dry_run else 'updated'} {update.describe()}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import Any
 
 from cygno_mw.errors import CygnoError, UsageError
 
@@ -51,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
     mix = SignalMix.parse(args.mix) if args.mix else None
 
     show = not args.quiet and args.events > 0
-    progress = _Progress(args.events) if show else None
+    progress = None
+    if show:
+        from cygno_mw.progress import Progress
+
+        progress = _Simulated(Progress(f"simulating run {args.run}", args.events, "events"))
     try:
         result = _simulate(args, mix, progress, DEFAULT_CAMERA_SEED)
     except OSError as exc:
@@ -85,20 +89,14 @@ def _simulate(args: argparse.Namespace, mix, progress, default_camera_seed: int)
     )
 
 
-class _Progress:
-    """A one-line progress counter on stderr, rewritten in place when it is a terminal."""
+class _Simulated:
+    """simulate_run's progress callback (done, total) driving the shared progress display."""
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.tty = sys.stderr.isatty()
-        self.step = max(1, total // 10)
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
 
     def __call__(self, done: int, total: int) -> None:
-        if self.tty:
-            print(f"\rsimulating: {done}/{total} events", end="", file=sys.stderr, flush=True)
-        elif done % self.step == 0 or done == total:
-            print(f"simulating: {done}/{total} events", file=sys.stderr, flush=True)
+        self.progress.update(done - self.progress.done)
 
     def close(self) -> None:
-        if self.tty:
-            print(file=sys.stderr)
+        self.progress.close()

@@ -21,6 +21,32 @@ import sys
 from typing import Any
 
 FORMATS = ("table", "csv", "json")
+# examples shown by `cygno-mw sql TABLE --help`; each fits that table's columns
+EXAMPLES = {
+    "runs": """\
+  cygno-mw sql runs                                  # every run
+  cygno-mw sql runs 1 2 --columns run,start_time,number_of_events,reco_status
+  cygno-mw sql runs --start 2023-03-02 --stop 2023-03-03 --where "reco_status = 'done'"
+  cygno-mw sql runs --where "drift_v > 900 and exposure_s = 0.3" --format csv""",
+    "reco": """\
+  cygno-mw sql reco 2 --where "sc_integral > 10000" --columns event,sc_integral,sc_length
+  cygno-mw sql reco 2 --event 3 --where "sc_length < 80 and sc_width < 50"
+  cygno-mw sql reco 10 11 12 --columns run,event,sc_corrintegral --format csv > fe55.csv""",
+    "macro": """\
+  cygno-mw sql macro 2 --columns event,nclusters,cmos_integral,processing_time_s
+  cygno-mw sql macro 2 --where "nclusters >= 10"
+  cygno-mw sql macro --start "2023-03-02 06:00" --stop "2023-03-02 07:00" --format json
+  (the JSON column timings comes back as one column per step: timings_seeding, ...)""",
+    "sc": """\
+  cygno-mw sql sc --run 2 --limit 10                 # what was recorded during run 2
+  cygno-mw sql sc "Gas pressure" Humidity --equipment Environment --run 2
+  cygno-mw sql sc Drift --start 2023-03-02 --stop 2023-03-03 --where "value < 900"
+""",
+    "pedestals": """\
+  cygno-mw sql pedestals                             # every pedestal map, where it is stored
+  cygno-mw sql pedestals 1 --where "noise_mean < 3 and hot_pixels < 1000"
+""",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,13 +63,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if columns:
             sub.add_argument("--columns", metavar="A,B,...", help="only these columns")
 
-    runs = commands.add_parser("runs", help="the Run table")
+    def table(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text,
+                                   epilog="examples:\n" + EXAMPLES[name].rstrip(),
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "examples:\n" + "\n".join(e.splitlines()[0] for e in EXAMPLES.values())
+
+    runs = table("runs", "the Run table")
     runs.add_argument("runs", nargs="*", type=int, metavar="RUN")
     runs.add_argument("--start", help="runs started at or after this time (UTC)")
     runs.add_argument("--stop", help="runs started before this time (UTC)")
     common(runs)
 
-    reco = commands.add_parser("reco", help="clusters, one row each")
+    reco = table("reco", "clusters, one row each")
     reco.add_argument("runs", nargs="+", type=int, metavar="RUN")
     reco.add_argument("--camera", type=int)
     reco.add_argument("--event", type=int)
@@ -51,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="processing pass (default: each run's newest finished pass)")
     common(reco)
 
-    macro = commands.add_parser("macro", help="per-event summaries")
+    macro = table("macro", "per-image summaries")
     macro.add_argument("runs", nargs="*", type=int, metavar="RUN")
     macro.add_argument("--camera", type=int)
     macro.add_argument("--start", help="events at or after this time (UTC)")
@@ -60,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="processing pass (default: each run's newest finished pass)")
     common(macro)
 
-    sc = commands.add_parser("sc", help="slow-control time series")
+    sc = table("sc", "slow-control time series")
     sc.add_argument("variables", nargs="*", metavar="VARIABLE")
     sc.add_argument("--equipment")
     sc.add_argument("--run", type=int)
@@ -68,7 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sc.add_argument("--stop", help="until this time (UTC)")
     common(sc, columns=False)
 
-    pedestals = commands.add_parser("pedestals", help="pedestal-map summaries")
+    pedestals = table("pedestals", "pedestal-map summaries")
     pedestals.add_argument("runs", nargs="*", type=int, metavar="RUN")
     pedestals.add_argument("--camera", type=int)
     common(pedestals, columns=False)
@@ -107,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
     from cygno_mw.analyzers.outputs import database
 
     url = args.db or database.default_url()
+    if args.sql_command not in ("upgrade", "import-runlog"):
+        from cygno_mw.home import find_database
+
+        url = args.db or find_database()[0]
     if args.sql_command == "upgrade":
         return _upgrade(url)
     if args.sql_command == "import-runlog":

@@ -90,6 +90,9 @@ class MidasFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise MidasFileNotFoundError(
+                f"{self.path} is a folder: give a MIDAS file (run*.mid, .mid.gz, .mid.lz4)")
         if not self.path.is_file():
             raise MidasFileNotFoundError(f"{self.path}: no such file")
         self.compression = detect_compression(self.path)
@@ -340,6 +343,11 @@ class MidasFile:
                 pass
             self.complete = self.eor_event is not None
         return self.eor_odb
+
+    def bytes_read(self) -> int | None:
+        """How much of the file the event pass has read (compressed bytes; None when the
+        decompressor does not say): for progress estimates."""
+        return self._source.bytes_consumed
 
     @property
     def run_number(self) -> int | None:

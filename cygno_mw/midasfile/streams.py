@@ -76,6 +76,12 @@ class Source:
     def rewind(self) -> None:
         raise NotImplementedError
 
+    @property
+    def bytes_consumed(self) -> int | None:
+        """Bytes of the file itself read so far (compressed bytes for a compressed file);
+        None where the decompressor does not say.  For progress estimates."""
+        return self.offset
+
     def seek(self, offset: int) -> int:
         """Go to decompressed `offset` (forward by skipping, backward by rewinding)."""
         if offset < self.offset:
@@ -155,6 +161,14 @@ class StreamSource(Source):
         self.offset = 0
         self.end_problem = None
 
+    @property
+    def bytes_consumed(self) -> int | None:
+        raw = getattr(self._file, "fileobj", None) or getattr(self._file, "_fp", None)
+        try:
+            return int(raw.tell()) if raw is not None else None
+        except (OSError, ValueError):
+            return None
+
     def close(self) -> None:
         self._file.close()
 
@@ -187,6 +201,10 @@ class Lz4Source(Source):
     @property
     def compressed_offset(self) -> int:
         return self._chunk_start + self._pos
+
+    @property
+    def bytes_consumed(self) -> int | None:
+        return self.compressed_offset
 
     def _next_chunk(self, want: int) -> bool:
         if self._file_done:
