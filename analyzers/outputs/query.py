@@ -276,11 +276,11 @@ def _runs_condition(table: sa.Table, runs: int | Iterable[int] | None) -> list[A
 
 
 def _expand_json(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
-    """JSON-object columns (comment 'JSON: ...', e.g. macro.timings) as one float column per
-    key, named `<column>_<key>` (`timings_seeding`), in place of the JSON text."""
+    """JSON objects of numbers (columns marked `info={"json_floats": True}` in the schema, e.g.
+    macro.timings) as one float column per key, named `<column>_<key>` (`timings_seeding`),
+    in place of the JSON text.  Other JSON columns (a pass's parameters) stay text."""
     for name in list(frame.columns):
-        comment = table.c[name].comment or ""
-        if not comment.startswith("JSON"):
+        if not table.c[name].info.get("json_floats"):
             continue
         records = [_json_object(text) for text in frame[name]]
         keys = sorted({key for record in records for key in record})
@@ -296,7 +296,7 @@ def _expand_json(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
 def _json_source(table: sa.Table, name: str) -> str | None:
     """The JSON column an expanded column `<column>_<key>` comes from, or None."""
     for column in table.columns:
-        if (column.comment or "").startswith("JSON") and name.startswith(column.name + "_"):
+        if column.info.get("json_floats") and name.startswith(column.name + "_"):
             return column.name
     return None
 

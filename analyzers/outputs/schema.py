@@ -145,7 +145,8 @@ macro = sa.Table(
     sa.Column("noise_mean", Double),
     sa.Column("processing_time_s", Double),
     sa.Column("backend", sa.String(16)),
-    sa.Column("timings", sa.Text, comment="JSON: seconds per reconstruction step"),
+    sa.Column("timings", sa.Text, comment="JSON: seconds per reconstruction step",
+              info={"json_floats": True}),  # read back as one float column per key
     sa.Index("ix_macro_time", "time"),
 )
 
