@@ -1,0 +1,241 @@
+"""Compiled (Numba) loops of the CPU path: steps 1-5 in a few passes at memory speed.
+
+Each kernel repeats, operation for operation, the float32 arithmetic of the NumPy version it
+replaces (gpu/reference_cpu.py keeps those), so the results are bit-identical:
+
+- `zero_suppress_band`: raw < cimax and raw - pedestal > threshold keeps raw - pedestal
+  (float32), as zero_suppression's sign-bit mask does; one pass, no temporaries.
+- `pairwise_sums`: sum and sum of squares of the zero-suppressed band with NumPy's own
+  pairwise summation tree (blocks of 128, eight accumulators), i.e. what `zs.sum()` and
+  `np.square(zs).sum()` return, in one pass.
+- `median_rebin_band`: the 2x2 median (upper middle of four) and the rebin x rebin block
+  mean, rows summed first then columns, in rebin.py's order; no full-size intermediate.
+- `clean_raster`: the experiment's in-place raster loop (nred_cython) itself; the array
+  version in noise_cleaning reaches the same result as a fixed point.
+
+Compiled code is cached on disk (`cache=True`: next to this module, else Numba's user-wide
+cache dir or $NUMBA_CACHE_DIR), so a new process does not compile again; where no cache dir
+is writable the kernels are compiled in memory instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+
+PW_BLOCKSIZE = 128  # NumPy's pairwise-summation leaf size (loops_utils.h)
+
+
+def _jit(fn: Callable[..., Any]) -> Any:
+    """njit with an on-disk cache, or without one when no cache location is writable."""
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # "no locator available": read-only install, no writable cache dir
+        return numba.njit(cache=False, nogil=True)(fn)
+
+
+@_jit
+def raw_sum(raw: np.ndarray) -> int:
+    """Exact sum of a 2-D uint16 frame (the spark test)."""
+    total = np.uint64(0)
+    rows, cols = raw.shape
+    for i in range(rows):
+        row_total = np.uint64(0)
+        for j in range(cols):
+            row_total += np.uint64(raw[i, j])
+        total += row_total
+    return total
+
+
+@_jit
+def zero_suppress_band(
+    raw: np.ndarray,
+    pedestal: np.ndarray,
+    threshold: np.ndarray,
+    cimax: int,
+    first_row: int,
+    out: np.ndarray,
+) -> None:
+    """out[i] = zero-suppressed float32 row first_row + i of the frame."""
+    n, cols = out.shape
+    zero = np.float32(0.0)
+    for i in range(n):
+        r = first_row + i
+        for j in range(cols):
+            value = np.float32(raw[r, j]) - pedestal[r, j]
+            if raw[r, j] < cimax and value > threshold[r, j]:
+                out[i, j] = value
+            else:
+                out[i, j] = zero
+
+
+@_jit
+def _pairwise_leaf(a: np.ndarray, lo: int, n: int) -> tuple[np.float32, np.float32]:
+    """NumPy's float32 sum of a[lo:lo+n] (n <= PW_BLOCKSIZE) and of its squares."""
+    if n < 8:
+        s = np.float32(0.0)
+        q = np.float32(0.0)
+        for i in range(lo, lo + n):
+            s += a[i]
+            q += a[i] * a[i]
+        return s, q
+    s0, s1, s2, s3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    s4, s5, s6, s7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    q0, q1, q2, q3 = s0 * s0, s1 * s1, s2 * s2, s3 * s3
+    q4, q5, q6, q7 = s4 * s4, s5 * s5, s6 * s6, s7 * s7
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        k = lo + i
+        v0, v1, v2, v3 = a[k], a[k + 1], a[k + 2], a[k + 3]
+        v4, v5, v6, v7 = a[k + 4], a[k + 5], a[k + 6], a[k + 7]
+        s0 += v0
+        s1 += v1
+        s2 += v2
+        s3 += v3
+        s4 += v4
+        s5 += v5
+        s6 += v6
+        s7 += v7
+        q0 += v0 * v0
+        q1 += v1 * v1
+        q2 += v2 * v2
+        q3 += v3 * v3
+        q4 += v4 * v4
+        q5 += v5 * v5
+        q6 += v6 * v6
+        q7 += v7 * v7
+        i += 8
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    q = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+    while i < n:
+        v = a[lo + i]
+        s += v
+        q += v * v
+        i += 1
+    return s, q
+
+
+@_jit
+def _pairwise2(a: np.ndarray) -> tuple[np.float32, np.float32]:
+    """NumPy's pairwise tree over all of `a`, walked with an explicit stack.
+
+    (NumPy recurses: n <= PW_BLOCKSIZE is a leaf, else halves of n/2 rounded down to a
+    multiple of 8.  Numba's disk cache does not take recursive functions.)
+    """
+    tasks = np.empty((256, 3), dtype=np.int64)  # (lo, n, combine?) ; depth ~ log2(n/128)
+    sums = np.empty(256, dtype=np.float32)
+    squares = np.empty(256, dtype=np.float32)
+    n_tasks = 1
+    n_values = 0
+    tasks[0, 0], tasks[0, 1], tasks[0, 2] = 0, a.size, 0
+    while n_tasks:
+        n_tasks -= 1
+        lo, n, combine = tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2]
+        if combine:
+            n_values -= 1
+            sums[n_values - 1] += sums[n_values]
+            squares[n_values - 1] += squares[n_values]
+        elif n <= PW_BLOCKSIZE:
+            sums[n_values], squares[n_values] = _pairwise_leaf(a, lo, n)
+            n_values += 1
+        else:
+            half = n // 2
+            half -= half % 8
+            tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2] = lo, n, 1
+            tasks[n_tasks + 1, 0], tasks[n_tasks + 1, 1] = lo + half, n - half
+            tasks[n_tasks + 1, 2] = 0
+            tasks[n_tasks + 2, 0], tasks[n_tasks + 2, 1], tasks[n_tasks + 2, 2] = lo, half, 0
+            n_tasks += 3
+    return sums[0], squares[0]
+
+
+@_jit
+def pairwise_sums(flat: np.ndarray) -> tuple[float, float]:
+    """(flat.sum(), np.square(flat).sum()) of a contiguous float32 array, as NumPy gives them."""
+    s, q = _pairwise2(flat)
+    return float(np.float32(0.0) + s), float(np.float32(0.0) + q)
+
+
+@_jit
+def median_rebin_band(zs: np.ndarray, mirror_top: bool, rebin: int, out: np.ndarray) -> None:
+    """2x2 median then rebin x rebin block mean of a block-aligned band of rows.
+
+    The row above the band is zs[0] itself when `mirror_top` (the frame's top edge), else
+    zero (outside the acceptance window).  out: (n // rebin, cols // rebin) float32.
+    """
+    n, cols = zs.shape
+    row_sum = np.empty(cols, dtype=np.float32)
+    zero = np.float32(0.0)
+    area = np.float32(rebin * rebin)
+    for block in range(n // rebin):
+        for k in range(rebin):
+            i = block * rebin + k
+            for j in range(cols):
+                here = zs[i, j]
+                if i > 0:
+                    up = zs[i - 1, j]
+                elif mirror_top:
+                    up = here
+                else:
+                    up = zero
+                lo = up if up < here else here
+                hi = here if up < here else up
+                if j == 0:
+                    med = hi  # mirrored column: the pair is (hi, hi)
+                else:
+                    left_here = zs[i, j - 1]
+                    if i > 0:
+                        left_up = zs[i - 1, j - 1]
+                    elif mirror_top:
+                        left_up = left_here
+                    else:
+                        left_up = zero
+                    left_lo = left_up if left_up < left_here else left_here
+                    left_hi = left_here if left_up < left_here else left_up
+                    low = lo if lo > left_lo else left_lo
+                    high = hi if hi < left_hi else left_hi
+                    med = low if low > high else high
+                if k == 0:
+                    row_sum[j] = med
+                else:
+                    row_sum[j] += med
+        for c in range(cols // rebin):
+            acc = row_sum[c * rebin]
+            for k in range(1, rebin):
+                acc += row_sum[c * rebin + k]
+            out[block, c] = acc / area
+
+
+@_jit
+def clean_raster(
+    e: np.ndarray, outlier: float, min_average: float, min_active: int
+) -> None:
+    """The experiment's in-place noise cleaning of a border-zeroed float32 image."""
+    n_rows, n_cols = e.shape
+    limit = np.float32(outlier)
+    floor = np.float32(min_average)
+    eight = np.float32(8.0)
+    zero = np.float32(0.0)
+    for k in range(1, n_rows - 2):
+        for j in range(1, n_cols - 2):
+            a, b, c = e[k - 1, j - 1], e[k, j - 1], e[k + 1, j - 1]
+            d, spx, f = e[k - 1, j], e[k, j], e[k + 1, j]
+            g, h, i = e[k - 1, j + 1], e[k, j + 1], e[k + 1, j + 1]
+            active = (
+                (a != 0) + (b != 0) + (c != 0) + (d != 0) + (spx != 0)
+                + (f != 0) + (g != 0) + (h != 0) + (i != 0)
+            )
+            if active == 0:  # mean 0: the pixel stays 0, or is set to 0 if killed
+                if zero < floor or active < min_active:
+                    e[k, j] = zero
+                continue
+            mean = (a + b + c + d + f + g + h + i) / eight
+            if abs(spx - mean) > limit:
+                spx = mean
+            if mean < floor or active < min_active:
+                spx = zero
+            e[k, j] = spx

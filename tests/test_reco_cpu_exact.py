@@ -1,0 +1,163 @@
+"""The compiled CPU path equals the NumPy array reference (reference_cpu) bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cygno_mw.gpu import cpu_kernels
+from cygno_mw.gpu.frame_cpu import CpuFrameSteps, clean_rebinned_cpu
+from cygno_mw.gpu.noise_cleaning import clean_rebinned
+from cygno_mw.gpu.params import RecoParams
+from cygno_mw.gpu.pedestals import PedestalMaps
+from cygno_mw.gpu.pipeline import Reconstructor
+from cygno_mw.gpu.reference_cpu import NumpyFrameSteps, reference_reconstructor
+from cygno_mw.gpu.zero_suppression import threshold_map
+
+pytest.importorskip("cygno_mw.simulation.camera")
+
+from cygno_mw.simulation.camera import CameraSimulator
+from cygno_mw.simulation.sensor import SensorModel
+from cygno_mw.simulation.signals import SignalMix
+
+
+def assert_identical(ours, ref):
+    """Same skip reason, whole-image numbers, hits and cluster variables, bit for bit."""
+    assert ours.skipped == ref.skipped
+    assert ours.image == ref.image
+    assert ours.hits.keys() == ref.hits.keys()
+    for key, values in ref.hits.items():
+        assert ours.hits[key].dtype == values.dtype
+        np.testing.assert_array_equal(ours.hits[key], values, err_msg=key)
+    assert ours.clusters.keys() == ref.clusters.keys()
+    for name, values in ref.clusters.items():
+        assert ours.clusters[name].tobytes() == values.tobytes(), name
+
+
+@pytest.fixture(scope="module")
+def sensor():
+    return SensorModel.generate(seed=19)
+
+
+@pytest.fixture(scope="module")
+def recos(sensor):
+    maps = PedestalMaps(sensor.pedestal, sensor.noise, 100)
+    params = RecoParams(backend="numpy")
+    return Reconstructor(params, maps), reference_reconstructor(params, maps), params
+
+
+def _images(sensor, mix, seed, n=2, pedestal=False):
+    sim = CameraSimulator(sensor, mix=mix, seed=seed)
+    return [sim.image(pedestal=pedestal)[0] for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("mix", "seed"),
+    [
+        (SignalMix(), 1),
+        (SignalMix(fe55=30, muon=3, nr=3, er=3, close_pairs=3), 2),
+        (SignalMix(fe55=0, muon=6, nr=0, er=0, close_pairs=0), 3),
+    ],
+)
+def test_simulated_frames(sensor, recos, mix, seed):
+    ours, ref, _ = recos
+    for image in _images(sensor, mix, seed):
+        result = ours.process(image)
+        assert result.n_clusters > 0
+        assert_identical(result, ref.process(image))
+
+
+def test_pedestal_frame(sensor, recos):
+    ours, ref, _ = recos
+    (image,) = _images(sensor, SignalMix(), 4, n=1, pedestal=True)
+    assert_identical(ours.process(image), ref.process(image))
+
+
+def test_sparks_flashes_hot_pixels_and_saturation(sensor, recos):
+    ours, ref, params = recos
+    (image,) = _images(sensor, SignalMix(), 5, n=1)
+    rng = np.random.default_rng(5)
+    hot = image.copy()
+    flat = rng.choice(hot.size, 3000, replace=False)
+    hot.flat[flat[:1000]] = params.cimax  # exactly at the cut: dropped
+    hot.flat[flat[1000:2000]] = params.cimax - 1  # just below: kept
+    hot.flat[flat[2000:]] = 65535
+    hot[900:940, 1000:1100] = 65535  # a saturated blob
+    spark = np.full_like(image, 3000)
+    flash = image.copy()
+    flash[400:2000, :] += 60  # light everywhere, below the spark sum
+    for frame in (hot, spark, flash):
+        a, b = ours.process(frame), ref.process(frame)
+        assert_identical(a, b)
+    assert ours.process(spark).skipped == "spark"
+    assert ours.process(flash).skipped == "flash"
+
+
+def test_real_pixel_lists_on_a_simulated_pedestal(shared_data, sensor, recos):
+    ours, ref, _ = recos
+    files = sorted((shared_data / "pixels").glob("*.npy"))
+    assert files
+    (base,) = _images(sensor, SignalMix(), 6, n=1, pedestal=True)
+    for k, path in enumerate(files):
+        pixels = np.load(path)
+        rows = pixels[:, 0].astype(np.int64)
+        cols = pixels[:, 1].astype(np.int64)
+        rows = rows - rows.min() + 400 + 150 * k
+        cols = cols - cols.min() + 200 + 100 * k
+        inside = (rows < 2304) & (cols < 2304)
+        image = base.astype(np.int64)
+        image[rows[inside], cols[inside]] += np.rint(pixels[inside, 2]).astype(np.int64)
+        image = np.clip(image, 0, 65535).astype(np.uint16)
+        result = ours.process(image)
+        assert result.n_clusters > 0
+        assert_identical(result, ref.process(image))
+
+
+def _small_frame(shape, seed):
+    rng = np.random.default_rng(seed)
+    pedestal = (rng.uniform(95, 105, shape)).astype(np.float32)
+    noise = (rng.uniform(1.5, 3.5, shape)).astype(np.float32)
+    raw = np.rint(pedestal + rng.normal(0, 2.5, shape)).astype(np.int64)
+    raw.flat[rng.choice(raw.size, raw.size // 10, replace=False)] += rng.integers(5, 400)
+    raw.flat[rng.choice(raw.size, 5, replace=False)] = 6000
+    return raw.astype(np.uint16), pedestal, noise
+
+
+WINDOWS = [(0, 72, 0, 48), (9, 50, 4, 40), (13, 72, 0, 45), (0, 31, 3, 48)]
+
+
+@pytest.mark.parametrize("rebin", [1, 2, 3, 4])
+@pytest.mark.parametrize("window", WINDOWS)
+def test_steps_1_to_4_on_windows_and_rebins(rebin, window):
+    y0, y1, x0, x1 = window
+    p = RecoParams(ymin=y0, ymax=y1, xmin=x0, xmax=x1, rebin=rebin, spark_sum_threshold=0)
+    raw, pedestal, noise = _small_frame((72, 48), seed=rebin + y0 + x1)
+    thr = threshold_map(noise, p)
+    ours = CpuFrameSteps(p, pedestal, thr).run(raw)
+    ref = NumpyFrameSteps(p, pedestal, thr).run(raw)
+    assert ours.rebinned.tobytes() == ref.rebinned.tobytes()
+    assert ours.stats == ref.stats
+    expected = clean_rebinned(ref.rebinned, p, np)
+    assert ours.cleaned.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 127, 128, 129, 1000, 8191, 8193, 100_003])
+def test_pairwise_sums_are_numpys(size):
+    rng = np.random.default_rng(size)
+    values = (rng.exponential(30, size) * (rng.random(size) < 0.4)).astype(np.float32)
+    total, squares = cpu_kernels.pairwise_sums(values)
+    assert total == float(values.sum())
+    assert squares == float(np.square(values).sum())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_compiled_cleaning_equals_the_array_fixed_point(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 60))
+    density = rng.uniform(0.2, 0.95)
+    image = (rng.random((n, n + 5)) < density) * rng.exponential(rng.uniform(0.5, 6), (n, n + 5))
+    image[rng.random(image.shape) < 0.04] = 40.0
+    image = image.astype(np.float32)
+    for p in (RecoParams(), RecoParams(min_neighbors_average=0, clean_min_active=0)):
+        ours = clean_rebinned_cpu(image, p)
+        assert ours.tobytes() == clean_rebinned(image, p, np).tobytes()
