@@ -2,16 +2,20 @@
 
 `NumpyFrameSteps` is steps 1-4 as whole-array NumPy passes (the CPU path before the Numba
 kernels of cpu_kernels); step 5 is then noise_cleaning.clean_rebinned, the array fixed point
-of the experiment's loop.  `reference_reconstructor` is a Reconstructor running them: tests
-and bench/reco.py compare the default CPU path with it bit for bit.
+of the experiment's loop.  `reference_backend` runs the clustering (steps 6-7) as the plain
+array code instead of cpu_clustering's compiled loops.  `reference_reconstructor` is a
+Reconstructor running all of them: tests and bench/reco.py compare the default CPU path
+with it bit for bit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
+from .backend import Backend, numpy_backend
 from .frame_cpu import FrameOutput, frame_stats
 from .params import RecoParams
 from .pedestals import PedestalMaps
@@ -80,4 +84,10 @@ def reference_reconstructor(
     """A NumPy-backend Reconstructor whose steps 1-5 are the array reference above."""
     reco = Reconstructor(params.replace(backend="numpy"), pedestal, vignette)
     reco._frames = NumpyFrameSteps(reco.params, pedestal.mean, reco._threshold)
+    reco._backend = reference_backend()
     return reco
+
+
+def reference_backend() -> Backend:
+    """The NumPy backend with the clustering as plain array code (no compiled loops)."""
+    return dataclasses.replace(numpy_backend(), compiled=False)

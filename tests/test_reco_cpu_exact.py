@@ -161,3 +161,49 @@ def test_compiled_cleaning_equals_the_array_fixed_point(seed):
     for p in (RecoParams(), RecoParams(min_neighbors_average=0, clean_min_active=0)):
         ours = clean_rebinned_cpu(image, p)
         assert ours.tobytes() == clean_rebinned(image, p, np).tobytes()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_compiled_seeding_equals_the_array_code(seed):
+    from cygno_mw.gpu.backend import numpy_backend
+    from cygno_mw.gpu.dbscan_seeding import dbscan_seed
+    from cygno_mw.gpu.reference_cpu import reference_backend
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(20, 120)), int(rng.integers(20, 120)))
+    n = int(rng.integers(1, shape[0] * shape[1] // 3))
+    flat = rng.choice(shape[0] * shape[1], n, replace=False)
+    rows, cols = np.divmod(flat, shape[1])
+    weights = (rng.exponential(1.5, n) + 0.5).astype(np.float32)
+    eps = [1.0, 2.5, 3.0, 5.0, 7.9, 12.0, 12.0, 20.0][seed]
+    min_samples = float(rng.uniform(1, 1 + 2 * eps))
+    ours = dbscan_seed(rows, cols, weights, eps, min_samples, shape, numpy_backend())
+    ref = dbscan_seed(rows, cols, weights, eps, min_samples, shape, reference_backend())
+    assert ours.n_clusters == ref.n_clusters > 0
+    np.testing.assert_array_equal(ours.is_core, ref.is_core)
+    np.testing.assert_array_equal(ours.labels, ref.labels)
+    np.testing.assert_array_equal(ours.sizes, ref.sizes)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int32])
+def test_compiled_segment_operations_equal_numpys(dtype):
+    from cygno_mw.gpu.backend import numpy_backend
+    from cygno_mw.gpu.reference_cpu import reference_backend
+
+    rng = np.random.default_rng(3)
+    segments = rng.integers(0, 40, 5000)
+    values = rng.normal(0, 10, 5000)
+    if np.dtype(dtype).kind == "f":
+        values[rng.choice(5000, 300, replace=False)] = 0.0
+        values[rng.choice(5000, 300, replace=False)] = -0.0
+        values[:3] = np.nan
+    values = values.astype(dtype)
+    ours, ref = numpy_backend(), reference_backend()
+    assert ours.compiled and not ref.compiled
+    for name, fill in (("segment_min", 1e9), ("segment_max", -1e9)):
+        got = getattr(ours, name)(values, segments, 45, fill)
+        with np.errstate(invalid="ignore"):  # the NaNs
+            expected = getattr(ref, name)(values, segments, 45, fill)
+        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes(), name
+    got, expected = ours.segment_sum(values, segments, 45), ref.segment_sum(values, segments, 45)
+    assert got.tobytes() == expected.tobytes()

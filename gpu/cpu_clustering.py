@@ -1,0 +1,236 @@
+"""Compiled (Numba) forms of the clustering's array code on the CPU: same results, bit for bit.
+
+- `segment_sum/min/max`: NumPy's `bincount(weights=)` and `minimum.at`/`maximum.at` as the
+  loops they are (index order; for ties and signed zeros the later value wins, as in
+  np.minimum/np.maximum; NaN propagates), without their per-call checks and copies.
+- `neighbourhood_weight`: dbscan_seeding's row-prefix-sum look-ups, with the prefix rows
+  computed only where points are and NumPy's pairwise order for the per-point total.
+- `core_components` / `attach`: the painted-lattice labelling of dbscan_seeding as a
+  union-find over points within cityblock R.  Boxes of two points touch exactly when the
+  points are within R, so the lattice's components are these; scipy's label numbers them by
+  their first lattice pixel in raster order, i.e. by (min u, then min v at that u) of their
+  points (u = row + col, v = row - col); a border point joins, like the lattice's maximum
+  filter, the highest-numbered component with a core point within R.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .cpu_kernels import _jit
+
+
+@_jit
+def segment_sum(values: np.ndarray, segments: np.ndarray, n: int) -> np.ndarray:
+    """np.bincount(segments, weights=values, minlength=n)[:n]."""
+    out = np.zeros(n, dtype=np.float64)
+    for i in range(segments.size):
+        s = segments[i]
+        if s < n:
+            out[s] += np.float64(values[i])
+    return out
+
+
+@_jit
+def segment_min(out: np.ndarray, segments: np.ndarray, values: np.ndarray) -> None:
+    """np.minimum.at(out, segments, values)."""
+    n = out.size
+    for i in range(segments.size):
+        s = segments[i]
+        if s < 0:
+            s += n
+        current, value = out[s], values[i]
+        if current != current:  # NaN stays
+            continue
+        out[s] = current if current < value else value
+
+
+@_jit
+def segment_max(out: np.ndarray, segments: np.ndarray, values: np.ndarray) -> None:
+    """np.maximum.at(out, segments, values)."""
+    n = out.size
+    for i in range(segments.size):
+        s = segments[i]
+        if s < 0:
+            s += n
+        current, value = out[s], values[i]
+        if current != current:
+            continue
+        out[s] = current if current > value else value
+
+
+@_jit
+def _pairwise_sum64(a: np.ndarray) -> float:
+    """NumPy's pairwise float64 sum of a 1-D array (its recursion walked with a stack)."""
+    tasks = np.empty((128, 3), dtype=np.int64)
+    values = np.empty(128, dtype=np.float64)
+    n_tasks = 1
+    n_values = 0
+    tasks[0, 0], tasks[0, 1], tasks[0, 2] = 0, a.size, 0
+    while n_tasks:
+        n_tasks -= 1
+        lo, n, combine = tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2]
+        if combine:
+            n_values -= 1
+            values[n_values - 1] += values[n_values]
+        elif n < 8:
+            res = 0.0
+            for i in range(lo, lo + n):
+                res += a[i]
+            values[n_values] = res
+            n_values += 1
+        elif n <= 128:
+            r = a[lo : lo + 8].copy()
+            i = 8
+            stop = n - n % 8
+            while i < stop:
+                for k in range(8):
+                    r[k] += a[lo + i + k]
+                i += 8
+            res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+            while i < n:
+                res += a[lo + i]
+                i += 1
+            values[n_values] = res
+            n_values += 1
+        else:
+            half = n // 2
+            half -= half % 8
+            tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2] = lo, n, 1
+            tasks[n_tasks + 1, 0], tasks[n_tasks + 1, 1] = lo + half, n - half
+            tasks[n_tasks + 1, 2] = 0
+            tasks[n_tasks + 2, 0], tasks[n_tasks + 2, 1], tasks[n_tasks + 2, 2] = lo, half, 0
+            n_tasks += 3
+    return 0.0 + values[0]
+
+
+@_jit
+def neighbourhood_weight(
+    rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, radius: int, n_cols: int
+) -> np.ndarray:
+    """dbscan_seeding.neighbourhood_weight: float64 sums within cityblock `radius`."""
+    n = rows.size
+    out = np.zeros(n, dtype=np.float64)
+    if n == 0:
+        return out
+    R = radius
+    first = rows.min()
+    height = rows.max() - first + 1 + 2 * R
+    width = n_cols + 2 * R + 1
+    prefix = np.zeros((height, width), dtype=np.float64)
+    used = np.zeros(height, dtype=np.bool_)
+    for i in range(n):
+        r = rows[i] - first + R
+        prefix[r, cols[i] + R + 1] = np.float64(np.float32(weights[i]))
+        used[r] = True
+    for r in range(height):
+        if used[r]:
+            for j in range(1, width):
+                prefix[r, j] = prefix[r, j - 1] + prefix[r, j]
+    totals = np.empty(2 * R + 1, dtype=np.float64)
+    for i in range(n):
+        c = cols[i] + R
+        for k in range(2 * R + 1):
+            d = k - R
+            half = R - abs(d)
+            r = rows[i] - first + R + d
+            totals[k] = prefix[r, c + half + 1] - prefix[r, c - half]
+        out[i] = _pairwise_sum64(totals)
+    return out
+
+
+@_jit
+def _index_grid(rows: np.ndarray, cols: np.ndarray, pad: int) -> tuple:
+    """Grid of point indices (-1 empty) over the points' bounding box plus `pad`."""
+    r0 = rows.min() - pad
+    c0 = cols.min() - pad
+    grid = np.full((rows.max() - r0 + pad + 1, cols.max() - c0 + pad + 1), -1, dtype=np.int64)
+    for i in range(rows.size):
+        grid[rows[i] - r0, cols[i] - c0] = i
+    return grid, r0, c0
+
+
+@_jit
+def _root(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@_jit
+def core_components(rows: np.ndarray, cols: np.ndarray, radius: int) -> tuple:
+    """(labels numbered by first point, their count, lattice rank of each label)."""
+    n = rows.size
+    R = radius
+    grid, r0, c0 = _index_grid(rows, cols, R)
+    parent = np.arange(n)
+    for i in range(n):
+        gr, gc = rows[i] - r0, cols[i] - c0
+        for dr in range(-R, 1):  # the half-diamond of earlier cells (and the own cell)
+            half = R + dr
+            stop = half + 1 if dr < 0 else 1
+            for dc in range(-half, stop):
+                j = grid[gr + dr, gc + dc]
+                if j >= 0 and j != i:
+                    a, b = _root(parent, i), _root(parent, j)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+    labels = np.empty(n, dtype=np.int32)
+    label_of_root = np.full(n, -1, dtype=np.int64)
+    n_comp = 0
+    for i in range(n):
+        root = _root(parent, i)
+        if label_of_root[root] < 0:
+            label_of_root[root] = n_comp
+            n_comp += 1
+        labels[i] = label_of_root[root]
+    big = np.iinfo(np.int64).max
+    min_u = np.full(n_comp, big, dtype=np.int64)
+    min_v = np.full(n_comp, big, dtype=np.int64)
+    for i in range(n):
+        k = labels[i]
+        u, v = rows[i] + cols[i], rows[i] - cols[i]
+        if u < min_u[k] or (u == min_u[k] and v < min_v[k]):
+            min_u[k], min_v[k] = u, v
+    order = np.argsort(min_u * (4 * (rows.max() + cols.max() + 2)) + min_v, kind="mergesort")
+    rank = np.empty(n_comp, dtype=np.int64)
+    for position in range(n_comp):
+        rank[order[position]] = position
+    return labels, n_comp, rank
+
+
+@_jit
+def attach(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    core_rows: np.ndarray,
+    core_cols: np.ndarray,
+    core_labels: np.ndarray,
+    rank: np.ndarray,
+    radius: int,
+) -> np.ndarray:
+    """Per point: the highest-ranked component with a core point within `radius`, or -1."""
+    R = radius
+    out = np.full(rows.size, -1, dtype=np.int32)
+    grid, r0, c0 = _index_grid(core_rows, core_cols, 0)
+    height, width = grid.shape
+    for i in range(rows.size):
+        best = -1
+        best_rank = -1
+        for dr in range(-R, R + 1):
+            gr = rows[i] - r0 + dr
+            if gr < 0 or gr >= height:
+                continue
+            half = R - abs(dr)
+            for dc in range(-half, half + 1):
+                gc = cols[i] - c0 + dc
+                if gc < 0 or gc >= width:
+                    continue
+                j = grid[gr, gc]
+                if j >= 0:
+                    k = core_labels[j]
+                    if rank[k] > best_rank:
+                        best_rank, best = rank[k], k
+        out[i] = best
+    return out
