@@ -234,3 +234,93 @@ def attach(
                         best_rank, best = rank[k], k
         out[i] = best
     return out
+
+
+@_jit
+def hit_sums(
+    prow: np.ndarray,
+    pcol: np.ndarray,
+    seg_points: np.ndarray,
+    n: int,
+    frame: np.ndarray,
+    pedestal: np.ndarray,
+    threshold: np.ndarray,
+    vignette: np.ndarray,
+    has_vignette: bool,
+    cimax: int,
+    rebin: int,
+    mx: np.ndarray,
+    my: np.ndarray,
+    cos: np.ndarray,
+    sin: np.ndarray,
+) -> tuple:
+    """cluster_variables' per-hit sums (columns in HIT_SUMS order), along/across extremes,
+    and per hit along, across, value and cluster: one pass in the array code's hit order
+    (points in order, each point's rebin x rebin pixels row by row) and arithmetic."""
+    n_hits = prow.size * rebin * rebin
+    table = np.zeros((n, 24), dtype=np.float64)
+    extremes = np.empty((4, n), dtype=np.float64)
+    extremes[0, :] = np.inf
+    extremes[1, :] = -np.inf
+    extremes[2, :] = np.inf
+    extremes[3, :] = -np.inf
+    along_out = np.empty(n_hits, dtype=np.float64)
+    across_out = np.empty(n_hits, dtype=np.float64)
+    v_out = np.empty(n_hits, dtype=np.float64)
+    seg_out = np.empty(n_hits, dtype=np.int64)
+    zero32 = np.float32(0.0)
+    h = 0
+    for k in range(prow.size):
+        s = seg_points[k]
+        c, sn, cx, cy = cos[s], sin[s], mx[s], my[s]
+        t = table[s]
+        for b in range(rebin * rebin):
+            hr = prow[k] * rebin + b // rebin
+            hc = pcol[k] * rebin + b % rebin
+            raw = frame[hr, hc]
+            raw_f = np.float32(raw) if raw < cimax else zero32
+            value = raw_f - pedestal[hr, hc]
+            active = raw < cimax and value > threshold[hr, hc] and value > 0
+            v = np.float64(value)
+            w = v if v > 0.0 else 0.0
+            x, y = np.float64(hc), np.float64(hr)
+            dx, dy = x - cx, y - cy
+            along = dx * c + dy * sn
+            across = -dx * sn + dy * c
+            t[0] += 1.0
+            t[1] += 1.0 if active else 0.0
+            t[2] += v
+            if has_vignette:
+                t[3] += np.float64(value / vignette[hr, hc])
+            t[4] += v * v
+            t[5] += w
+            t[6] += w * x
+            t[7] += x
+            t[8] += w * y
+            t[9] += y
+            t[10] += w * along
+            t[11] += along
+            t[12] += w * across
+            t[13] += across
+            t[14] += w * (along * along)
+            t[15] += along * along
+            t[16] += w * (across * across)
+            t[17] += across * across
+            t[18] += w * (x * y)
+            t[19] += x * y
+            t[20] += w * (x * x)
+            t[21] += x * x
+            t[22] += w * (y * y)
+            t[23] += y * y
+            for row, q in ((0, along), (2, across)):
+                low, high = extremes[row, s], extremes[row + 1, s]
+                if low == low:
+                    extremes[row, s] = low if low < q else q
+                if high == high:
+                    extremes[row + 1, s] = high if high > q else q
+            along_out[h] = along
+            across_out[h] = across
+            v_out[h] = v
+            seg_out[h] = s
+            h += 1
+    return table, extremes, along_out, across_out, v_out, seg_out
