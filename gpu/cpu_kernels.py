@@ -3,11 +3,10 @@
 Each kernel repeats, operation for operation, the float32 arithmetic of the NumPy version it
 replaces (gpu/reference_cpu.py keeps those), so the results are bit-identical:
 
-- `zero_suppress_band`: raw < cimax and raw - pedestal > threshold keeps raw - pedestal
-  (float32), as zero_suppression's sign-bit mask does; one pass, no temporaries.
-- `pairwise_sums`: sum and sum of squares of the zero-suppressed band with NumPy's own
-  pairwise summation tree (blocks of 128, eight accumulators), i.e. what `zs.sum()` and
-  `np.square(zs).sum()` return, in one pass.
+- `zero_suppress_sums`: raw < cimax and raw - pedestal > threshold keeps raw - pedestal
+  (float32), as zero_suppression's sign-bit mask does; then the sum and sum of squares of
+  those values in NumPy's own pairwise summation order (blocks of 128, eight
+  accumulators), i.e. what `zs.sum()` and `np.square(zs).sum()` return.
 - `median_rebin_band`: the 2x2 median (upper middle of four) and the rebin x rebin block
   mean, rows summed first then columns, in rebin.py's order; no full-size intermediate.
 - `clean_raster`: the experiment's in-place raster loop (nred_cython) itself; the array
@@ -51,30 +50,21 @@ def raw_sum(raw: np.ndarray) -> int:
 
 
 @_jit
-def zero_suppress_band(
-    raw: np.ndarray,
-    pedestal: np.ndarray,
-    threshold: np.ndarray,
-    cimax: int,
-    first_row: int,
-    out: np.ndarray,
+def _zero_suppress(
+    raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int, out: np.ndarray
 ) -> None:
-    """out[i] = zero-suppressed float32 row first_row + i of the frame."""
-    n, cols = out.shape
     zero = np.float32(0.0)
-    for i in range(n):
-        r = first_row + i
-        for j in range(cols):
-            value = np.float32(raw[r, j]) - pedestal[r, j]
-            if raw[r, j] < cimax and value > threshold[r, j]:
-                out[i, j] = value
-            else:
-                out[i, j] = zero
+    for i in range(out.size):
+        value = np.float32(raw[i]) - pedestal[i]
+        out[i] = value if raw[i] < cimax and value > threshold[i] else zero
 
 
 @_jit
-def _pairwise_leaf(a: np.ndarray, lo: int, n: int) -> tuple[np.float32, np.float32]:
-    """NumPy's float32 sum of a[lo:lo+n] (n <= PW_BLOCKSIZE) and of its squares."""
+def _pairwise_leaf(
+    a: np.ndarray, lo: int, n: int, acc: np.ndarray, acc2: np.ndarray
+) -> tuple[np.float32, np.float32]:
+    """NumPy's float32 sum of a[lo:lo+n] (n <= PW_BLOCKSIZE) and of its squares: eight
+    accumulators (acc, acc2: scratch of 8) combined pairwise, then the rest in order."""
     if n < 8:
         s = np.float32(0.0)
         q = np.float32(0.0)
@@ -82,53 +72,36 @@ def _pairwise_leaf(a: np.ndarray, lo: int, n: int) -> tuple[np.float32, np.float
             s += a[i]
             q += a[i] * a[i]
         return s, q
-    s0, s1, s2, s3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    s4, s5, s6, s7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    q0, q1, q2, q3 = s0 * s0, s1 * s1, s2 * s2, s3 * s3
-    q4, q5, q6, q7 = s4 * s4, s5 * s5, s6 * s6, s7 * s7
-    i = 8
-    stop = n - n % 8
+    for k in range(8):
+        acc[k] = a[lo + k]
+        acc2[k] = a[lo + k] * a[lo + k]
+    i = lo + 8
+    stop = lo + n - n % 8
     while i < stop:
-        k = lo + i
-        v0, v1, v2, v3 = a[k], a[k + 1], a[k + 2], a[k + 3]
-        v4, v5, v6, v7 = a[k + 4], a[k + 5], a[k + 6], a[k + 7]
-        s0 += v0
-        s1 += v1
-        s2 += v2
-        s3 += v3
-        s4 += v4
-        s5 += v5
-        s6 += v6
-        s7 += v7
-        q0 += v0 * v0
-        q1 += v1 * v1
-        q2 += v2 * v2
-        q3 += v3 * v3
-        q4 += v4 * v4
-        q5 += v5 * v5
-        q6 += v6 * v6
-        q7 += v7 * v7
+        for k in range(8):
+            v = a[i + k]
+            acc[k] += v
+            acc2[k] += v * v
         i += 8
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    q = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
-    while i < n:
-        v = a[lo + i]
-        s += v
-        q += v * v
+    s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    q = ((acc2[0] + acc2[1]) + (acc2[2] + acc2[3])) + ((acc2[4] + acc2[5]) + (acc2[6] + acc2[7]))
+    while i < lo + n:
+        s += a[i]
+        q += a[i] * a[i]
         i += 1
     return s, q
 
 
 @_jit
-def _pairwise2(a: np.ndarray) -> tuple[np.float32, np.float32]:
-    """NumPy's pairwise tree over all of `a`, walked with an explicit stack.
-
-    (NumPy recurses: n <= PW_BLOCKSIZE is a leaf, else halves of n/2 rounded down to a
-    multiple of 8.  Numba's disk cache does not take recursive functions.)
-    """
-    tasks = np.empty((256, 3), dtype=np.int64)  # (lo, n, combine?) ; depth ~ log2(n/128)
+def pairwise_sums(a: np.ndarray) -> tuple[float, float]:
+    """(a.sum(), np.square(a).sum()) of a 1-D float32 array exactly as NumPy computes them:
+    its pairwise tree (leaves of <= PW_BLOCKSIZE, halves rounded down to a multiple of 8),
+    walked with an explicit stack (Numba's cache takes no recursive functions)."""
+    tasks = np.empty((256, 3), dtype=np.int64)  # (lo, n, combine?); depth ~ log2(n/128)
     sums = np.empty(256, dtype=np.float32)
     squares = np.empty(256, dtype=np.float32)
+    acc = np.empty(8, dtype=np.float32)
+    acc2 = np.empty(8, dtype=np.float32)
     n_tasks = 1
     n_values = 0
     tasks[0, 0], tasks[0, 1], tasks[0, 2] = 0, a.size, 0
@@ -140,7 +113,7 @@ def _pairwise2(a: np.ndarray) -> tuple[np.float32, np.float32]:
             sums[n_values - 1] += sums[n_values]
             squares[n_values - 1] += squares[n_values]
         elif n <= PW_BLOCKSIZE:
-            sums[n_values], squares[n_values] = _pairwise_leaf(a, lo, n)
+            sums[n_values], squares[n_values] = _pairwise_leaf(a, lo, n, acc, acc2)
             n_values += 1
         else:
             half = n // 2
@@ -150,14 +123,19 @@ def _pairwise2(a: np.ndarray) -> tuple[np.float32, np.float32]:
             tasks[n_tasks + 1, 2] = 0
             tasks[n_tasks + 2, 0], tasks[n_tasks + 2, 1], tasks[n_tasks + 2, 2] = lo, half, 0
             n_tasks += 3
-    return sums[0], squares[0]
+    zero = np.float32(0.0)
+    return float(zero + sums[0]), float(zero + squares[0])
 
 
 @_jit
-def pairwise_sums(flat: np.ndarray) -> tuple[float, float]:
-    """(flat.sum(), np.square(flat).sum()) of a contiguous float32 array, as NumPy gives them."""
-    s, q = _pairwise2(flat)
-    return float(np.float32(0.0) + s), float(np.float32(0.0) + q)
+def zero_suppress_sums(
+    raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int, out: np.ndarray
+) -> tuple[float, float]:
+    """Zero-suppress flat pixels into `out`; return (out.sum(), np.square(out).sum()) as
+    NumPy gives them.  (Two loops: fused into the tree walk, the first one stops
+    vectorising and runs 30x slower.)"""
+    _zero_suppress(raw, pedestal, threshold, cimax, out)
+    return pairwise_sums(out)
 
 
 @_jit

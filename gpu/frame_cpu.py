@@ -3,7 +3,7 @@
 Rows outside the acceptance window are zero after zero suppression, and so are the median
 and the rebinned image there, so only the block-aligned band of rows that can be non-zero
 is processed: one pass writes the zero-suppressed band (float32, the only frame-sized
-buffer, allocated once per Reconstructor), one sums it, one median-filters and rebins it.
+buffer, allocated once per Reconstructor) and sums it, one median-filters and rebins it.
 The kernels (cpu_kernels) repeat the NumPy reference's float32 arithmetic
 (reference_cpu.NumpyFrameSteps), so the results are bit-identical to it.
 """
@@ -73,8 +73,10 @@ class CpuFrameSteps:
         t0 = time.perf_counter()
         zs_sum = zs_sq = 0.0
         if b > a:
-            kernels.zero_suppress_band(raw, self.pedestal, self.threshold, p.cimax, a, self.zs)
-            zs_sum, zs_sq = kernels.pairwise_sums(self.zs.reshape(-1))
+            zs_sum, zs_sq = kernels.zero_suppress_sums(
+                raw[a:b].reshape(-1), self.pedestal[a:b].reshape(-1),
+                self.threshold[a:b].reshape(-1), p.cimax, self.zs.reshape(-1),
+            )
         timings["zero_suppression"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if b > a:

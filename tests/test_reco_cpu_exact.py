@@ -141,13 +141,27 @@ def test_steps_1_to_4_on_windows_and_rebins(rebin, window):
     assert ours.cleaned.tobytes() == expected.tobytes()
 
 
-@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 127, 128, 129, 1000, 8191, 8193, 100_003])
-def test_pairwise_sums_are_numpys(size):
+@pytest.mark.parametrize("size", [1, 7, 8, 9, 127, 128, 129, 1000, 8191, 8193, 100_003])
+def test_zero_suppression_sums_are_numpys(size):
+    """Values and their (pairwise) sums as the NumPy reference computes them."""
+    from cygno_mw.gpu.zero_suppression import zero_suppress_rows
+
     rng = np.random.default_rng(size)
-    values = (rng.exponential(30, size) * (rng.random(size) < 0.4)).astype(np.float32)
-    total, squares = cpu_kernels.pairwise_sums(values)
-    assert total == float(values.sum())
-    assert squares == float(np.square(values).sum())
+    pedestal = rng.uniform(95, 105, (1, size)).astype(np.float32)
+    threshold = rng.uniform(0, 8, (1, size)).astype(np.float32)
+    threshold[0, rng.random(size) < 0.1] = np.inf
+    raw = np.rint(pedestal + rng.exponential(6, (1, size))).astype(np.uint16)
+    raw[0, rng.random(size) < 0.01] = 5000
+    expected = np.empty((1, size), np.float32)
+    zero_suppress_rows(raw, pedestal, threshold, 5000, (0, 1), expected,
+                       np.empty_like(expected))
+    out = np.empty(size, np.float32)
+    total, squares = cpu_kernels.zero_suppress_sums(
+        raw.ravel(), pedestal.ravel(), threshold.ravel(), 5000, out
+    )
+    assert out.tobytes() == expected.tobytes()
+    assert total == float(expected.sum())
+    assert squares == float(np.square(expected).sum())
 
 
 @pytest.mark.parametrize("seed", range(8))
