@@ -324,3 +324,54 @@ def hit_sums(
             seg_out[h] = s
             h += 1
     return table, extremes, along_out, across_out, v_out, seg_out
+
+
+@_jit
+def hough_votes(
+    x: np.ndarray, y: np.ndarray, cos: np.ndarray, sin: np.ndarray, width: float
+) -> tuple:
+    """directional._hough_seed's vote: (best cell, n_rho, offset), as its array code gets
+    them (bins floor((x cos + y sin) / width), cells angle-major, first maximum wins)."""
+    n_angles = cos.size
+    low = np.iinfo(np.int64).max
+    high = np.iinfo(np.int64).min
+    for i in range(x.size):
+        for a in range(n_angles):
+            b = np.int64(np.floor((x[i] * cos[a] + y[i] * sin[a]) / width))
+            low = min(low, b)
+            high = max(high, b)
+    n_rho = high - low + 1
+    votes = np.zeros(n_rho * n_angles, dtype=np.int64)
+    for i in range(x.size):
+        for a in range(n_angles):
+            b = np.int64(np.floor((x[i] * cos[a] + y[i] * sin[a]) / width))
+            votes[(b - low) + n_rho * a] += 1
+    return np.argmax(votes), n_rho, low
+
+
+@_jit
+def near_points(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    track: np.ndarray,
+    d_row: np.ndarray,
+    d_col: np.ndarray,
+    reach: int,
+    shape: tuple,
+) -> np.ndarray:
+    """directional._isolation_mask: points not in `track` with a track point at one of
+    the offsets (d_row, d_col) (a disc of half-width `reach`)."""
+    grid = np.zeros((shape[0] + 2 * reach, shape[1] + 2 * reach), dtype=np.bool_)
+    for i in range(rows.size):
+        if track[i]:
+            grid[rows[i] + reach, cols[i] + reach] = True
+    out = np.zeros(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        if track[i]:
+            continue
+        r, c = rows[i] + reach, cols[i] + reach
+        for k in range(d_row.size):
+            if grid[r + d_row[k], c + d_col[k]]:
+                out[i] = True
+                break
+    return out
