@@ -60,11 +60,10 @@ def _zero_suppress(
 
 
 @_jit
-def _pairwise_leaf(
-    a: np.ndarray, lo: int, n: int, acc: np.ndarray, acc2: np.ndarray
-) -> tuple[np.float32, np.float32]:
+def _pairwise_leaf(a: np.ndarray, lo: int, n: int) -> tuple[np.float32, np.float32]:
     """NumPy's float32 sum of a[lo:lo+n] (n <= PW_BLOCKSIZE) and of its squares: eight
-    accumulators (acc, acc2: scratch of 8) combined pairwise, then the rest in order."""
+    accumulators combined pairwise, then the rest in order.  (Unsigned indices: no
+    negative-index wraparound, so the eight lanes vectorise; twice as fast.)"""
     if n < 8:
         s = np.float32(0.0)
         q = np.float32(0.0)
@@ -72,23 +71,38 @@ def _pairwise_leaf(
             s += a[i]
             q += a[i] * a[i]
         return s, q
-    for k in range(8):
-        acc[k] = a[lo + k]
-        acc2[k] = a[lo + k] * a[lo + k]
-    i = lo + 8
-    stop = lo + n - n % 8
-    while i < stop:
-        for k in range(8):
-            v = a[i + k]
-            acc[k] += v
-            acc2[k] += v * v
-        i += 8
-    s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-    q = ((acc2[0] + acc2[1]) + (acc2[2] + acc2[3])) + ((acc2[4] + acc2[5]) + (acc2[6] + acc2[7]))
-    while i < lo + n:
-        s += a[i]
-        q += a[i] * a[i]
-        i += 1
+    one = np.uint64(1)
+    i = np.uint64(lo)
+    s0, s1, s2, s3 = a[i], a[i + one], a[i + 2 * one], a[i + 3 * one]
+    s4, s5, s6, s7 = a[i + 4 * one], a[i + 5 * one], a[i + 6 * one], a[i + 7 * one]
+    q0, q1, q2, q3 = s0 * s0, s1 * s1, s2 * s2, s3 * s3
+    q4, q5, q6, q7 = s4 * s4, s5 * s5, s6 * s6, s7 * s7
+    blocks = n // 8
+    for j in range(1, blocks):
+        i = np.uint64(lo) + np.uint64(8 * j)
+        v0, v1, v2, v3 = a[i], a[i + one], a[i + 2 * one], a[i + 3 * one]
+        v4, v5, v6, v7 = a[i + 4 * one], a[i + 5 * one], a[i + 6 * one], a[i + 7 * one]
+        s0 += v0
+        s1 += v1
+        s2 += v2
+        s3 += v3
+        s4 += v4
+        s5 += v5
+        s6 += v6
+        s7 += v7
+        q0 += v0 * v0
+        q1 += v1 * v1
+        q2 += v2 * v2
+        q3 += v3 * v3
+        q4 += v4 * v4
+        q5 += v5 * v5
+        q6 += v6 * v6
+        q7 += v7 * v7
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    q = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+    for k in range(lo + 8 * blocks, lo + n):
+        s += a[k]
+        q += a[k] * a[k]
     return s, q
 
 
@@ -100,8 +114,6 @@ def pairwise_sums(a: np.ndarray) -> tuple[float, float]:
     tasks = np.empty((256, 3), dtype=np.int64)  # (lo, n, combine?); depth ~ log2(n/128)
     sums = np.empty(256, dtype=np.float32)
     squares = np.empty(256, dtype=np.float32)
-    acc = np.empty(8, dtype=np.float32)
-    acc2 = np.empty(8, dtype=np.float32)
     n_tasks = 1
     n_values = 0
     tasks[0, 0], tasks[0, 1], tasks[0, 2] = 0, a.size, 0
@@ -113,7 +125,7 @@ def pairwise_sums(a: np.ndarray) -> tuple[float, float]:
             sums[n_values - 1] += sums[n_values]
             squares[n_values - 1] += squares[n_values]
         elif n <= PW_BLOCKSIZE:
-            sums[n_values], squares[n_values] = _pairwise_leaf(a, lo, n, acc, acc2)
+            sums[n_values], squares[n_values] = _pairwise_leaf(a, lo, n)
             n_values += 1
         else:
             half = n // 2
