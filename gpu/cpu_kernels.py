@@ -151,48 +151,49 @@ def zero_suppress_sums(
 
 
 @_jit
+def _median_row(up: np.ndarray, here: np.ndarray, row_sum: np.ndarray, first: bool) -> None:
+    """2x2 medians of one row (upper middle of four: max(max(lo1, lo2), min(hi1, hi2)) over
+    the vertical pairs of columns j-1 and j; column 0 is mirrored: its pair is (hi, hi)),
+    stored into (`first`) or added to row_sum.  Unsigned indices let the loop vectorise."""
+    hi0 = here[0] if up[0] < here[0] else up[0]
+    if first:
+        row_sum[0] = hi0
+    else:
+        row_sum[0] += hi0
+    one = np.uint64(1)
+    for j in range(1, here.size):
+        b = np.uint64(j)
+        a = b - one
+        u1, h1, u2, h2 = up[a], here[a], up[b], here[b]
+        lo1 = u1 if u1 < h1 else h1
+        hi1 = h1 if u1 < h1 else u1
+        lo2 = u2 if u2 < h2 else h2
+        hi2 = h2 if u2 < h2 else u2
+        low = lo2 if lo2 > lo1 else lo1
+        high = hi2 if hi2 < hi1 else hi1
+        med = low if low > high else high
+        if first:
+            row_sum[b] = med
+        else:
+            row_sum[b] += med
+
+
+@_jit
 def median_rebin_band(zs: np.ndarray, mirror_top: bool, rebin: int, out: np.ndarray) -> None:
     """2x2 median then rebin x rebin block mean of a block-aligned band of rows.
 
     The row above the band is zs[0] itself when `mirror_top` (the frame's top edge), else
-    zero (outside the acceptance window).  out: (n // rebin, cols // rebin) float32.
+    zero (outside the acceptance window).  out: (n // rebin, cols // rebin) float32; block
+    sums add rows first, then columns, in order (rebin.py's order).
     """
     n, cols = zs.shape
     row_sum = np.empty(cols, dtype=np.float32)
-    zero = np.float32(0.0)
+    top = zs[0].copy() if mirror_top else np.zeros(cols, dtype=np.float32)
     area = np.float32(rebin * rebin)
     for block in range(n // rebin):
         for k in range(rebin):
             i = block * rebin + k
-            for j in range(cols):
-                here = zs[i, j]
-                if i > 0:
-                    up = zs[i - 1, j]
-                elif mirror_top:
-                    up = here
-                else:
-                    up = zero
-                lo = up if up < here else here
-                hi = here if up < here else up
-                if j == 0:
-                    med = hi  # mirrored column: the pair is (hi, hi)
-                else:
-                    left_here = zs[i, j - 1]
-                    if i > 0:
-                        left_up = zs[i - 1, j - 1]
-                    elif mirror_top:
-                        left_up = left_here
-                    else:
-                        left_up = zero
-                    left_lo = left_up if left_up < left_here else left_here
-                    left_hi = left_here if left_up < left_here else left_up
-                    low = lo if lo > left_lo else left_lo
-                    high = hi if hi < left_hi else left_hi
-                    med = low if low > high else high
-                if k == 0:
-                    row_sum[j] = med
-                else:
-                    row_sum[j] += med
+            _median_row(zs[i - 1] if i > 0 else top, zs[i], row_sum, k == 0)
         for c in range(cols // rebin):
             acc = row_sum[c * rebin]
             for k in range(1, rebin):
