@@ -201,32 +201,52 @@ def median_rebin_band(zs: np.ndarray, mirror_top: bool, rebin: int, out: np.ndar
             out[block, c] = acc / area
 
 
+# rows of the noise cleaning processed together, in a wavefront (see clean_raster)
+CLEAN_WAVE_ROWS = 4
+
+
 @_jit
 def clean_raster(
     e: np.ndarray, outlier: float, min_average: float, min_active: int
 ) -> None:
-    """The experiment's in-place noise cleaning of a border-zeroed float32 image."""
+    """The experiment's in-place noise cleaning of a border-zeroed float32 image.
+
+    Pixel (k, j) reads (k-1, j-1..j+1) and (k, j-1) as already updated and (k, j+1),
+    (k+1, j-1..j+1) as not yet updated.  Rows taken CLEAN_WAVE_ROWS at a time, each two
+    columns behind the row above, keep exactly that order of updates, and give the CPU
+    independent pixels to overlap (one row alone is a chain of dependent float adds).
+    """
     n_rows, n_cols = e.shape
     limit = np.float32(outlier)
     floor = np.float32(min_average)
     eight = np.float32(8.0)
     zero = np.float32(0.0)
-    for k in range(1, n_rows - 2):
-        for j in range(1, n_cols - 2):
-            a, b, c = e[k - 1, j - 1], e[k, j - 1], e[k + 1, j - 1]
-            d, spx, f = e[k - 1, j], e[k, j], e[k + 1, j]
-            g, h, i = e[k - 1, j + 1], e[k, j + 1], e[k + 1, j + 1]
-            active = (
-                (a != 0) + (b != 0) + (c != 0) + (d != 0) + (spx != 0)
-                + (f != 0) + (g != 0) + (h != 0) + (i != 0)
-            )
-            if active == 0:  # mean 0: the pixel stays 0, or is set to 0 if killed
-                if zero < floor or active < min_active:
-                    e[k, j] = zero
-                continue
-            mean = (a + b + c + d + f + g + h + i) / eight
-            if abs(spx - mean) > limit:
-                spx = mean
-            if mean < floor or active < min_active:
-                spx = zero
-            e[k, j] = spx
+    n_j = n_cols - 3  # columns 1 .. n_cols - 3
+    k0 = 1
+    while k0 < n_rows - 2:
+        rows = min(CLEAN_WAVE_ROWS, n_rows - 2 - k0)
+        for step in range(n_j + 2 * (rows - 1)):
+            for r in range(rows):
+                jj = step - 2 * r
+                if jj < 0 or jj >= n_j:
+                    continue
+                k = k0 + r
+                j = jj + 1
+                a, b, c = e[k - 1, j - 1], e[k, j - 1], e[k + 1, j - 1]
+                d, spx, f = e[k - 1, j], e[k, j], e[k + 1, j]
+                g, h, i = e[k - 1, j + 1], e[k, j + 1], e[k + 1, j + 1]
+                active = (
+                    (a != 0) + (b != 0) + (c != 0) + (d != 0) + (spx != 0)
+                    + (f != 0) + (g != 0) + (h != 0) + (i != 0)
+                )
+                if active == 0:  # mean 0: the pixel stays 0, or is set to 0 if killed
+                    if zero < floor or active < min_active:
+                        e[k, j] = zero
+                    continue
+                mean = (a + b + c + d + f + g + h + i) / eight
+                if abs(spx - mean) > limit:
+                    spx = mean
+                if mean < floor or active < min_active:
+                    spx = zero
+                e[k, j] = spx
+        k0 += rows
