@@ -144,7 +144,7 @@ def _index_grid(rows: np.ndarray, cols: np.ndarray, pad: int) -> tuple:
     """Grid of point indices (-1 empty) over the points' bounding box plus `pad`."""
     r0 = rows.min() - pad
     c0 = cols.min() - pad
-    grid = np.full((rows.max() - r0 + pad + 1, cols.max() - c0 + pad + 1), -1, dtype=np.int64)
+    grid = np.full((rows.max() - r0 + pad + 1, cols.max() - c0 + pad + 1), -1, dtype=np.int32)
     for i in range(rows.size):
         grid[rows[i] - r0, cols[i] - c0] = i
     return grid, r0, c0
