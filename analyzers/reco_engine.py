@@ -155,7 +155,9 @@ class ProcessPoolEngine:
         self.workers = int(workers)
         self._backend = numpy_backend()
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["cygno_mw.analyzers.reco_engine"])
+        # the compiled CPU kernels' modules too: Numba is imported once, in the fork server
+        context.set_forkserver_preload(["cygno_mw.analyzers.reco_engine",
+                                        "cygno_mw.gpu.cpu_kernels", "cygno_mw.gpu.cpu_clustering"])
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_init_worker,
             initargs=(self.params.to_mapping(), [str(p) for p in preload or []]))

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cpu_kernels as kernels
 from .noise_cleaning import zero_border
 from .params import RecoParams
 from .rebin import band_rows
@@ -48,6 +47,9 @@ class CpuFrameSteps:
     """Compiled steps 1-5 of one frame with one preallocated band buffer."""
 
     def __init__(self, params: RecoParams, pedestal: np.ndarray, threshold: np.ndarray) -> None:
+        from . import cpu_kernels  # Numba: loaded only by the CPU path (not by frame_gpu)
+
+        self._kernels = cpu_kernels
         self.params = params
         self.pedestal = np.ascontiguousarray(pedestal, dtype=np.float32)
         self.threshold = np.ascontiguousarray(threshold, dtype=np.float32)
@@ -60,6 +62,7 @@ class CpuFrameSteps:
 
     def run(self, raw: np.ndarray) -> FrameOutput:
         p = self.params
+        kernels = self._kernels
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         total = int(kernels.raw_sum(raw))
@@ -92,10 +95,12 @@ class CpuFrameSteps:
 
 def clean_rebinned_cpu(image: np.ndarray, params: RecoParams) -> np.ndarray:
     """Step 5 by the experiment's raster loop, compiled: equals noise_cleaning.clean_rebinned."""
+    from .cpu_kernels import clean_raster
+
     cleaned = zero_border(image, params.clean_border, np)
     if cleaned.shape[0] < 4 or cleaned.shape[1] < 4:
         return np.zeros_like(cleaned)
-    kernels.clean_raster(
+    clean_raster(
         cleaned, params.clean_outlier, params.min_neighbors_average, params.clean_min_active
     )
     return cleaned
