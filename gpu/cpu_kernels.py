@@ -4,9 +4,9 @@ Each kernel repeats, operation for operation, the float32 arithmetic of the NumP
 replaces (gpu/reference_cpu.py keeps those), so the results are bit-identical:
 
 - `zero_suppress_sums`: raw < cimax and raw - pedestal > threshold keeps raw - pedestal
-  (float32), as zero_suppression's sign-bit mask does; then the sum and sum of squares of
-  those values in NumPy's own pairwise summation order (blocks of 128, eight
-  accumulators), i.e. what `zs.sum()` and `np.square(zs).sum()` return.
+  (float32), as zero_suppression's sign-bit mask does; in the same pass the sum and sum
+  of squares of those values in NumPy's own pairwise summation order (blocks of 128,
+  eight accumulators), i.e. what `zs.sum()` and `np.square(zs).sum()` return.
 - `median_rebin_band`: the 2x2 median (upper middle of four) and the rebin x rebin block
   mean, rows summed first then columns, in rebin.py's order; no full-size intermediate.
 - `clean_raster`: the experiment's in-place raster loop (nred_cython) itself; the array
@@ -51,10 +51,13 @@ def raw_sum(raw: np.ndarray) -> int:
 
 @_jit
 def _zero_suppress(
-    raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int, out: np.ndarray
+    raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int,
+    out: np.ndarray, lo: int, n: int,
 ) -> None:
+    """Zero-suppressed float32 values of flat pixels lo .. lo+n-1 into `out`."""
     zero = np.float32(0.0)
-    for i in range(out.size):
+    for j in range(n):
+        i = np.uint64(lo + j)
         value = np.float32(raw[i]) - pedestal[i]
         out[i] = value if raw[i] < cimax and value > threshold[i] else zero
 
@@ -107,16 +110,20 @@ def _pairwise_leaf(a: np.ndarray, lo: int, n: int) -> tuple[np.float32, np.float
 
 
 @_jit
-def pairwise_sums(a: np.ndarray) -> tuple[float, float]:
-    """(a.sum(), np.square(a).sum()) of a 1-D float32 array exactly as NumPy computes them:
-    its pairwise tree (leaves of <= PW_BLOCKSIZE, halves rounded down to a multiple of 8),
-    walked with an explicit stack (Numba's cache takes no recursive functions)."""
+def zero_suppress_sums(
+    raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int, out: np.ndarray
+) -> tuple[float, float]:
+    """Zero-suppress flat pixels into `out`; return (out.sum(), np.square(out).sum()) as
+    NumPy computes them: its pairwise tree (leaves of <= PW_BLOCKSIZE, halves rounded down
+    to a multiple of 8), walked with an explicit stack (Numba's cache takes no recursive
+    functions).  Each leaf's pixels are zero-suppressed just before they are summed, while
+    they are in the L1 cache: one pass over the frame."""
     tasks = np.empty((256, 3), dtype=np.int64)  # (lo, n, combine?); depth ~ log2(n/128)
     sums = np.empty(256, dtype=np.float32)
     squares = np.empty(256, dtype=np.float32)
     n_tasks = 1
     n_values = 0
-    tasks[0, 0], tasks[0, 1], tasks[0, 2] = 0, a.size, 0
+    tasks[0, 0], tasks[0, 1], tasks[0, 2] = 0, out.size, 0
     while n_tasks:
         n_tasks -= 1
         lo, n, combine = tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2]
@@ -125,7 +132,8 @@ def pairwise_sums(a: np.ndarray) -> tuple[float, float]:
             sums[n_values - 1] += sums[n_values]
             squares[n_values - 1] += squares[n_values]
         elif n <= PW_BLOCKSIZE:
-            sums[n_values], squares[n_values] = _pairwise_leaf(a, lo, n)
+            _zero_suppress(raw, pedestal, threshold, cimax, out, lo, n)
+            sums[n_values], squares[n_values] = _pairwise_leaf(out, lo, n)
             n_values += 1
         else:
             half = n // 2
@@ -137,17 +145,6 @@ def pairwise_sums(a: np.ndarray) -> tuple[float, float]:
             n_tasks += 3
     zero = np.float32(0.0)
     return float(zero + sums[0]), float(zero + squares[0])
-
-
-@_jit
-def zero_suppress_sums(
-    raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int, out: np.ndarray
-) -> tuple[float, float]:
-    """Zero-suppress flat pixels into `out`; return (out.sum(), np.square(out).sum()) as
-    NumPy gives them.  (Two loops: fused into the tree walk, the first one stops
-    vectorising and runs 30x slower.)"""
-    _zero_suppress(raw, pedestal, threshold, cimax, out)
-    return pairwise_sums(out)
 
 
 @_jit
