@@ -271,9 +271,37 @@ def hit_sums(
     zero32 = np.float32(0.0)
     h = 0
     for k in range(prow.size):
+        # a point's hits all belong to cluster s: its running sums stay in local variables
+        # for them (the same additions in the same order as table[s] += ... each time)
         s = seg_points[k]
         c, sn, cx, cy = cos[s], sin[s], mx[s], my[s]
         t = table[s]
+        size_ = t[0]
+        nhits_ = t[1]
+        integral_ = t[2]
+        corr_ = t[3]
+        vv_ = t[4]
+        w_ = t[5]
+        wx_ = t[6]
+        x_ = t[7]
+        wy_ = t[8]
+        y_ = t[9]
+        wal_ = t[10]
+        al_ = t[11]
+        wac_ = t[12]
+        ac_ = t[13]
+        wal2_ = t[14]
+        al2_ = t[15]
+        wac2_ = t[16]
+        ac2_ = t[17]
+        wxy_ = t[18]
+        xy_ = t[19]
+        wxx_ = t[20]
+        xx_ = t[21]
+        wyy_ = t[22]
+        yy_ = t[23]
+        al_lo, al_hi = extremes[0, s], extremes[1, s]
+        ac_lo, ac_hi = extremes[2, s], extremes[3, s]
         for b in range(rebin * rebin):
             hr = prow[k] * rebin + b // rebin
             hc = pcol[k] * rebin + b % rebin
@@ -287,42 +315,71 @@ def hit_sums(
             dx, dy = x - cx, y - cy
             along = dx * c + dy * sn
             across = -dx * sn + dy * c
-            t[0] += 1.0
-            t[1] += 1.0 if active else 0.0
-            t[2] += v
+            size_ += 1.0
+            nhits_ += 1.0 if active else 0.0
+            integral_ += v
             if has_vignette:
-                t[3] += np.float64(value / vignette[hr, hc])
-            t[4] += v * v
-            t[5] += w
-            t[6] += w * x
-            t[7] += x
-            t[8] += w * y
-            t[9] += y
-            t[10] += w * along
-            t[11] += along
-            t[12] += w * across
-            t[13] += across
-            t[14] += w * (along * along)
-            t[15] += along * along
-            t[16] += w * (across * across)
-            t[17] += across * across
-            t[18] += w * (x * y)
-            t[19] += x * y
-            t[20] += w * (x * x)
-            t[21] += x * x
-            t[22] += w * (y * y)
-            t[23] += y * y
-            for row, q in ((0, along), (2, across)):
-                low, high = extremes[row, s], extremes[row + 1, s]
-                if low == low:
-                    extremes[row, s] = low if low < q else q
-                if high == high:
-                    extremes[row + 1, s] = high if high > q else q
+                corr_ += np.float64(value / vignette[hr, hc])
+            vv_ += v * v
+            w_ += w
+            wx_ += w * x
+            x_ += x
+            wy_ += w * y
+            y_ += y
+            wal_ += w * along
+            al_ += along
+            wac_ += w * across
+            ac_ += across
+            wal2_ += w * (along * along)
+            al2_ += along * along
+            wac2_ += w * (across * across)
+            ac2_ += across * across
+            wxy_ += w * (x * y)
+            xy_ += x * y
+            wxx_ += w * (x * x)
+            xx_ += x * x
+            wyy_ += w * (y * y)
+            yy_ += y * y
+            # np.minimum.at / np.maximum.at: NaN stays, ties take the new value
+            if al_lo == al_lo:
+                al_lo = al_lo if al_lo < along else along
+            if al_hi == al_hi:
+                al_hi = al_hi if al_hi > along else along
+            if ac_lo == ac_lo:
+                ac_lo = ac_lo if ac_lo < across else across
+            if ac_hi == ac_hi:
+                ac_hi = ac_hi if ac_hi > across else across
             along_out[h] = along
             across_out[h] = across
             v_out[h] = v
             seg_out[h] = s
             h += 1
+        t[0] = size_
+        t[1] = nhits_
+        t[2] = integral_
+        t[3] = corr_
+        t[4] = vv_
+        t[5] = w_
+        t[6] = wx_
+        t[7] = x_
+        t[8] = wy_
+        t[9] = y_
+        t[10] = wal_
+        t[11] = al_
+        t[12] = wac_
+        t[13] = ac_
+        t[14] = wal2_
+        t[15] = al2_
+        t[16] = wac2_
+        t[17] = ac2_
+        t[18] = wxy_
+        t[19] = xy_
+        t[20] = wxx_
+        t[21] = xx_
+        t[22] = wyy_
+        t[23] = yy_
+        extremes[0, s], extremes[1, s] = al_lo, al_hi
+        extremes[2, s], extremes[3, s] = ac_lo, ac_hi
     return table, extremes, along_out, across_out, v_out, seg_out
 
 

@@ -41,9 +41,13 @@ def sensor():
 
 @pytest.fixture(scope="module")
 def recos(sensor):
+    from cygno_mw.vignetting import load_vignette_map
+
     maps = PedestalMaps(sensor.pedestal, sensor.noise, 100)
+    vignette = load_vignette_map(None, maps.shape)  # the built-in model: sc_corrintegral
     params = RecoParams(backend="numpy")
-    return Reconstructor(params, maps), reference_reconstructor(params, maps), params
+    return (Reconstructor(params, maps, vignette),
+            reference_reconstructor(params, maps, vignette), params)
 
 
 def _images(sensor, mix, seed, n=2, pedestal=False):
