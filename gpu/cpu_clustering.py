@@ -60,8 +60,39 @@ def segment_max(out: np.ndarray, segments: np.ndarray, values: np.ndarray) -> No
 
 
 @_jit
+def _pairwise_leaf64(a: np.ndarray, lo: int, n: int) -> float:
+    """NumPy's float64 sum of a[lo:lo+n], n <= 128: eight accumulators, then the rest."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = lo + 8
+    stop = lo + n - n % 8
+    while i < stop:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@_jit
 def _pairwise_sum64(a: np.ndarray) -> float:
     """NumPy's pairwise float64 sum of a 1-D array (its recursion walked with a stack)."""
+    if a.size <= 128:
+        return 0.0 + _pairwise_leaf64(a, 0, a.size)
     tasks = np.empty((128, 3), dtype=np.int64)
     values = np.empty(128, dtype=np.float64)
     n_tasks = 1
@@ -73,25 +104,8 @@ def _pairwise_sum64(a: np.ndarray) -> float:
         if combine:
             n_values -= 1
             values[n_values - 1] += values[n_values]
-        elif n < 8:
-            res = 0.0
-            for i in range(lo, lo + n):
-                res += a[i]
-            values[n_values] = res
-            n_values += 1
         elif n <= 128:
-            r = a[lo : lo + 8].copy()
-            i = 8
-            stop = n - n % 8
-            while i < stop:
-                for k in range(8):
-                    r[k] += a[lo + i + k]
-                i += 8
-            res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-            while i < n:
-                res += a[lo + i]
-                i += 1
-            values[n_values] = res
+            values[n_values] = _pairwise_leaf64(a, lo, n)
             n_values += 1
         else:
             half = n // 2
