@@ -6,7 +6,8 @@
   gathers `batch_size` images and sends them through `process_batch` together.
 - `ProcessPoolEngine` (CPU, `-j N`, N >= 2): N worker processes; each builds its
   Reconstructor once (pool initializer for the maps known at start, lazily for maps that
-  appear later) and keeps it.  Images go out in submission order and come back in it.
+  appear later) and keeps it.  Images go out in submission order and come back in it,
+  through shared memory (shared_images: one copy, no pickling of 10 MB frames).
 
 Both take `ImageJob`s with `submit` and hand back (job, result) pairs, in order, as they
 complete; `drain` waits for the rest.  A job names its pedestal map by file, so a worker
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from cygno_mw.analyzers.shared_images import ImageSlots, SlotRef, attached_view
 from cygno_mw.gpu.params import VIGNETTE_BUILTIN, VIGNETTE_NONE, RecoParams
 from cygno_mw.gpu.pedestals import PedestalMaps
 from cygno_mw.gpu.pipeline import ImageResult, Reconstructor
@@ -137,9 +139,9 @@ def _init_worker(params: dict[str, Any], preload: list[str]) -> None:
         _worker_cache.get(Path(path))
 
 
-def _reconstruct(pedestal_path: str, image: np.ndarray) -> ImageResult:
+def _reconstruct(pedestal_path: str, slot: SlotRef) -> ImageResult:
     assert _worker_cache is not None, "worker not initialised"
-    return _worker_cache.get(Path(pedestal_path)).process(image)
+    return _worker_cache.get(Path(pedestal_path)).process(attached_view(slot))
 
 
 class ProcessPoolEngine:
@@ -153,13 +155,16 @@ class ProcessPoolEngine:
         self.workers = int(workers)
         self._backend = numpy_backend()
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["cygno_mw.analyzers.reco_engine"])
+        # the compiled CPU kernels' modules too: Numba is imported once, in the fork server
+        context.set_forkserver_preload(["cygno_mw.analyzers.reco_engine",
+                                        "cygno_mw.gpu.cpu_kernels", "cygno_mw.gpu.cpu_clustering"])
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_init_worker,
             initargs=(self.params.to_mapping(), [str(p) for p in preload or []]))
-        self._in_flight: collections.deque[tuple[ImageJob, Future[ImageResult]]] = (
+        self._in_flight: collections.deque[tuple[ImageJob, SlotRef, Future[ImageResult]]] = (
             collections.deque())
         self.max_in_flight = 2 * self.workers
+        self._slots = ImageSlots(self.max_in_flight + 1)
 
     @property
     def backend(self) -> str:
@@ -170,32 +175,45 @@ class ProcessPoolEngine:
         return f"{self._backend.device_name} x {self.workers} processes"
 
     def submit(self, job: ImageJob) -> list[tuple[ImageJob, ImageResult]]:
-        future = self._pool.submit(_reconstruct, str(job.pedestal_path), job.image)
-        self._in_flight.append((job, future))
+        slot = self._slots.put(job.image)
+        try:
+            future = self._pool.submit(_reconstruct, str(job.pedestal_path), slot)
+        except BaseException:
+            self._slots.release(slot)
+            raise
+        self._in_flight.append((job, slot, future))
         done = []
         while self._in_flight and (len(self._in_flight) > self.max_in_flight
-                                   or self._in_flight[0][1].done()):
-            first, first_future = self._in_flight.popleft()
-            done.append((first, first_future.result()))
+                                   or self._in_flight[0][2].done()):
+            done.append(self._collect())
         return done
 
     def drain(self) -> list[tuple[ImageJob, ImageResult]]:
         done = []
         while self._in_flight:
-            job, future = self._in_flight.popleft()
-            done.append((job, future.result()))
+            done.append(self._collect())
         return done
+
+    def _collect(self) -> tuple[ImageJob, ImageResult]:
+        """The oldest job and its result; its slot is free again either way."""
+        job, slot, future = self._in_flight.popleft()
+        try:
+            return job, future.result()
+        finally:
+            self._slots.release(slot)
 
     def discard(self) -> None:
         """Forget images in flight (after an error in their run); waits for the workers."""
         while self._in_flight:
-            _, future = self._in_flight.popleft()
+            _, slot, future = self._in_flight.popleft()
             if not future.cancel():
                 future.exception()
+            self._slots.release(slot)
 
     def close(self) -> None:
         self.discard()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._slots.close()
 
 
 def make_engine(params: RecoParams, workers: int = 1,

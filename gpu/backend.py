@@ -51,6 +51,9 @@ class Backend:
     xp: ModuleType
     ndimage: ModuleType
     device_name: str
+    # CPU: run the clustering's hot spots as compiled loops (cpu_clustering), same results;
+    # False gives the plain NumPy array code (gpu/reference_cpu.py, the tests' reference)
+    compiled: bool = False
 
     @property
     def is_gpu(self) -> bool:
@@ -87,6 +90,10 @@ class Backend:
             import cupyx
 
             cupyx.scatter_max(out, segments, values)
+        elif self.compiled:
+            from . import cpu_clustering
+
+            cpu_clustering.segment_max(out, segments, values)
         else:
             np.maximum.at(out, segments, values)
         return out
@@ -99,12 +106,16 @@ class Backend:
             import cupyx
 
             cupyx.scatter_min(out, segments, values)
+        elif self.compiled:
+            from . import cpu_clustering
+
+            cpu_clustering.segment_min(out, segments, values)
         else:
             np.minimum.at(out, segments, values)
         return out
 
     def segment_sum(self, values: Any, segments: Any, n: int) -> Any:
-        """Per-segment float64 sum (bincount).
+        """Per-segment float64 sum (bincount; a compiled loop on the CPU).
 
         GPU: CuPy's bincount adds the weights with float64 atomics in no fixed order.  Sums of
         integer or half-integer values (counts, grid coordinates and their products, all
@@ -112,6 +123,10 @@ class Backend:
         differ from the CPU's by float64 rounding (~1e-16 relative), far inside the float32
         rounding the parity tests allow the cluster variables.
         """
+        if self.compiled:
+            from . import cpu_clustering
+
+            return cpu_clustering.segment_sum(values, segments, n)
         return self.xp.bincount(segments, weights=values, minlength=n)[:n]
 
     def synchronize(self) -> None:
@@ -127,7 +142,7 @@ def numpy_backend() -> Backend:
     from scipy import ndimage
 
     cpu = platform.processor() or platform.machine() or "cpu"
-    return Backend("numpy", np, ndimage, f"CPU ({cpu})")
+    return Backend("numpy", np, ndimage, f"CPU ({cpu})", compiled=True)
 
 
 @functools.cache

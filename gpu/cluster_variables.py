@@ -61,6 +61,14 @@ def empty_variables() -> dict[str, np.ndarray]:
     return {name: np.zeros(0, dtype=np.float64) for name in CLUSTER_VARIABLES}
 
 
+# per-cluster sums over the hits, in this order (columns of the compiled kernel's output)
+HIT_SUMS = (
+    "size", "nhits", "integral", "corrintegral", "vv", "w",
+    "w_x", "x", "w_y", "y", "w_along", "along", "w_across", "across",
+    "w_along2", "along2", "w_across2", "across2", "w_xy", "xy", "w_xx", "xx", "w_yy", "yy",
+)
+
+
 def cluster_variables(
     rows: Any,
     cols: Any,
@@ -81,6 +89,75 @@ def cluster_variables(
     idx = xp.nonzero(labels >= 0)[0]  # row-major order on both backends
     seg_points = labels[idx].astype(xp.int64)
     prow, pcol = rows[idx], cols[idx]
+    n = n_clusters
+
+    # principal axes of the unweighted hit distribution (= of the macro-pixel centres)
+    centre = (rebin - 1) / 2.0
+    mx, my, theta, _, cos, sin = principal_axes(
+        pcol * rebin + centre, prow * rebin + centre, seg_points, n, backend
+    )
+    args = (prow, pcol, seg_points, n, frame, pedestal, threshold, vignette, cimax, rebin,
+            mx, my, cos, sin)
+    if backend.compiled:
+        sums, extremes, along, across, v, seg = _hit_sums_compiled(*args)
+    else:
+        sums, extremes, along, across, v, seg = _hit_sums_arrays(*args, backend)
+    along_min, along_max, across_min, across_max = extremes
+
+    out: dict[str, Any] = {}
+    size = sums["size"]
+    out["sc_size"] = size
+    out["sc_nhits"] = sums["nhits"]
+    out["sc_integral"] = sums["integral"]
+    out["sc_corrintegral"] = sums["corrintegral"] if vignette is not None else sums["integral"]
+    mean_v = out["sc_integral"] / size
+    out["sc_rms"] = xp.sqrt(xp.maximum(sums["vv"] / size - mean_v**2, 0.0))
+
+    wsum = sums["w"]
+    has_w = wsum > 0
+    wnorm = xp.where(has_w, wsum, 1.0)
+
+    def wmean(q: str) -> Any:
+        return xp.where(has_w, sums["w_" + q] / wnorm, sums[q] / size)
+
+    out["sc_xmean"] = wmean("x")
+    out["sc_ymean"] = wmean("y")
+    big = float(2**31)
+    out["sc_xmin"] = backend.segment_min(pcol * rebin, seg_points, n, big).astype(xp.float64)
+    out["sc_xmax"] = backend.segment_max(pcol * rebin + rebin - 1, seg_points, n, -1)
+    out["sc_ymin"] = backend.segment_min(prow * rebin, seg_points, n, big).astype(xp.float64)
+    out["sc_ymax"] = backend.segment_max(prow * rebin + rebin - 1, seg_points, n, -1)
+    out["sc_xmax"] = out["sc_xmax"].astype(xp.float64)
+    out["sc_ymax"] = out["sc_ymax"].astype(xp.float64)
+
+    theta = xp.where(theta <= -np.pi / 2, theta + np.pi, theta)
+    out["sc_theta"] = xp.degrees(theta)
+    out["sc_length"] = along_max - along_min
+    out["sc_width"] = across_max - across_min
+
+    mean_along, mean_across = wmean("along"), wmean("across")
+    out["sc_longrms"] = xp.sqrt(xp.maximum(wmean("along2") - mean_along**2, 0.0))
+    out["sc_latrms"] = xp.sqrt(xp.maximum(wmean("across2") - mean_across**2, 0.0))
+    mean_x, mean_y = out["sc_xmean"], out["sc_ymean"]
+    cov = wmean("xy") - mean_x * mean_y
+    var_x = wmean("xx") - mean_x**2
+    var_y = wmean("yy") - mean_y**2
+    denom = xp.sqrt(xp.maximum(var_x * var_y, 0.0))
+    out["sc_pearson"] = xp.where(denom > 0, cov / xp.where(denom > 0, denom, 1.0), 0.0)
+
+    out["sc_lgausssigma"] = profile_sigma(along - along_min[seg], v, seg, n, backend)
+    out["sc_tgausssigma"] = profile_sigma(across - across_min[seg], v, seg, n, backend)
+    return {name: backend.to_host(out[name]).astype(np.float64) for name in CLUSTER_VARIABLES}
+
+
+def _hit_sums_arrays(
+    prow: Any, pcol: Any, seg_points: Any, n: int, frame: Any, pedestal: Any, threshold: Any,
+    vignette: Any | None, cimax: int, rebin: int, mx: Any, my: Any, cos: Any, sin: Any,
+    backend: Backend,
+) -> tuple[dict[str, Any], tuple[Any, Any, Any, Any], Any, Any, Any, Any]:
+    """HIT_SUMS per cluster, (along, across) min and max, and per hit along, across, value
+    and cluster: array code on backend.xp (the GPU path and the CPU reference)."""
+    xp = backend.xp
     block = np.arange(rebin * rebin)
     d_row = xp.asarray(block // rebin)[None, :]
     d_col = xp.asarray(block % rebin)[None, :]
@@ -91,72 +168,55 @@ def cluster_variables(
     value = pedestal_subtracted(raw, pedestal[hr, hc], cimax, xp)
     active = (raw < cimax) & (value > threshold[hr, hc]) & (value > 0)
     v = value.astype(xp.float64)
-    n = n_clusters
     # GPU: sums of light values are float64 atomics in no fixed order (Backend.segment_sum),
     # equal to the CPU's within float64 rounding; counts, extents and the axes are exact.
     # CUDA's sqrt is correctly rounded like the CPU's, its log within 1 ulp of it.
-    ssum = backend.segment_sum
 
-    out: dict[str, Any] = {}
-    size = ssum(xp.ones_like(v), seg, n)
-    out["sc_size"] = size
-    out["sc_nhits"] = ssum(active.astype(xp.float64), seg, n)
-    out["sc_integral"] = ssum(v, seg, n)
+    def ssum(q: Any) -> Any:
+        return backend.segment_sum(q, seg, n)
+
+    sums: dict[str, Any] = {}
+    sums["size"] = ssum(xp.ones_like(v))
+    sums["nhits"] = ssum(active.astype(xp.float64))
+    sums["integral"] = ssum(v)
     if vignette is not None:
-        out["sc_corrintegral"] = ssum((value / vignette[hr, hc]).astype(xp.float64), seg, n)
-    else:
-        out["sc_corrintegral"] = out["sc_integral"]
-    mean_v = out["sc_integral"] / size
-    out["sc_rms"] = xp.sqrt(xp.maximum(ssum(v * v, seg, n) / size - mean_v**2, 0.0))
-
+        sums["corrintegral"] = ssum((value / vignette[hr, hc]).astype(xp.float64))
+    sums["vv"] = ssum(v * v)
     x, y = hc.astype(xp.float64), hr.astype(xp.float64)
     w = xp.maximum(v, 0.0)
-    wsum = ssum(w, seg, n)
-    has_w = wsum > 0
-    wnorm = xp.where(has_w, wsum, 1.0)
-
-    def wmean(q: Any) -> Any:
-        return xp.where(has_w, ssum(w * q, seg, n) / wnorm, ssum(q, seg, n) / size)
-
-    out["sc_xmean"] = wmean(x)
-    out["sc_ymean"] = wmean(y)
-    big = float(2**31)
-    out["sc_xmin"] = backend.segment_min(pcol * rebin, seg_points, n, big).astype(xp.float64)
-    out["sc_xmax"] = backend.segment_max(pcol * rebin + rebin - 1, seg_points, n, -1)
-    out["sc_ymin"] = backend.segment_min(prow * rebin, seg_points, n, big).astype(xp.float64)
-    out["sc_ymax"] = backend.segment_max(prow * rebin + rebin - 1, seg_points, n, -1)
-    out["sc_xmax"] = out["sc_xmax"].astype(xp.float64)
-    out["sc_ymax"] = out["sc_ymax"].astype(xp.float64)
-
-    # principal axes of the unweighted hit distribution (= of the macro-pixel centres)
-    centre = (rebin - 1) / 2.0
-    mx, my, theta, _, cos, sin = principal_axes(
-        pcol * rebin + centre, prow * rebin + centre, seg_points, n, backend
-    )
-    theta = xp.where(theta <= -np.pi / 2, theta + np.pi, theta)
-    out["sc_theta"] = xp.degrees(theta)
+    sums["w"] = ssum(w)
     c, s = cos[seg], sin[seg]
     dx, dy = x - mx[seg], y - my[seg]
     along = dx * c + dy * s
     across = -dx * s + dy * c
-    along_min = backend.segment_min(along, seg, n, np.inf)
-    across_min = backend.segment_min(across, seg, n, np.inf)
-    out["sc_length"] = backend.segment_max(along, seg, n, -np.inf) - along_min
-    out["sc_width"] = backend.segment_max(across, seg, n, -np.inf) - across_min
+    for name, q in (("x", x), ("y", y), ("along", along), ("across", across),
+                    ("along2", along * along), ("across2", across * across),
+                    ("xy", x * y), ("xx", x * x), ("yy", y * y)):
+        sums["w_" + name] = ssum(w * q)
+        sums[name] = ssum(q)
+    extremes = (
+        backend.segment_min(along, seg, n, np.inf),
+        backend.segment_max(along, seg, n, -np.inf),
+        backend.segment_min(across, seg, n, np.inf),
+        backend.segment_max(across, seg, n, -np.inf),
+    )
+    return sums, extremes, along, across, v, seg
 
-    mean_along, mean_across = wmean(along), wmean(across)
-    out["sc_longrms"] = xp.sqrt(xp.maximum(wmean(along * along) - mean_along**2, 0.0))
-    out["sc_latrms"] = xp.sqrt(xp.maximum(wmean(across * across) - mean_across**2, 0.0))
-    mean_x, mean_y = out["sc_xmean"], out["sc_ymean"]
-    cov = wmean(x * y) - mean_x * mean_y
-    var_x = wmean(x * x) - mean_x**2
-    var_y = wmean(y * y) - mean_y**2
-    denom = xp.sqrt(xp.maximum(var_x * var_y, 0.0))
-    out["sc_pearson"] = xp.where(denom > 0, cov / xp.where(denom > 0, denom, 1.0), 0.0)
 
-    out["sc_lgausssigma"] = profile_sigma(along - along_min[seg], v, seg, n, backend)
-    out["sc_tgausssigma"] = profile_sigma(across - across_min[seg], v, seg, n, backend)
-    return {name: backend.to_host(out[name]).astype(np.float64) for name in CLUSTER_VARIABLES}
+def _hit_sums_compiled(
+    prow: Any, pcol: Any, seg_points: Any, n: int, frame: Any, pedestal: Any, threshold: Any,
+    vignette: Any | None, cimax: int, rebin: int, mx: Any, my: Any, cos: Any, sin: Any,
+) -> tuple[dict[str, Any], tuple[Any, Any, Any, Any], Any, Any, Any, Any]:
+    """The same as _hit_sums_arrays in one compiled pass over the hits (cpu_clustering)."""
+    from .cpu_clustering import hit_sums
+
+    vig = vignette if vignette is not None else np.ones((1, 1), dtype=np.float32)
+    table, extremes, along, across, v, seg = hit_sums(
+        prow, pcol, seg_points, n, frame, pedestal, threshold, vig, vignette is not None,
+        cimax, rebin, mx, my, cos, sin,
+    )
+    sums = {name: np.ascontiguousarray(table[:, k]) for k, name in enumerate(HIT_SUMS)}
+    return sums, (extremes[0], extremes[1], extremes[2], extremes[3]), along, across, v, seg
 
 
 def profile_sigma(position: Any, value: Any, seg: Any, n: int, backend: Backend) -> Any:

@@ -56,6 +56,12 @@ def neighbourhood_weight(
     n = int(rows.shape[0])
     if n == 0:
         return xp.zeros(0, dtype=xp.float64)
+    if backend.compiled:
+        from . import cpu_clustering
+
+        return cpu_clustering.neighbourhood_weight(
+            rows, cols, weights.astype(np.float32), radius, shape[1]
+        )
     R = radius
     grid = xp.zeros((shape[0] + 2 * R, shape[1] + 2 * R + 1), dtype=xp.float64)
     grid[rows + R, cols + R + 1] = weights.astype(xp.float32).astype(xp.float64)
@@ -86,9 +92,19 @@ class PaintedLattice:
         return u, v
 
 
+@dataclass
+class CompiledCores:
+    """The compiled CPU path's stand-in for PaintedLattice (see cpu_clustering)."""
+
+    rows: Any
+    cols: Any
+    labels: Any  # int32 component of each core point
+    rank: Any  # int64 lattice rank of each component (the painted lattice's label order)
+
+
 def core_components(
     rows: Any, cols: Any, radius: int, width: int, backend: Backend
-) -> tuple[Any, int, PaintedLattice | None]:
+) -> tuple[Any, int, PaintedLattice | CompiledCores | None]:
     """Connected components of points linked when within cityblock `radius`.
 
     Returns labels 0..n-1 numbered by first point, their count, and the painted lattice
@@ -98,6 +114,11 @@ def core_components(
     n = int(rows.shape[0])
     if n == 0:
         return xp.zeros(0, dtype=xp.int32), 0, None
+    if backend.compiled:
+        from . import cpu_clustering
+
+        labels, n_comp, rank = cpu_clustering.core_components(rows, cols, radius)
+        return labels, int(n_comp), CompiledCores(rows, cols, labels, rank)
     u = rows.astype(xp.int64) + cols
     v = rows.astype(xp.int64) - cols + (width - 1)
     extent = backend.to_host(xp.stack([u.min(), v.min(), u.max(), v.max()]))
@@ -128,13 +149,23 @@ def renumber_by_first(raw: Any, n: int, backend: Backend) -> Any:
 
 
 def attach_to_components(
-    rows: Any, cols: Any, radius: int, lattice: PaintedLattice | None, backend: Backend
+    rows: Any,
+    cols: Any,
+    radius: int,
+    lattice: PaintedLattice | CompiledCores | None,
+    backend: Backend,
 ) -> Any:
     """For each point, the cluster of some painted point within `radius`, else -1."""
     xp, ndi = backend.xp, backend.ndimage
     n = int(rows.shape[0])
     if n == 0 or lattice is None:
         return xp.full(n, -1, dtype=xp.int32)
+    if isinstance(lattice, CompiledCores):
+        from . import cpu_clustering
+
+        return cpu_clustering.attach(
+            rows, cols, lattice.rows, lattice.cols, lattice.labels, lattice.rank, radius
+        )
     # an (R+2)-wide window around a point meets the R-wide box of every point within R
     shift = 2 * (radius // 2) - radius + 1
     u, v = lattice.coordinates(rows, cols, xp)

@@ -178,6 +178,10 @@ def _isolation_mask(
     grid[rows[track] + r, cols[track] + r] = True
     dr, dc = np.mgrid[-r : r + 1, -r : r + 1]
     disc = dr**2 + dc**2 < radius**2
+    if backend.compiled:
+        from .cpu_clustering import near_points
+
+        return near_points(rows, cols, track, dr[disc], dc[disc], r, tuple(shape))
     d_row = xp.asarray(dr[disc])[None, :]
     d_col = xp.asarray(dc[disc])[None, :]
     near = grid[rows[:, None] + r + d_row, cols[:, None] + r + d_col].any(axis=1)
@@ -339,14 +343,21 @@ def _hough_seed(
     cos_table, sin_table = xp.asarray(np.cos(angles)), xp.asarray(np.sin(angles))
     stride = max(1, int(x.shape[0]) // HOUGH_MAX_VOTERS)  # bounded memory for huge clusters
     vx, vy = x[::stride], y[::stride]
-    rho = vx[:, None] * cos_table[None, :] + vy[:, None] * sin_table[None, :]
     width = params.dir_thickness
-    rho_bin = xp.floor(rho / width).astype(xp.int64)
-    offset = int(rho_bin.min())
-    n_rho = int(rho_bin.max()) - offset + 1
-    cell = (rho_bin - offset) + n_rho * xp.arange(HOUGH_ANGLES)[None, :]
-    votes = xp.bincount(cell.ravel(), minlength=n_rho * HOUGH_ANGLES)  # integer: exact
-    best = int(xp.argmax(votes))  # first of equal maxima on both backends
+    if backend.compiled:
+        from .cpu_clustering import hough_votes
+
+        best, n_rho, offset = (int(v) for v in hough_votes(
+            np.ascontiguousarray(vx), np.ascontiguousarray(vy), cos_table, sin_table, width
+        ))
+    else:
+        rho = vx[:, None] * cos_table[None, :] + vy[:, None] * sin_table[None, :]
+        rho_bin = xp.floor(rho / width).astype(xp.int64)
+        offset = int(rho_bin.min())
+        n_rho = int(rho_bin.max()) - offset + 1
+        cell = (rho_bin - offset) + n_rho * xp.arange(HOUGH_ANGLES)[None, :]
+        votes = xp.bincount(cell.ravel(), minlength=n_rho * HOUGH_ANGLES)  # integer: exact
+        best = int(xp.argmax(votes))  # first of equal maxima on both backends
     a = best // n_rho
     centre = (best % n_rho + offset + 0.5) * width
     band = xp.abs(x * float(np.cos(angles[a])) + y * float(np.sin(angles[a])) - centre) < width

@@ -1,8 +1,11 @@
-"""Steps 1-4 on the CPU: a handful of in-place float32 passes over the band of kept rows.
+"""Steps 1-5 on the CPU: compiled passes over the band of kept rows, then the cleaning loop.
 
 Rows outside the acceptance window are zero after zero suppression, and so are the median
 and the rebinned image there, so only the block-aligned band of rows that can be non-zero
-is processed.  Buffers are allocated once per Reconstructor (about 4 frames of float32).
+is processed: one pass writes the zero-suppressed band (float32, the only frame-sized
+buffer, allocated once per Reconstructor) and sums it, one median-filters and rebins it.
+The kernels (cpu_kernels) repeat the NumPy reference's float32 arithmetic
+(reference_cpu.NumpyFrameSteps), so the results are bit-identical to it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .noise_cleaning import zero_border
 from .params import RecoParams
-from .rebin import band_rows, median_rebin_rows
-from .zero_suppression import acceptance_window, is_spark, raw_sum, zero_suppress_rows
+from .rebin import band_rows
+from .zero_suppression import acceptance_window, is_spark
 
 
 @dataclass
@@ -26,7 +30,7 @@ class FrameOutput:
     stats: dict[str, float]
     skipped: str | None
     timings: dict[str, float]
-    cleaned: object | None = None  # step 5 already done (GPU batches), else None
+    cleaned: object | None = None  # step 5 already done (CPU, GPU batches), else None
 
 
 def frame_stats(total_raw: int, zs_sum: float, zs_sq_sum: float, n_pixels: int) -> dict:
@@ -40,28 +44,28 @@ def frame_stats(total_raw: int, zs_sum: float, zs_sq_sum: float, n_pixels: int) 
 
 
 class CpuFrameSteps:
-    """NumPy implementation of steps 1-4 with preallocated buffers."""
+    """Compiled steps 1-5 of one frame with one preallocated band buffer."""
 
     def __init__(self, params: RecoParams, pedestal: np.ndarray, threshold: np.ndarray) -> None:
+        from . import cpu_kernels  # Numba: loaded only by the CPU path (not by frame_gpu)
+
+        self._kernels = cpu_kernels
         self.params = params
-        self.pedestal = pedestal
-        self.threshold = threshold
+        self.pedestal = np.ascontiguousarray(pedestal, dtype=np.float32)
+        self.threshold = np.ascontiguousarray(threshold, dtype=np.float32)
         self.shape = pedestal.shape
         rows, cols = self.shape
         r0, r1, _, _ = acceptance_window(params, self.shape)
         self.band = band_rows((r0, r1), params.rebin, rows)
-        n = self.band[1] - self.band[0]
-        self.extended = np.zeros((n + 1, cols), dtype=np.float32)
-        self.lo = np.empty((n, cols), dtype=np.float32)
-        self.hi = np.empty((n, cols), dtype=np.float32)
-        self.scratch = np.empty((n, cols), dtype=np.float32)
+        self.zs = np.zeros((self.band[1] - self.band[0], cols), dtype=np.float32)
         self.out_shape = (rows // params.rebin, cols // params.rebin)
 
     def run(self, raw: np.ndarray) -> FrameOutput:
         p = self.params
+        kernels = self._kernels
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        total = raw_sum(raw)
+        total = int(kernels.raw_sum(raw))
         timings["spark"] = time.perf_counter() - t0
         rebinned = np.zeros(self.out_shape, dtype=np.float32)
         n_pixels = raw.size
@@ -72,22 +76,31 @@ class CpuFrameSteps:
         t0 = time.perf_counter()
         zs_sum = zs_sq = 0.0
         if b > a:
-            zs = self.extended[1:]
-            zero_suppress_rows(
-                raw, self.pedestal, self.threshold, p.cimax, (a, b), zs, self.scratch
+            zs_sum, zs_sq = kernels.zero_suppress_sums(
+                raw[a:b].reshape(-1), self.pedestal[a:b].reshape(-1),
+                self.threshold[a:b].reshape(-1), p.cimax, self.zs.reshape(-1),
             )
-            # pairwise float32 sums: relative error ~1e-6, half the cost of float64
-            zs_sum = float(zs.sum())
-            zs_sq = float(np.square(zs, out=self.scratch).sum())
         timings["zero_suppression"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if b > a:
-            if a == 0:
-                self.extended[0] = self.extended[1]  # mirrored top edge
-            else:
-                self.extended[0] = 0.0  # the row above the band is outside the window
             r = p.rebin
-            median_rebin_rows(self.extended, r, self.lo, self.hi, rebinned[a // r : b // r])
+            kernels.median_rebin_band(self.zs, a == 0, r, rebinned[a // r : b // r])
         timings["median_rebin"] = time.perf_counter() - t0
         stats = frame_stats(total, zs_sum, zs_sq, n_pixels)
-        return FrameOutput(rebinned, raw, stats, None, timings)
+        t0 = time.perf_counter()
+        cleaned = clean_rebinned_cpu(rebinned, p)
+        timings["noise_cleaning"] = time.perf_counter() - t0
+        return FrameOutput(rebinned, raw, stats, None, timings, cleaned)
+
+
+def clean_rebinned_cpu(image: np.ndarray, params: RecoParams) -> np.ndarray:
+    """Step 5 by the experiment's raster loop, compiled: equals noise_cleaning.clean_rebinned."""
+    from .cpu_kernels import clean_raster
+
+    cleaned = zero_border(image, params.clean_border, np)
+    if cleaned.shape[0] < 4 or cleaned.shape[1] < 4:
+        return np.zeros_like(cleaned)
+    clean_raster(
+        cleaned, params.clean_outlier, params.min_neighbors_average, params.clean_min_active
+    )
+    return cleaned
