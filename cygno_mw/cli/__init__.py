@@ -12,9 +12,11 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cygno_mw import __version__
 from cygno_mw.errors import CygnoError
+from cygno_mw.redact import RedactingFormatter, redact
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -31,8 +33,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 _PROGRAM_COMMANDS = ("frontend", "analyzer")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors (they quote the bad value) never show a secret."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cygno-mw", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="cygno-mw", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"cygno-mw {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -49,14 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    root = logging.getLogger()
+    fresh = not root.handlers
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), format=log_format)
+    if fresh:  # our own handler: its records never show a secret
+        for handler in root.handlers:
+            handler.setFormatter(RedactingFormatter(log_format))
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except CygnoError as exc:
-        print(f"cygno-mw {args.command}: error: {exc}", file=sys.stderr)
+        print(f"cygno-mw {args.command}: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"cygno-mw {args.command}: interrupted", file=sys.stderr)
