@@ -16,7 +16,20 @@ import argparse
 import sys
 from typing import Any
 
+from cygno_mw.errors import UsageError
+
 FORMATS = ("table", "csv", "json")
+
+
+def _int64(text: str) -> int:
+    """An integer option or argument that every SQL backend can compare with."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not -(1 << 63) <= number < 1 << 63:
+        raise argparse.ArgumentTypeError(f"{text} is beyond the 64-bit integer range")
+    return number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,25 +42,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="output format (default: table)")
         sub.add_argument("--where", metavar="FILTER",
                          help="filter, e.g. \"sc_integral > 1000 and sc_length < 50\"")
-        sub.add_argument("--limit", type=int, metavar="N", help="at most N rows")
+        sub.add_argument("--limit", type=_int64, metavar="N", help="at most N rows")
         if columns:
             sub.add_argument("--columns", metavar="A,B,...", help="only these columns")
 
     runs = commands.add_parser("runs", help="the Run table")
-    runs.add_argument("runs", nargs="*", type=int, metavar="RUN")
+    runs.add_argument("runs", nargs="*", type=_int64, metavar="RUN")
     runs.add_argument("--start", help="runs started at or after this time (UTC)")
     runs.add_argument("--stop", help="runs started before this time (UTC)")
     common(runs)
 
     reco = commands.add_parser("reco", help="clusters, one row each")
-    reco.add_argument("runs", nargs="+", type=int, metavar="RUN")
-    reco.add_argument("--camera", type=int)
-    reco.add_argument("--event", type=int)
+    reco.add_argument("runs", nargs="+", type=_int64, metavar="RUN")
+    reco.add_argument("--camera", type=_int64)
+    reco.add_argument("--event", type=_int64)
     common(reco)
 
     macro = commands.add_parser("macro", help="per-event summaries")
-    macro.add_argument("runs", nargs="*", type=int, metavar="RUN")
-    macro.add_argument("--camera", type=int)
+    macro.add_argument("runs", nargs="*", type=_int64, metavar="RUN")
+    macro.add_argument("--camera", type=_int64)
     macro.add_argument("--start", help="events at or after this time (UTC)")
     macro.add_argument("--stop", help="events before this time (UTC)")
     common(macro)
@@ -55,14 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sc = commands.add_parser("sc", help="slow-control time series")
     sc.add_argument("variables", nargs="*", metavar="VARIABLE")
     sc.add_argument("--equipment")
-    sc.add_argument("--run", type=int)
+    sc.add_argument("--run", type=_int64)
     sc.add_argument("--start", help="from this time (UTC)")
     sc.add_argument("--stop", help="until this time (UTC)")
     common(sc, columns=False)
 
     pedestals = commands.add_parser("pedestals", help="pedestal-map summaries")
-    pedestals.add_argument("runs", nargs="*", type=int, metavar="RUN")
-    pedestals.add_argument("--camera", type=int)
+    pedestals.add_argument("runs", nargs="*", type=_int64, metavar="RUN")
+    pedestals.add_argument("--camera", type=_int64)
     common(pedestals, columns=False)
 
     upgrade = commands.add_parser("upgrade", help="create or upgrade the tables in place")
@@ -140,7 +153,14 @@ def _import_runlog(url: str, path: str) -> int:
     from cygno_mw.analyzers.outputs.runlog import read_runlog_csv
     from cygno_mw.analyzers.outputs.sql_writer import SqlSink
 
-    records = list(read_runlog_csv(path))
+    try:
+        records = list(read_runlog_csv(path))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file (give the Run table's CSV export)") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a UTF-8 text (CSV) file") from None
     with SqlSink(url, bulk_load=False) as sink:
         sink.write_runs(records)
     print(f"{len(records)} runs imported from {path}")

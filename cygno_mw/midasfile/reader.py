@@ -18,6 +18,7 @@ in between: fine for forward jumps, slow for reverse order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import numpy as np
 from cygno_mw.midasfile.errors import (
     MidasCorruptError,
     MidasFileNotFoundError,
+    MidasFormatError,
     MidasTruncatedError,
     NotMidasError,
 )
@@ -437,17 +439,38 @@ class MidasFile:
         """The begin-of-run dump with MIDAS's key metadata; None without one."""
         if self.bor_event is None:
             return None
-        return read_odb_dump(self.bor_event.payload or b"")
+        with self._naming_dump("begin-of-run"):
+            return read_odb_dump(self.bor_event.payload or b"")
 
     @property
     def bor_odb(self) -> dict[str, Any] | None:
         """The begin-of-run ODB as nested dicts; None if the file has no BOR dump."""
-        return None if self.bor_event is None else self.bor_event.odb
+        if self.bor_event is None:
+            return None
+        with self._naming_dump("begin-of-run"):
+            return self.bor_event.odb
 
     @property
     def eor_odb(self) -> dict[str, Any] | None:
         """The end-of-run ODB, once the end was read (iteration, build_index, read_eor)."""
-        return None if self.eor_event is None else self.eor_event.odb
+        if self.eor_event is None:
+            return None
+        with self._naming_dump("end-of-run"):
+            return self.eor_event.odb
+
+    @contextlib.contextmanager
+    def _naming_dump(self, which: str) -> Iterator[None]:
+        """An unreadable ODB dump's error names this file and which dump it is."""
+        try:
+            yield
+        except MidasFormatError as exc:
+            if str(exc).startswith(str(self.path)):
+                raise
+            event = self.bor_event if which == "begin-of-run" else self.eor_event
+            raise MidasFormatError(
+                f"{self.path}: {which} {exc}", path=self.path,
+                offset=None if event is None else event.offset,
+            ) from None
 
     def read_eor(self) -> dict[str, Any] | None:
         """Find the end-of-run dump now (scanning headers to the end); None if absent."""
