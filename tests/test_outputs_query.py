@@ -132,7 +132,7 @@ def test_cli_errors_are_messages(filled: str, capsys, tmp_path, monkeypatch) -> 
 def test_cli_upgrade_and_runlog_import(tmp_path, shared_data, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'cygno.sqlite'}"
     assert main(["sql", "upgrade", "--db", url]) == 0
-    assert "schema at version 0001" in capsys.readouterr().out
+    assert "schema at version 0002" in capsys.readouterr().out
     csv_path = shared_data / "runlog_lime_lngs_sample.csv"
     assert main(["sql", "import-runlog", str(csv_path), "--db", url]) == 0
     assert main(["sql", "import-runlog", str(csv_path), "--db", url]) == 0  # idempotent

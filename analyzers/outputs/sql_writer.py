@@ -167,14 +167,15 @@ class SqlSink:
 
     def write_slow_control(self, samples: Iterable[Mapping[str, Any]]) -> None:
         """Queue slow-control samples: mappings with time, equipment, variable, value and
-        optionally run. A sample with the same (variable, equipment, time) replaces the old."""
+        optionally run (none: 0, outside any run). A sample with the same (variable,
+        equipment, time, run) replaces the old; other runs' samples are never touched."""
         records = []
         for sample in samples:
             value = sample.get("value")
             records.append({
                 "variable": str(sample["variable"]), "equipment": str(sample["equipment"]),
                 "time": to_utc_naive(sample["time"]),
-                "run": None if sample.get("run") is None else int(sample["run"]),
+                "run": 0 if sample.get("run") is None else int(sample["run"]),
                 "value": None if value is None else float(value),
             })
         self._queue_records("slow_control", records)
