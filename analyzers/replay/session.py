@@ -56,6 +56,7 @@ class ReplayOptions:
     overrides: Sequence[str] = ()
     output_dir: Path | None = None
     pedestal_file: str | None = None
+    force_pedestal: bool = False  # use a --pedestal file whose ODB says it is no pedestal run
     workers: int = 1
     progress: bool = False
     messages: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
@@ -222,17 +223,18 @@ class ReplaySession:
         if self._pedestal_file_maps is not None:
             return self._pedestal_file_maps
         path = self.local_path(str(self.options.pedestal_file))
-        cached = sinks.pedestals.cached_for_file(path)
+        with open_midas(path) as midas:
+            forced = self._check_pedestal_file(midas)
+        cached = None if forced else sinks.pedestals.cached_for_file(path)
         if cached is not None:
             self._pedestal_file_maps = cached
             return cached
         self.options.messages(f"computing pedestal maps from {self.options.pedestal_file} "
-                              "(once; cached for later replays)")
+                              "(once; cached for later replays)" if not forced else
+                              f"computing pedestal maps from {self.options.pedestal_file} "
+                              "(forced: used by this replay only, never stored)")
         with open_midas(path) as midas:
             run = _run_number(midas)
-            if not is_pedestal_run(midas.bor_odb):
-                log.warning("%s: /Configurations/Pedestal is not set; using it as a "
-                            "pedestal run anyway", path)
             maker = PedestalMaker(params.reco.backend, camera_shapes(midas.bor_odb))
             source = FileSource(midas, run)
             for event in source:
@@ -241,15 +243,39 @@ class ReplaySession:
             if source.problem:
                 self.options.messages(f"warning: pedestal file: {source.problem}; using its "
                                       f"{sum(maker.images(c) for c in maker.cameras)} images")
-        stored = {camera: sinks.pedestal(run, camera, maps)
-                  for camera, maps in maker.results().items()}
-        sinks.sql.flush()
-        sinks.pedestals.remember_file(path, run, stored)
         name = Path(str(self.options.pedestal_file)).name
+        if forced:
+            folder = sinks.pedestals.directory / "forced"
+            folder.mkdir(parents=True, exist_ok=True)
+            stored = {camera: maps.save(folder / f"run{run:05d}_cam{camera}.npz")
+                      for camera, maps in maker.results().items()}
+            origin = f"{name} (run {run}, not a pedestal run, forced)"
+        else:
+            stored = {camera: sinks.pedestal(run, camera, maps)
+                      for camera, maps in maker.results().items()}
+            sinks.sql.flush()
+            sinks.pedestals.remember_file(path, run, stored)
+            origin = f"{name} (pedestal run {run})"
         self._pedestal_file_maps = {
-            camera: PedestalChoice(camera, map_path, f"{name} (pedestal run {run})", run)
+            camera: PedestalChoice(camera, Path(map_path), origin, run)
             for camera, map_path in stored.items()}
         return self._pedestal_file_maps
+
+    def _check_pedestal_file(self, midas: MidasFile) -> bool:
+        """Refuse a --pedestal file whose ODB does not make it a pedestal run, unless forced
+        (then True: its maps serve this replay only and are never stored as a pedestal run)."""
+        if is_pedestal_run(midas.bor_odb):
+            return False
+        if not self.options.force_pedestal:
+            raise UsageError(
+                f"--pedestal {self.options.pedestal_file}: run {midas.run_number} is not a "
+                "pedestal run (its /Configurations/Pedestal is not set), so its images may "
+                "hold tracks; give a pedestal run, or add --force-pedestal to use it anyway "
+                "(for this replay only: it is never stored as a pedestal run)")
+        self.options.messages(f"warning: --pedestal {self.options.pedestal_file}: run "
+                              f"{midas.run_number} is not a pedestal run; used because of "
+                              "--force-pedestal, and not stored")
+        return True
 
 
 def _camera_images(event: Any) -> list[tuple[int, Any]]:
