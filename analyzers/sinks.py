@@ -49,13 +49,21 @@ class ResultSinks:
     process, the writer included, adds its own at end-of-run (SqlSink.add_run_counts)."""
 
     def __init__(self, output: OutputParams, *, database_url: str | None = None,
-                 cameras: tuple[int, ...] | None = None, writes_run_row: bool = True) -> None:
+                 cameras: tuple[int, ...] | None = None, writes_run_row: bool = True,
+                 whole_runs: bool = False, sql_retry: Any = None) -> None:
         from cygno_mw.analyzers.outputs.credentials import safe_url
         from cygno_mw.analyzers.outputs.sql_writer import SqlSink
 
         self.output = output
         self.output_dir = Path(output.output_dir)
-        self.sql = SqlSink(database_url or output.database_url)
+        # whole_runs (replay): a run's rows are committed together with the removal of its
+        # earlier rows at end-of-run, so a failed pass never loses the previous one; the
+        # Run row is written at once ('running') so a killed replay leaves a trace.
+        self.whole_runs = whole_runs
+        kwargs: dict[str, Any] = {"retry": sql_retry}
+        if whole_runs:
+            kwargs["batch_rows"] = 1 << 62
+        self.sql = SqlSink(database_url or output.database_url, **kwargs)
         self.database_text = safe_url(self.sql.url)
         self.s3 = output_store(output)
         self.pedestals = PedestalStore(self.output_dir, self.s3)
@@ -98,7 +106,10 @@ class ResultSinks:
                 from cygno_mw.analyzers.outputs.sql_writer import RUN_COUNTS
 
                 record = {**record, **{name: 0 for name in RUN_COUNTS}}
-            self.sql.write_runs([{**record, "run": int(run)}])
+            if self.whole_runs:
+                self.sql.write_now("runs", [{**record, "run": int(run)}])
+            else:
+                self.sql.write_runs([{**record, "run": int(run)}])
             if self.shares_run:
                 self.sql.flush()
         fmt = self.output.reco_file_format
@@ -139,10 +150,14 @@ class ResultSinks:
             self.influx.write_slow_control(reading.equipment, reading.values, run=reading.run,
                                            time=reading.time)
 
-    def pedestal(self, run: int, camera: int, maps: PedestalMaps) -> Path:
-        """Store a pedestal run's map (file, S3) and its `pedestals` row; returns the file."""
+    def pedestal(self, run: int, camera: int, maps: PedestalMaps, *, now: bool = False) -> Path:
+        """Store a pedestal run's map (file, S3) and its `pedestals` row (`now`: committed
+        at once, not with the run's results); returns the file."""
         row = self.pedestals.save(run, camera, maps)
-        self.sql.write_pedestal(run, camera, **row)
+        if now:
+            self.sql.write_now("pedestals", [self.sql.pedestal_record(run, camera, **row)])
+        else:
+            self.sql.write_pedestal(run, camera, **row)
         if self.influx is not None:
             stats = {k: row[k] for k in ("pedestal_mean", "pedestal_rms", "noise_mean",
                                          "noise_rms", "hot_pixels")}
@@ -172,6 +187,8 @@ class ResultSinks:
         if self._reco_file is not None:
             self._reco_file.abort()
             self._reco_file = None
+        if self.whole_runs:
+            self.sql.discard_run(run)  # the previous pass's rows stay
         try:
             self._complete_run_row(run, record)
             self.sql.flush()

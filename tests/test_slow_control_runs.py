@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from cygno_mw.analyzers.outputs import migrate

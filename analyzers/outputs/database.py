@@ -44,6 +44,18 @@ class RetryPolicy:
     max_delay: float = 8.0
     factor: float = 2.0
 
+    @classmethod
+    def for_wait(cls, seconds: float) -> RetryPolicy:
+        """Backoff that keeps trying for at least `seconds` in all (an outage to wait out)."""
+        attempts = 1
+        waited = 0.0
+        for delay in cls(attempts=10_000).delays():
+            if waited >= seconds:
+                break
+            waited += delay
+            attempts += 1
+        return cls(attempts=attempts)
+
     def delays(self) -> Iterator[float]:
         """The waits between consecutive attempts (attempts - 1 of them)."""
         delay = self.initial_delay

@@ -13,6 +13,11 @@ Pedestal maps, first that applies: the run itself is a pedestal run (its maps ar
 stored); `--pedestal FILE` (maps computed once, cached under the output folder); the latest
 earlier pedestal run in the `pedestals` table.  None of these → one PedestalMissingError.
 
+A run's rows replace those of an earlier pass in one transaction at its end, after its Run
+row was written at its start as 'running'; a database outage is waited out for
+`db_wait_s` (retries with backoff), and a pass that fails leaves the earlier rows as they
+were.
+
 Outputs: with no configuration, `./cygno-out/cygno.sqlite` and `./cygno-out/` files; an
 output folder given with `-o` moves both unless a database URL is configured (ODB, config
 file, `--set output.database_url=...`) or set in `$CYGNO_DB_URL`.
@@ -58,6 +63,7 @@ class ReplayOptions:
     pedestal_file: str | None = None
     force_pedestal: bool = False  # use a --pedestal file whose ODB says it is no pedestal run
     workers: int = 1
+    db_wait_s: float = 60.0  # how long a database outage is waited out (retries, backoff)
     progress: bool = False
     messages: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
@@ -90,7 +96,10 @@ class ReplaySession:
     def sinks_for(self, output: OutputParams) -> ResultSinks:
         sinks = self._sinks.get(output)
         if sinks is None:
-            sinks = ResultSinks(output)
+            from cygno_mw.analyzers.outputs.database import RetryPolicy
+
+            sinks = ResultSinks(output, whole_runs=True,
+                                sql_retry=RetryPolicy.for_wait(self.options.db_wait_s))
             sinks.connect()
             self._sinks[output] = sinks
         return sinks
@@ -200,8 +209,8 @@ class ReplaySession:
                     f"camera {camera} (it has cameras {sorted(maps)})")
             from cygno_mw.analyzers.outputs.query import Database
 
-            found = sinks.pedestals.find(Database(sinks.sql.url, engine=sinks.sql.engine),
-                                         run, camera)
+            found = sinks.pedestals.find(Database(sinks.sql.url, engine=sinks.sql.engine,
+                                                  retry=sinks.sql.retry), run, camera)
             if found is None:
                 raise PedestalMissingError(
                     missing_pedestal_message(run, camera, sinks.database_text))
@@ -251,9 +260,8 @@ class ReplaySession:
                       for camera, maps in maker.results().items()}
             origin = f"{name} (run {run}, not a pedestal run, forced)"
         else:
-            stored = {camera: sinks.pedestal(run, camera, maps)
+            stored = {camera: sinks.pedestal(run, camera, maps, now=True)
                       for camera, maps in maker.results().items()}
-            sinks.sql.flush()
             sinks.pedestals.remember_file(path, run, stored)
             origin = f"{name} (pedestal run {run})"
         self._pedestal_file_maps = {

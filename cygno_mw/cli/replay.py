@@ -42,18 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="N worker processes for the reconstruction on the CPU "
                              "(a GPU batches instead)")
+    parser.add_argument("--db-wait", type=float, default=60.0, metavar="S",
+                        help="wait out a database outage for up to S seconds, retrying "
+                             "with backoff (default 60)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar and no summary")
 
 
 def run(args: argparse.Namespace) -> int:
     from cygno_mw.analyzers.replay.session import ReplayOptions, ReplaySession
-    from cygno_mw.errors import CygnoError
+    from cygno_mw.errors import CygnoError, UsageError
     from cygno_mw.redact import redact
 
+    if not 0 <= args.db_wait <= 86400:
+        raise UsageError(f"--db-wait must be 0 to 86400 seconds, got {args.db_wait}")
     options = ReplayOptions(
         config_file=args.config, overrides=tuple(args.overrides), output_dir=args.output_dir,
         pedestal_file=args.pedestal, force_pedestal=args.force_pedestal, workers=args.jobs,
+        db_wait_s=args.db_wait,
         progress=not args.quiet and sys.stderr.isatty(),
         messages=(lambda _text: None) if args.quiet else _to_stderr)
     status = 0
