@@ -300,7 +300,14 @@ class RunProcessor:
         return summary
 
     def _finish(self, record: dict[str, Any]) -> None:
-        self.summary.outputs = self.sinks.end_run(self.summary.run, record)
+        outputs = self.sinks.end_run(self.summary.run, record)
+        self.summary.outputs = outputs
+        problem = getattr(outputs, "problem", None)
+        if problem:  # an output lost results: the run is not done
+            summary = self.summary
+            summary.partial = True
+            summary.reco_status = "partial"
+            summary.problem = f"{summary.problem}; {problem}" if summary.problem else problem
 
     def _store_pedestals(self) -> None:
         assert self._maker is not None

@@ -25,6 +25,7 @@ from cygno_mw.analyzers.slow_control import SlowControlReading
 from cygno_mw.gpu.pedestals import PedestalMaps
 
 log = logging.getLogger(__name__)
+INFLUX_RUN_FLUSH_S = 10.0  # a replayed run waits this long for its InfluxDB points
 
 
 @dataclass
@@ -35,6 +36,8 @@ class WrittenOutputs:
     reco_file: str | None = None
     pedestal_maps: dict[int, str] = field(default_factory=dict)
     influx: str | None = None
+    influx_points: str | None = None  # "N written, M not written (...)" (replay)
+    problem: str | None = None  # an output that lost results: the run is not 'done'
 
 
 class ResultSinks:
@@ -76,6 +79,7 @@ class ResultSinks:
         self._reco_file: RecoFileWriter | None = None
         self._written: WrittenOutputs | None = None
         self._run_start: Any = None
+        self._influx_before: dict[str, Any] | None = None
         self.cameras = None if cameras is None else tuple(sorted({int(c) for c in cameras}))
         self.writes_run_row = writes_run_row
         self._counts_added: int | None = None  # the run whose counts this process added
@@ -95,6 +99,7 @@ class ResultSinks:
         row as 'running' (when this process writes it)."""
         self._written = WrittenOutputs(self.database_text,
                                        influx=self.output.influx_url or None)
+        self._influx_before = None if self.influx is None else self.influx.stats()
         self._run_start = record.get("start_time")  # time of the run's pedestal points
         if self.cameras is None:
             self.sql.begin_run(run)
@@ -175,12 +180,36 @@ class ResultSinks:
             self._reco_file = None
             if self.s3 is not None:
                 written.reco_file = self.s3.upload(path, int(run), path.name).url
+        if self.whole_runs and self.influx is not None:
+            lost = self._influx_account(written)
+            if lost:
+                record = {**record, "reco_status": "partial", "partial": True}
         self._complete_run_row(run, record)
         self.sql.flush()
-        if self.influx is not None:
+        if self.influx is not None and not self.whole_runs:
             self.influx.flush(timeout=10.0)
         self._written = None
         return written
+
+    def _influx_account(self, written: WrittenOutputs) -> int:
+        """Wait for this run's points; note written / not written; the number lost."""
+        self.influx.flush(timeout=INFLUX_RUN_FLUSH_S)
+        before, now = self._influx_before or {}, self.influx.stats()
+
+        def delta(name: str) -> int:
+            return int(now.get(name, 0)) - int(before.get(name, 0))
+
+        sent, dropped, rejected = delta("written"), delta("dropped"), delta("rejected")
+        waiting = int(now.get("buffered", 0))
+        lost = dropped + rejected + waiting
+        written.influx_points = (f"{sent} points written, {waiting} not sent (server "
+                                 f"unreachable; dropped at exit unless it returns), "
+                                 f"{dropped + rejected} dropped")
+        if lost:
+            why = now.get("last_error") or "no answer"
+            written.problem = (f"InfluxDB {self.output.influx_url}: {lost} of "
+                               f"{sent + lost} points not written ({why})")
+        return lost
 
     def abort_run(self, run: int, record: Mapping[str, Any]) -> None:
         """After an error: drop the unfinished reco file, still record how the run ended."""
