@@ -87,6 +87,12 @@ def test_damaged_begin_of_run_dump(payload: str, says: str, tmp_path: Path,
         assert f"{path}: begin-of-run ODB dump" in err and says in err
 
 
+def test_absurd_worker_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _file_with_bor(tmp_path / "run00007.mid", '{"Runinfo": {"Run number": 7}}')
+    status, err = _run(["replay", "-q", "-j", HUGE, str(path)], capsys)
+    assert status == 2 and "-j must be" in err
+
+
 def test_start_time_beyond_any_calendar_is_not_a_time() -> None:
     odb = {"Runinfo": {"Start time binary": 1e20}}
     assert "start_time" not in begin_of_run_fields(7, odb)

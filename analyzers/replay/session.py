@@ -52,6 +52,7 @@ from cygno_mw.errors import ConfigError, CygnoError, UsageError
 from cygno_mw.midasfile.reader import MidasFile, open_midas
 
 log = logging.getLogger(__name__)
+MAX_WORKERS = 512  # worker processes; more is a typo, not a machine
 
 @dataclass
 class ReplayOptions:
@@ -83,8 +84,8 @@ class ReplaySession:
     """Replays files one after the other, reusing sinks and worker processes between them."""
 
     def __init__(self, options: ReplayOptions) -> None:
-        if options.workers < 1:
-            raise UsageError(f"-j must be >= 1, got {options.workers}")
+        if not 1 <= options.workers <= MAX_WORKERS:
+            raise UsageError(f"-j must be 1 to {MAX_WORKERS}, got {options.workers}")
         self.options = options
         self._sinks: dict[OutputParams, ResultSinks] = {}
         self._engine: Any = None
