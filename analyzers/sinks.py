@@ -242,5 +242,5 @@ class ResultSinks:
         try:
             self.sql.close()
         finally:
-            if self.influx is not None:
-                self.influx.close()
+            if self.influx is not None:  # a replay waited for each run's points already
+                self.influx.close(timeout=INFLUX_RUN_FLUSH_S if self.whole_runs else 10.0)
