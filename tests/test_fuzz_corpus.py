@@ -5,6 +5,8 @@ data; size fields set to 0, huge or negative; garbage inserted or appended; dama
 compressed streams) go through `cygno-mw dump`, and a few through `cygno-mw replay`.  For
 every mutant: the exit status is one the README documents, no traceback, memory stays under
 a bound, and every event that lies wholly before the first damaged byte is processed.
+Where one event's sizes are damaged or garbage lies between events, every other event is
+processed too: the reader resynchronises.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ MUTANTS = 160  # of the uncompressed stream (each also recompressed, every fourt
 STREAM_MUTANTS = 24  # of the compressed bytes themselves
 DUMP_STATUSES = {0, 1, 3}  # ok; file unusable or ending inside an event; corrupt data skipped
 REPLAY_STATUSES = {0, 1, 3}  # ok; file failed; run partial
-MEMORY_BOUND = 80 << 20  # bytes traced at the peak while dumping one mutant
+MEMORY_BOUND = 96 << 20  # bytes traced at the peak while dumping one mutant
+BOMB_ZEROS = 128 << 20  # a header claiming 2 GiB, then this much of nothing (~0.5 MB as LZ4)
 HUGE = (0xFFFFFFFF, 0x80000000, 0x7FFFFFFF, 1 << 31 | 12345, 0)
 
 
@@ -46,6 +49,7 @@ class Mutant:
     data: bytes
     fault: int | None  # first damaged byte of the decompressed stream (None: unknown)
     compressed: bool = False
+    spared: list[tuple[int, int]] | None = None  # (id, serial) that must all be shown
 
 
 def load(path: Path) -> Original:
@@ -63,7 +67,11 @@ def mutants(original: Original, rng: random.Random) -> list[Mutant]:
     out: list[Mutant] = []
     for number in range(MUTANTS):
         kind = number % 8
-        offset, end, event_id, _ = rng.choice(events[1:])  # the BOR is damaged below
+        index = rng.randrange(1, len(events))  # the BOR is damaged below (kind 7)
+        offset, end, event_id, _ = events[index]
+        others = [(i, s) for n, (_, _, i, s) in enumerate(events) if n != index]
+        everything = [(i, s) for _, _, i, s in events]
+        spared = None
         data = bytearray(plain)
         if kind == 0:  # truncation anywhere
             cut = rng.randrange(len(plain))
@@ -78,14 +86,17 @@ def mutants(original: Original, rng: random.Random) -> list[Mutant]:
         elif kind == 3:  # data_size 0 / huge / negative
             at = offset + 12
             struct.pack_into("<I", data, at, rng.choice(HUGE))
+            spared = others
         elif kind == 4:  # all_bank_size or a bank size 0 / huge / negative
             field = rng.choice((16, 16 + 8 + 8))
             at = offset + min(field, end - offset - 4)
             struct.pack_into("<I", data, at, rng.choice(HUGE))
+            spared = others
         elif kind == 5:  # garbage inserted between events, or appended
             at = rng.choice([offset, len(plain)])
             garbage = rng.randbytes(rng.randrange(1, 5000))
             data[at:at] = garbage
+            spared = everything
         elif kind == 6:  # a few bits anywhere after the BOR
             at = rng.randrange(events[1][0], len(plain))
             for spot in sorted(rng.sample(range(at, len(plain)), 3)):
@@ -93,10 +104,17 @@ def mutants(original: Original, rng: random.Random) -> list[Mutant]:
         else:  # the begin-of-run dump damaged
             at = rng.randrange(events[0][1])
             data[at] ^= 1 << rng.randrange(8)
-        out.append(Mutant(f"kind {kind} at {at} (event id {event_id:#x})", bytes(data), at))
+        out.append(Mutant(f"kind {kind} at {at} (event id {event_id:#x})", bytes(data), at,
+                          spared=spared))
     for mutant in out[::4]:
         out.append(Mutant(mutant.name + ", recompressed", lz4.frame.compress(mutant.data),
-                          mutant.fault, compressed=True))
+                          mutant.fault, compressed=True, spared=mutant.spared))
+    for _ in range(2):  # decompression bombs: one event claims 2 GiB of zeros
+        offset = rng.choice(events[1:])[0]
+        bomb = struct.pack("<HHIII", 1, 0, 99, 0, 2 << 30) + bytes(BOMB_ZEROS)
+        stream = plain[:offset] + bomb + plain[offset:]
+        out.append(Mutant(f"bomb at {offset}", lz4.frame.compress(stream), offset, True,
+                          [(i, s) for _, _, i, s in events]))
     packed = lz4.frame.compress(plain, block_size=lz4.frame.BLOCKSIZE_MAX64KB,
                                 content_checksum=True)
     for number in range(STREAM_MUTANTS):
@@ -161,6 +179,9 @@ def test_dump_survives_every_mutant(small_run: Original, tmp_path: Path,
         if seen[:len(before)] != before:
             problems.append(f"lost events before the fault: {len(seen)} shown, "
                             f"{len(before)} expected first")
+        missing = [e for e in mutant.spared or () if e not in seen]
+        if missing:
+            problems.append(f"did not resynchronise: {missing} missing")
         if status == 3 and "corrupt data at byte offset" not in err:
             problems.append("exit 3 without saying what was skipped")
         if problems:
