@@ -115,6 +115,7 @@ class MidasFile:
         # the begin-of-run dump is read under the default bound, events under the file's
         self.max_event_size = max_event_size or DEFAULT_MAX_EVENT_SIZE
         self.skipped: list[SkippedBytes] = []  # corrupt stretches of the latest pass
+        self.index_skipped: list[SkippedBytes] = []  # and of build_index's scan
         self.on_corrupt: Callable[[SkippedBytes], None] | None = None
         if not self.path.is_file():
             raise MidasFileNotFoundError(f"{self.path}: no such file")

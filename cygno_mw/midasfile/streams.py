@@ -5,7 +5,8 @@ the data end, `offset` counts decompressed bytes, and `end_problem` says why the
 ended early (a compressed frame cut short), so the reader can tell a clean end from a
 truncated file.  The LZ4 source decompresses each event in one call into a fresh bytes
 object: that object is the event buffer the NumPy bank views point into, so reading
-costs one decompression and no further copy.
+costs one decompression and no further copy.  `unread` puts bytes back in front of the
+stream, for the reader's resynchronisation after a corrupt event.
 """
 
 from __future__ import annotations
