@@ -9,6 +9,7 @@ import pytest
 
 from cygno_mw.analyzers.outputs.query import Database
 from cygno_mw.cli import main
+from cygno_mw.midasfile import MidasWriter, open_midas
 from cygno_mw.simulation.run import simulate_run
 from cygno_mw.simulation.signals import SignalMix
 
@@ -53,3 +54,22 @@ def test_forced_maps_serve_one_replay_and_are_never_stored(
     # a later replay does not silently take run 50 as its pedestal
     assert main(["replay", "-q", "-o", str(out), str(second)]) == 1
     assert "pedestal" in capsys.readouterr().err
+
+
+def test_a_run_marked_pedestal_whose_images_hold_clusters_is_refused(
+        physics: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = physics
+    mislabeled = tmp_path / "run00050.mid"
+    with open_midas(first) as midas:
+        odb = midas.bor_odb
+        odb["Configurations"]["Pedestal"] = True
+        with MidasWriter(mislabeled, 50, odb) as writer:
+            for event in midas:
+                writer.write(event.event_id, event.banks.values(),
+                             serial_number=event.serial_number, timestamp=event.timestamp)
+    out = tmp_path / "out"
+    assert main(["replay", "-q", "-o", str(out), "--pedestal", str(mislabeled),
+                 str(second)]) == 2
+    err = capsys.readouterr().err
+    assert "run 50 is marked a pedestal run, but its images hold clusters" in err
+    assert pedestal_rows(out) == 0

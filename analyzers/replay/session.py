@@ -247,28 +247,56 @@ class ReplaySession:
             run = _run_number(midas)
             maker = PedestalMaker(params.reco.backend, camera_shapes(midas.bor_odb))
             source = FileSource(midas, run)
+            last: dict[int, Any] = {}  # each camera's last image (a view, not a copy)
             for event in source:
                 for camera, image in _camera_images(event):
-                    maker.add(camera, image, f"{path.name} event {event.serial}: ")
+                    if maker.add(camera, image, f"{path.name} event {event.serial}: "):
+                        last[camera] = image
             if source.problem:
                 self.options.messages(f"warning: pedestal file: {source.problem}; using its "
                                       f"{sum(maker.images(c) for c in maker.cameras)} images")
+        results = maker.results()
+        if not forced:
+            forced = self._check_pedestal_images(params, run, results, last)
         name = Path(str(self.options.pedestal_file)).name
         if forced:
             folder = sinks.pedestals.directory / "forced"
             folder.mkdir(parents=True, exist_ok=True)
             stored = {camera: maps.save(folder / f"run{run:05d}_cam{camera}.npz")
-                      for camera, maps in maker.results().items()}
+                      for camera, maps in results.items()}
             origin = f"{name} (run {run}, not a pedestal run, forced)"
         else:
             stored = {camera: sinks.pedestal(run, camera, maps, now=True)
-                      for camera, maps in maker.results().items()}
+                      for camera, maps in results.items()}
             sinks.pedestals.remember_file(path, run, stored)
             origin = f"{name} (pedestal run {run})"
         self._pedestal_file_maps = {
             camera: PedestalChoice(camera, Path(map_path), origin, run)
             for camera, map_path in stored.items()}
         return self._pedestal_file_maps
+
+    def _check_pedestal_images(self, params: AnalyzerParameters, run: int,
+                               maps: dict[int, Any], last: dict[int, Any]) -> bool:
+        """Refuse a --pedestal run whose images hold clusters, unless forced (then True)."""
+        from cygno_mw.analyzers.pedestal_check import clusters_in
+
+        for camera in sorted(maps):
+            if camera not in last:
+                continue
+            found = clusters_in(params.reco, maps[camera], last[camera])
+            if not found:
+                continue
+            what = (f"--pedestal {self.options.pedestal_file}: run {run} is marked a pedestal "
+                    f"run, but its images hold clusters ({found} in camera {camera}'s last "
+                    "image)")
+            if not self.options.force_pedestal:
+                raise UsageError(f"{what}; give a real pedestal run, or add --force-pedestal "
+                                 "to use it anyway (for this replay only: it is never stored "
+                                 "as a pedestal run)")
+            self.options.messages(f"warning: {what}; used because of --force-pedestal, and "
+                                  "not stored")
+            return True
+        return False
 
     def _check_pedestal_file(self, midas: MidasFile) -> bool:
         """Refuse a --pedestal file whose ODB does not make it a pedestal run, unless forced
