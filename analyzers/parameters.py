@@ -20,6 +20,7 @@ from cygno_mw.analyzers.output_params import OutputParams
 from cygno_mw.errors import ConfigError
 from cygno_mw.gpu.params import RecoParams
 from cygno_mw.midasfile.odbdump import odb_get
+from cygno_mw.redact import redact
 
 ODB_PARAMETERS = "/Analyzer/Parameters"
 SECTIONS = ("Reco", "Output")
@@ -121,9 +122,9 @@ def load_parameters(
     for item in overrides:
         section, key, value = parse_override(item)
         try:
-            layers.add(section, {key: value}, f"--set {item}")
+            layers.add(section, {key: value}, f"--set {redact(item)}")
         except ConfigError as exc:
-            raise ConfigError(f"--set {item}: {exc}") from None
+            raise ConfigError(f"--set {redact(item)}: {exc}") from None
     return layers.build()
 
 
@@ -154,7 +155,8 @@ def parse_override(item: str) -> tuple[str, str, Any]:
     name, sep, raw = item.partition("=")
     section, dot, key = name.replace("/", ".").partition(".")
     if not sep or not dot or not key:
-        raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. reco.nsigma=0.7")
+        raise ConfigError(
+            f"--set {redact(item)!r}: expected SECTION.KEY=VALUE, e.g. reco.nsigma=0.7")
     if section.strip().lower() == "output":
         return section.strip(), key.strip(), raw
     try:

@@ -105,10 +105,16 @@ class PedestalStore:
     def find(self, database: Any, run: int, camera: int) -> PedestalChoice | None:
         """The latest pedestal run before `run` for `camera` in the `pedestals` table of
         `database` (a `query.Database`), its map made local; None if there is none."""
-        from cygno_mw.analyzers.outputs.errors import OutputError
+        from cygno_mw.analyzers.outputs.errors import (
+            DatabaseAuthError,
+            DatabaseUnavailableError,
+            OutputError,
+        )
 
         try:
             rows = database.pedestals(camera=int(camera), where=f"run < {int(run)}")
+        except (DatabaseUnavailableError, DatabaseAuthError):
+            raise  # the real cause, not a false "no pedestal map"
         except OutputError as exc:
             log.info("no pedestal lookup possible: %s", exc)
             return None

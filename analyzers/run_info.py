@@ -84,9 +84,12 @@ def high_voltages(odb: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+_LATEST_EPOCH = 253402300799  # 9999-12-31 23:59:59 UTC, the last time a datetime holds
+
+
 def utc_time(epoch: float | None) -> dt.datetime | None:
     """UNIX seconds as the naive-UTC datetime the SQL tables hold; None for 0 / unset."""
-    if epoch is None or not epoch > 0:
+    if epoch is None or not 0 < epoch < _LATEST_EPOCH:  # beyond year 9999: garbage, not a time
         return None
     return dt.datetime.fromtimestamp(float(epoch), dt.timezone.utc).replace(tzinfo=None)
 

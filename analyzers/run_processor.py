@@ -302,7 +302,14 @@ class RunProcessor:
     def _finish(self, record: dict[str, Any]) -> None:
         used = {camera: {"run": found.choice.pedestal_run, "path": str(found.choice.path)}
                 for camera, found in self._maps.items()}
-        self.summary.outputs = self.sinks.end_run(self.summary.run, record, pedestals=used)
+        outputs = self.sinks.end_run(self.summary.run, record, pedestals=used)
+        self.summary.outputs = outputs
+        problem = getattr(outputs, "problem", None)
+        if problem:  # an output lost results: the run is not done
+            summary = self.summary
+            summary.partial = True
+            summary.reco_status = "partial"
+            summary.problem = f"{summary.problem}; {problem}" if summary.problem else problem
 
     def _store_pedestals(self) -> None:
         assert self._maker is not None

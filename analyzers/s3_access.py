@@ -7,9 +7,12 @@ is the `Output/s3_endpoint_url` parameter, else `$AWS_ENDPOINT_URL`, else AWS.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from cygno_mw.analyzers.output_params import OutputParams
 from cygno_mw.errors import CygnoError, UsageError
@@ -33,13 +36,42 @@ def is_s3_url(text: str) -> bool:
     return str(text).startswith("s3://")
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+_SAFE = "-_.+=@,~"  # left as they are in cache file names; everything else is %-encoded
+_LONGEST_PART = 200
+
+
 def split_s3_url(url: str) -> tuple[str, str]:
     """('bucket', 'key/of/object') of s3://bucket/key/of/object."""
     rest = url[len("s3://"):]
     bucket, _, key = rest.partition("/")
     if not bucket or not key or key.endswith("/"):
         raise UsageError(f"{url}: expected s3://BUCKET/PATH/TO/FILE.mid[.lz4|.gz]")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise UsageError(f"{url}: {bucket!r} is not an S3 bucket name")
     return bucket, key
+
+
+def cache_path(cache_dir: Path, bucket: str, key: str) -> Path:
+    """Where the object `key` is cached: always inside `cache_dir/bucket`.
+
+    A key is data, never a path: each `/`-separated part is %-encoded, and the parts
+    that a file system would read as a path ('', '.', '..') get names no other part can
+    have, so two keys never share a file and none escapes the folder.
+    """
+    parts = []
+    for part in key.split("/"):
+        name = quote(part, safe=_SAFE)
+        if name in ("", ".", ".."):
+            name = "%" + name.replace(".", "%2E")
+        if len(name) > _LONGEST_PART:
+            name = "%" + hashlib.sha256(name.encode()).hexdigest()
+        parts.append(name)
+    folder = cache_dir / bucket
+    target = folder.joinpath(*parts)
+    if not target.resolve().is_relative_to(folder.resolve()):  # cannot happen; kept as a guard
+        raise UsageError(f"s3://{bucket}/{key}: the key does not map into the cache folder")
+    return target
 
 
 def fetch_input(url: str, cache_dir: Path, endpoint_url: str | None = None) -> Path:
@@ -50,7 +82,7 @@ def fetch_input(url: str, cache_dir: Path, endpoint_url: str | None = None) -> P
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     bucket, key = split_s3_url(url)
-    target = cache_dir / bucket / key
+    target = cache_path(cache_dir, bucket, key)
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     client = boto3.session.Session().client(
         "s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"),
@@ -60,7 +92,7 @@ def fetch_input(url: str, cache_dir: Path, endpoint_url: str | None = None) -> P
         if target.is_file() and target.stat().st_size == size:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
+        partial = target.with_name("%part-" + target.name)  # no cached key has this name
         client.download_file(bucket, key, str(partial))
         partial.replace(target)
     except NoCredentialsError:

@@ -36,6 +36,7 @@ from cygno_mw.analyzers.slow_control import SlowControlReading
 from cygno_mw.gpu.pedestals import PedestalMaps
 
 log = logging.getLogger(__name__)
+INFLUX_RUN_FLUSH_S = 10.0  # a replayed run waits this long for its InfluxDB points
 
 
 @dataclass
@@ -47,6 +48,8 @@ class WrittenOutputs:
     pedestal_maps: dict[int, str] = field(default_factory=dict)
     influx: str | None = None
     pass_name: str | None = None  # the processing pass the results belong to
+    influx_points: str | None = None  # "N written, M not written (...)" (replay)
+    problem: str | None = None  # an output that lost results: the run is not 'done'
 
 
 class ResultSinks:
@@ -62,13 +65,21 @@ class ResultSinks:
 
     def __init__(self, output: OutputParams, *, database_url: str | None = None,
                  cameras: tuple[int, ...] | None = None, writes_run_row: bool = True,
-                 pass_name: str = DEFAULT_REPLAY_PASS) -> None:
+                 pass_name: str = DEFAULT_REPLAY_PASS, whole_runs: bool = False,
+                 sql_retry: Any = None) -> None:
         from cygno_mw.analyzers.outputs.credentials import safe_url
         from cygno_mw.analyzers.outputs.sql_writer import SqlSink
 
         self.output = output
         self.output_dir = Path(output.output_dir)
-        self.sql = SqlSink(database_url or output.database_url, pass_name=pass_name)
+        # whole_runs (replay): a run's rows are committed together with the removal of its
+        # earlier rows at end-of-run, so a failed pass never loses the previous one; the
+        # Run row is written at once ('running') so a killed replay leaves a trace.
+        self.whole_runs = whole_runs
+        kwargs: dict[str, Any] = {"retry": sql_retry, "pass_name": pass_name}
+        if whole_runs:
+            kwargs["batch_rows"] = 1 << 62
+        self.sql = SqlSink(database_url or output.database_url, **kwargs)
         self.database_text = safe_url(self.sql.url)
         self.s3 = output_store(output)
         self.pedestals = PedestalStore(self.output_dir, self.s3)
@@ -82,6 +93,7 @@ class ResultSinks:
         self._reco_file: RecoFileWriter | None = None
         self._written: WrittenOutputs | None = None
         self._run_start: Any = None
+        self._influx_before: dict[str, Any] | None = None
         self.cameras = None if cameras is None else tuple(sorted({int(c) for c in cameras}))
         self.writes_run_row = writes_run_row
         self._counts_added: int | None = None  # the run whose counts this process added
@@ -146,6 +158,7 @@ class ResultSinks:
         self._written = WrittenOutputs(self.database_text,
                                        influx=self.output.influx_url or None,
                                        pass_name=self.pass_name)
+        self._influx_before = None if self.influx is None else self.influx.stats()
         self._run_start = record.get("start_time")  # time of the run's pedestal points
         if self.cameras is None:
             self.sql.begin_run(run)
@@ -157,7 +170,10 @@ class ResultSinks:
                 from cygno_mw.analyzers.outputs.sql_writer import RUN_COUNTS
 
                 record = {**record, **{name: 0 for name in RUN_COUNTS}}
-            self.sql.write_runs([{**record, "run": int(run)}])
+            if self.whole_runs:
+                self.sql.write_now("runs", [{**record, "run": int(run)}])
+            else:
+                self.sql.write_runs([{**record, "run": int(run)}])
             self._pass_run(run, status="running", backend=record.get("reco_backend"),
                            started_at=_utc_now(), finished_at=None, pedestals=None)
             if self.shares_run:
@@ -207,10 +223,14 @@ class ResultSinks:
             self.influx.write_slow_control(reading.equipment, reading.values, run=reading.run,
                                            time=reading.time)
 
-    def pedestal(self, run: int, camera: int, maps: PedestalMaps) -> Path:
-        """Store a pedestal run's map (file, S3) and its `pedestals` row; returns the file."""
+    def pedestal(self, run: int, camera: int, maps: PedestalMaps, *, now: bool = False) -> Path:
+        """Store a pedestal run's map (file, S3) and its `pedestals` row (`now`: committed
+        at once, not with the run's results); returns the file."""
         row = self.pedestals.save(run, camera, maps)
-        self.sql.write_pedestal(run, camera, **row)
+        if now:
+            self.sql.write_now("pedestals", [self.sql.pedestal_record(run, camera, **row)])
+        else:
+            self.sql.write_pedestal(run, camera, **row)
         if self.influx is not None:
             stats = {k: row[k] for k in ("pedestal_mean", "pedestal_rms", "noise_mean",
                                          "noise_rms", "hot_pixels")}
@@ -237,17 +257,42 @@ class ResultSinks:
             self._reco_file = None
             if self.s3 is not None:
                 written.reco_file = self.s3.upload(path, int(run), path.name).url
+        if self.influx is not None:
+            self._write_fe55(self.fe55.end_run(run))
+        if self.whole_runs and self.influx is not None:
+            lost = self._influx_account(written)
+            if lost:
+                record = {**record, "reco_status": "partial", "partial": True}
         self._complete_run_row(run, record)
         if self.writes_run_row:
             self._pass_run(run, status=record.get("reco_status", "done"),
                            backend=record.get("reco_backend"), finished_at=_utc_now(),
                            pedestals=json.dumps(used, sort_keys=True) if used else None)
         self.sql.flush()
-        if self.influx is not None:
-            self._write_fe55(self.fe55.end_run(run))
+        if self.influx is not None and not self.whole_runs:
             self.influx.flush(timeout=10.0)
         self._written = None
         return written
+
+    def _influx_account(self, written: WrittenOutputs) -> int:
+        """Wait for this run's points; note written / not written; the number lost."""
+        self.influx.flush(timeout=INFLUX_RUN_FLUSH_S)
+        before, now = self._influx_before or {}, self.influx.stats()
+
+        def delta(name: str) -> int:
+            return int(now.get(name, 0)) - int(before.get(name, 0))
+
+        sent, dropped, rejected = delta("written"), delta("dropped"), delta("rejected")
+        waiting = int(now.get("buffered", 0))
+        lost = dropped + rejected + waiting
+        written.influx_points = (f"{sent} points written, {waiting} not sent (server "
+                                 f"unreachable; dropped at exit unless it returns), "
+                                 f"{dropped + rejected} dropped")
+        if lost:
+            why = now.get("last_error") or "no answer"
+            written.problem = (f"InfluxDB {self.output.influx_url}: {lost} of "
+                               f"{sent + lost} points not written ({why})")
+        return lost
 
     def abort_run(self, run: int, record: Mapping[str, Any]) -> None:
         """After an error: drop the unfinished reco file, still record how the run ended."""
@@ -256,6 +301,8 @@ class ResultSinks:
             self._reco_file = None
         self.fe55.end_run(run)  # an unfinished window: no estimate
         self._failed_runs += 1
+        if self.whole_runs:
+            self.sql.discard_run(run)  # the previous pass's rows stay
         try:
             self._complete_run_row(run, record)
             if self.writes_run_row:
@@ -293,8 +340,8 @@ class ResultSinks:
         try:
             self.sql.close()
         finally:
-            if self.influx is not None:
-                self.influx.close()
+            if self.influx is not None:  # a replay waited for each run's points already
+                self.influx.close(timeout=INFLUX_RUN_FLUSH_S if self.whole_runs else 10.0)
 
 
 def _utc_now() -> Any:

@@ -68,5 +68,7 @@ class RunSummary:
             if self.outputs.reco_file:
                 out.append(f"  reco file: {self.outputs.reco_file}")
             if self.outputs.influx:
-                out.append(f"  InfluxDB: {self.outputs.influx}")
+                points = getattr(self.outputs, "influx_points", None)
+                out.append(f"  InfluxDB: {self.outputs.influx}"
+                           f"{f' ({points})' if points else ''}")
         return out

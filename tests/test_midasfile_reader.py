@@ -262,7 +262,7 @@ def test_lz4_frame_without_end_mark_at_an_event_boundary(tmp_path: Path) -> None
     assert info.value.offset == len(events)
 
 
-def test_corrupt_bank_size_names_serial(tmp_path: Path) -> None:
+def test_corrupt_bank_size_names_serial_and_reading_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "run.mid"
     write_run(path)
     offsets = _offsets(path)
@@ -270,14 +270,17 @@ def test_corrupt_bank_size_names_serial(tmp_path: Path) -> None:
     struct.pack_into("<I", raw, offsets[2] + 24 + 8, 1_000_000)  # CAM0 size of serial 1
     bad = tmp_path / "bad.mid"
     bad.write_bytes(bytes(raw))
-    seen = []
-    with pytest.raises(MidasCorruptError) as info, open_midas(bad) as midas:
-        for event in midas:
-            seen.append(event)
-    assert len(seen) == 2
-    assert info.value.serial_number == 1
-    assert info.value.offset == offsets[2]
-    assert "event serial 1 (id 0x1): bank 'CAM0' claims 1000000 bytes" in str(info.value)
+    with open_midas(bad) as midas:
+        seen = [(e.event_id, e.serial_number) for e in midas]
+        assert seen == [(1, 0), (2, 0), (2, 1), (1, 2), (2, 2)]
+        assert midas.complete is True
+        [skipped] = midas.skipped
+    assert skipped.start == offsets[2] and skipped.end == offsets[3]
+    assert f"bad.mid: corrupt data at byte offset {offsets[2]}: " in str(skipped)
+    assert "event serial 1 (id 0x1): bank 'CAM0' claims 1000000 bytes" in str(skipped)
+    with open_midas(bad) as midas, pytest.raises(MidasCorruptError) as info:
+        midas.event_at(2)  # random access stays strict
+    assert info.value.serial_number == 1 and info.value.offset == offsets[2]
 
 
 def test_not_a_midas_file(tmp_path: Path) -> None:

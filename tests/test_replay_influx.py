@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cygno_mw.cli import main
+from cygno_mw.simulation.odb import default_start_time
 from cygno_mw.simulation.run import simulate_run
 from cygno_mw.simulation.signals import SignalMix
 
@@ -33,7 +34,7 @@ def test_points_for_images_slow_control_and_pedestals(influx_server, tmp_path: P
     assert {"40", "41"} <= {series["metric"]["run"] for series in hv}
     quality = exported(influx_server, '{__name__="cygno_image_quality_noise_mean", run="40"}')
     assert len(quality) == 1
-    assert quality[0]["timestamps"] == [1702593197000]  # the pedestal run's start
+    assert quality[0]["timestamps"] == [default_start_time(40) * 1000]  # the pedestal run's start
 
 
 def exported(server, selector: str, ready: Callable[[list[dict]], bool] = bool,

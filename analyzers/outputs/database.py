@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
+from cygno_mw.errors import UsageError
+
 from . import credentials
 from .errors import DatabaseAuthError, DatabaseUnavailableError, OutputError
 
@@ -42,6 +44,18 @@ class RetryPolicy:
     max_delay: float = 8.0
     factor: float = 2.0
 
+    @classmethod
+    def for_wait(cls, seconds: float) -> RetryPolicy:
+        """Backoff that keeps trying for at least `seconds` in all (an outage to wait out)."""
+        attempts = 1
+        waited = 0.0
+        for delay in cls(attempts=10_000).delays():
+            if waited >= seconds:
+                break
+            waited += delay
+            attempts += 1
+        return cls(attempts=attempts)
+
     def delays(self) -> Iterator[float]:
         """The waits between consecutive attempts (attempts - 1 of them)."""
         delay = self.initial_delay
@@ -59,12 +73,16 @@ def default_url() -> str:
     return os.environ.get(credentials.DB_URL_ENV) or home_database_url()
 
 
+_URL_FORMS = ("use sqlite:///PATH, mysql+mysqlconnector://USER@HOST/DB or "
+              "postgresql://USER@HOST/DB")
+
+
 def parse_url(url: str | URL) -> URL:
     """The URL, password filled from the environment; a bad URL is a clear error."""
     try:
         return credentials.resolve_url(url)
     except exc.ArgumentError:
-        raise OutputError("not a valid database URL (expected e.g. sqlite:///file.sqlite or "
+        raise UsageError("not a valid database URL (expected e.g. sqlite:///file.sqlite or "
                           "mysql+mysqlconnector://user@host:3306/db)") from None
 
 
@@ -78,14 +96,22 @@ def create_db_engine(url: str | URL, *, local_infile_dir: Path | None = None) ->
     if backend == "sqlite":
         return _sqlite_engine(parsed)
     connect_args: dict[str, object] = {}
-    if parsed.get_driver_name() == "mysqlconnector":
-        connect_args["connection_timeout"] = 30
-        if local_infile_dir is not None:
-            connect_args["allow_local_infile_in_path"] = str(local_infile_dir)
     try:
+        if parsed.get_driver_name() == "mysqlconnector":
+            connect_args["connection_timeout"] = 30
+            if local_infile_dir is not None:
+                connect_args["allow_local_infile_in_path"] = str(local_infile_dir)
         return sa.create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
                                 connect_args=connect_args)
-    except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as err:
+    except exc.NoSuchModuleError:
+        raise UsageError(f"database URL {credentials.safe_url(parsed)}: unknown kind of "
+                         f"database {parsed.drivername!r}; {_URL_FORMS}") from None
+    except ImportError as err:
+        hint = (" (MySQL and MariaDB are used through mysql+mysqlconnector://USER@HOST/DB)"
+                if backend == "mysql" else "")
+        raise UsageError(f"database URL {credentials.safe_url(parsed)}: its driver is not "
+                         f"installed: {credentials.scrub(str(err))}{hint}") from None
+    except exc.ArgumentError as err:
         raise OutputError(f"cannot use database URL {credentials.safe_url(parsed)}: "
                           f"{credentials.scrub(str(err))}") from None
 

@@ -31,6 +31,8 @@ import sqlalchemy as sa
 from .errors import FilterError
 
 MAX_LENGTH = 2000
+MAX_NESTING = 50  # parentheses and 'not's inside one another
+_INT64 = (-(1 << 63), (1 << 63) - 1)  # what every SQL backend stores in an integer
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
@@ -66,6 +68,9 @@ def tokenize(text: str) -> list[Token]:
         raw = match.group()
         if kind == "number":
             value: Any = float(raw) if re.search(r"[.eE]", raw) else int(raw)
+            if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+                raise FilterError(f"filter: {raw} at character {position + 1} is beyond "
+                                  "the 64-bit integer range")
             tokens.append(Token("value", raw, value, position))
         elif kind == "string":
             quote = raw[0]
@@ -90,6 +95,7 @@ class _Parser:
         self.table = table
         self.tokens = tokenize(text)
         self.index = 0
+        self.depth = 0
 
     # -- token helpers --------------------------------------------------------------------
     def peek(self, offset: int = 0) -> Token | None:
@@ -139,12 +145,24 @@ class _Parser:
 
     def factor(self) -> sa.ColumnElement[bool]:
         if self.accept("not"):
-            return sa.not_(self.factor())
+            with self.nested():
+                return sa.not_(self.factor())
         if self.accept("("):
-            inner = self.expr()
+            with self.nested():
+                inner = self.expr()
             self.expect(")", "')'")
             return inner
         return self.comparison()
+
+    @contextlib.contextmanager
+    def nested(self) -> Any:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.fail(f"nested more than {MAX_NESTING} deep")
+        try:
+            yield
+        finally:
+            self.depth -= 1
 
     def comparison(self) -> sa.ColumnElement[bool]:
         left = self.operand()

@@ -83,9 +83,9 @@ class Database:
         conditions = _runs_condition(table, run if runs is None else runs)
         conditions.append(self._pass_condition(table, run if runs is None else runs, pass_))
         if camera is not None:
-            conditions.append(table.c.camera == int(camera))
+            conditions.append(table.c.camera == _int64(camera, "camera"))
         if event is not None:
-            conditions.append(table.c.event == int(event))
+            conditions.append(table.c.event == _int64(event, "event"))
         return self._select(table, conditions, where, columns, limit,
                             ("run", "camera", "event", "cluster"))
 
@@ -99,7 +99,7 @@ class Database:
         conditions = _runs_condition(table, runs)
         conditions.append(self._pass_condition(table, runs, pass_))
         if camera is not None:
-            conditions.append(table.c.camera == int(camera))
+            conditions.append(table.c.camera == _int64(camera, "camera"))
         conditions += _time_window(table.c.time, start, stop)
         return self._select(table, conditions, where, columns, limit,
                             ("run", "camera", "event"))
@@ -117,7 +117,7 @@ class Database:
         if equipment is not None:
             conditions.append(table.c.equipment == equipment)
         if run is not None:
-            conditions.append(table.c.run == int(run))
+            conditions.append(table.c.run == _int64(run, "run"))
         conditions += _time_window(table.c.time, start, stop)
         return self._select(table, conditions, where, None, limit,
                             ("time", "variable", "equipment"))
@@ -128,7 +128,7 @@ class Database:
         table = schema.pedestals
         conditions = _runs_condition(table, runs)
         if camera is not None:
-            conditions.append(table.c.camera == int(camera))
+            conditions.append(table.c.camera == _int64(camera, "camera"))
         return self._select(table, conditions, where, None, None, ("run", "camera"))
 
     # -- processing passes ----------------------------------------------------------------------
@@ -211,6 +211,7 @@ class Database:
                 columns: Sequence[str] | None, limit: int | None,
                 order: Sequence[str]) -> pd.DataFrame:
         if columns:
+            columns = list(dict.fromkeys(columns))  # a column asked twice is shown once
             sources = [c if c in table.c else _json_source(table, c) for c in columns]
             unknown = [c for c, source in zip(columns, sources, strict=True) if source is None]
             if unknown:
@@ -225,7 +226,7 @@ class Database:
             statement = statement.where(*conditions)
         statement = statement.order_by(*(table.c[c] for c in order))
         if limit is not None:
-            statement = statement.limit(int(limit))
+            statement = statement.limit(_int64(limit, "limit"))
 
         def fetch(conn: sa.Connection) -> pd.DataFrame:
             result = conn.execute(statement)
@@ -254,9 +255,9 @@ def _time_window(column: sa.Column, start: Any, stop: Any) -> list[Any]:
     """`start <= column < stop`, either bound optional; bounds converted to naive UTC."""
     conditions = []
     if start is not None:
-        conditions.append(column >= to_utc_naive(start))
+        conditions.append(column >= _time(start, "start"))
     if stop is not None:
-        conditions.append(column < to_utc_naive(stop))
+        conditions.append(column < _time(stop, "stop"))
     return conditions
 
 
@@ -266,12 +267,28 @@ def _as_list(runs: int | Iterable[int]) -> list[int]:
     return [int(r) for r in runs]
 
 
+def _time(value: Any, what: str) -> Any:
+    try:
+        return to_utc_naive(value)
+    except (ValueError, TypeError, OverflowError, OSError):
+        raise FilterError(f"{what}: {value!r} is not a time (use e.g. 2023-03-02 or "
+                          "'2023-03-02 06:00:00', UTC)") from None
+
+
+def _int64(value: Any, what: str) -> int:
+    """`value` as an integer every SQL backend can compare with (else a FilterError)."""
+    number = int(value)
+    if not -(1 << 63) <= number < 1 << 63:
+        raise FilterError(f"{what}: {value} is beyond the 64-bit integer range")
+    return number
+
+
 def _runs_condition(table: sa.Table, runs: int | Iterable[int] | None) -> list[Any]:
     if runs is None:
         return []
     if isinstance(runs, (int, str)) or hasattr(runs, "__index__"):
-        return [table.c.run == int(runs)]  # type: ignore[arg-type]
-    numbers = [int(r) for r in runs]
+        return [table.c.run == _int64(runs, "run")]  # type: ignore[arg-type]
+    numbers = [_int64(r, "run") for r in runs]
     return [table.c.run.in_(numbers)]
 
 

@@ -7,7 +7,7 @@ back is exactly what was written.
 
 Tables and their keys:
 - `runs`         one row per run                      PK (run)
-- `slow_control` one row per sample                   PK (variable, equipment, time)
+- `slow_control` one row per sample                   PK (variable, equipment, time, run)
 - `reco`         one row per cluster                  PK (pass_name, run, camera, event, cluster)
 - `macro`        one row per event and camera         PK (pass_name, run, camera, event)
 - `pedestals`    one row per pedestal map             PK (run, camera)
@@ -112,7 +112,9 @@ slow_control = sa.Table(
     sa.Column("variable", sa.String(128), primary_key=True),
     sa.Column("equipment", sa.String(64), primary_key=True),
     sa.Column("time", Timestamp, primary_key=True),
-    sa.Column("run", sa.Integer),
+    # two runs never share a row, even with equal times; 0 = outside any run
+    sa.Column("run", sa.Integer, primary_key=True, autoincrement=False,
+              server_default=sa.text("0")),
     sa.Column("value", Double),
     sa.Index("ix_slow_control_time", "time"),
     sa.Index("ix_slow_control_run", "run"),

@@ -211,17 +211,36 @@ class SqlSink:
 
     def write_slow_control(self, samples: Iterable[Mapping[str, Any]]) -> None:
         """Queue slow-control samples: mappings with time, equipment, variable, value and
-        optionally run. A sample with the same (variable, equipment, time) replaces the old."""
+        optionally run (none: 0, outside any run). A sample with the same (variable,
+        equipment, time, run) replaces the old; other runs' samples are never touched."""
         records = []
         for sample in samples:
             value = sample.get("value")
             records.append({
                 "variable": str(sample["variable"]), "equipment": str(sample["equipment"]),
                 "time": to_utc_naive(sample["time"]),
-                "run": None if sample.get("run") is None else int(sample["run"]),
+                "run": 0 if sample.get("run") is None else int(sample["run"]),
                 "value": None if value is None else float(value),
             })
         self._queue_records("slow_control", records)
+
+    def write_now(self, table: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Upsert `records` into `table` at once, in their own transaction (retried), apart
+        from what is buffered: e.g. a Run row that must say 'running' before any result."""
+        rows = [dict(r) for r in records]
+        if rows:
+            database.run_with_retry(
+                self.engine, lambda conn: sql_ops.upsert(conn, schema.TABLES[table], rows),
+                self.retry, f"write {table}")
+            self.rows_written += len(rows)
+
+    def discard_run(self, run: int) -> None:
+        """Forget the buffered images of `run` and its pending replacement: after a failed
+        pass the rows of the previous pass stay as they were."""
+        with self._lock:
+            for key in [k for k in self._events if k[0] == int(run)]:
+                self._pending_clusters -= self._events.pop(key).clusters.shape[1]
+            self._replace = [(r, c) for r, c in self._replace if r != int(run)]
 
     def write_runs(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Queue rows of `runs` (column names as in the schema); existing runs are updated in
@@ -255,13 +274,19 @@ class SqlSink:
     def write_pedestal(self, run: int, camera: int, *, map_location: str,
                        **stats: Any) -> None:
         """Queue one pedestal map's summary (see schema.PEDESTAL_STATS) and where it lives."""
+        self._queue_records("pedestals", [self.pedestal_record(
+            run, camera, map_location=map_location, **stats)])
+
+    @staticmethod
+    def pedestal_record(run: int, camera: int, *, map_location: str,
+                        **stats: Any) -> dict[str, Any]:
+        """The `pedestals` row of one map (statistics checked against the schema)."""
         unknown = sorted(set(stats) - set(schema.PEDESTAL_STATS))
         if unknown:
             raise OutputError(f"unknown pedestal statistics {unknown}; "
                               f"known: {list(schema.PEDESTAL_STATS)}")
-        record = {"run": int(run), "camera": int(camera), "map_location": str(map_location),
-                  "created_at": to_utc_naive(_now()), **stats}
-        self._queue_records("pedestals", [record])
+        return {"run": int(run), "camera": int(camera), "map_location": str(map_location),
+                "created_at": to_utc_naive(_now()), **stats}
 
     def _queue_records(self, table: str, records: list[dict[str, Any]]) -> None:
         if not records:

@@ -1,9 +1,10 @@
 """The replay's event source: a MIDAS file read and decoded in a thread ahead of the analysis.
 
 Decompression and bank decoding happen in the reader thread (`ReadAhead`), a few events
-ahead of the reconstruction.  A file that ends inside an event, or whose data are corrupt,
-yields every complete event first; the problem is then available as `problem` (a
-sentence naming the file and byte offset) and the run counts as partial.  A file without
+ahead of the reconstruction.  A file that ends inside an event yields every complete event
+first; a corrupt stretch costs only the events inside it (the reader resynchronises at the
+next good header).  Either way the problem is then available as `problem` (sentences
+naming the file and byte offsets) and the run counts as partial.  A file without
 its end-of-run dump (the writer died or is still writing) is partial too.
 """
 
@@ -40,14 +41,18 @@ class FileSource:
         finally:
             reader.close()
         error = reader.error
+        problems = [str(skipped) for skipped in self.midas.skipped]
+        if self.midas.skipped:
+            self.error_offset = self.midas.skipped[0].start
         if isinstance(error, MidasFormatError):
-            self.problem = str(error)
-            self.error_offset = error.offset
+            problems.append(str(error))
+            if self.error_offset is None:
+                self.error_offset = error.offset
         elif error is not None:
-            if isinstance(error, OSError):
-                self.problem = f"{self.midas.path}: read error: {error}"
-                return
-            raise error
+            if not isinstance(error, OSError):
+                raise error
+            problems.append(f"{self.midas.path}: read error: {error}")
         elif not self.midas.complete:
-            self.problem = (f"{self.midas.path}: no end-of-run dump: the file was not closed "
+            problems.append(f"{self.midas.path}: no end-of-run dump: the file was not closed "
                             "(the run is still being written, or its writer stopped)")
+        self.problem = "; ".join(problems) or None

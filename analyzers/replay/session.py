@@ -13,6 +13,11 @@ Pedestal maps, first that applies: the run itself is a pedestal run (its maps ar
 stored); `--pedestal FILE` (maps computed once, cached under the output folder); the latest
 earlier pedestal run in the `pedestals` table.  None of these → one PedestalMissingError.
 
+A run's rows replace those of an earlier pass in one transaction at its end, after its Run
+row was written at its start as 'running'; a database outage is waited out for
+`db_wait_s` (retries with backoff), and a pass that fails leaves the earlier rows as they
+were.
+
 Outputs: with no configuration, `./cygno-out/cygno.sqlite` and `./cygno-out/` files; an
 output folder given with `-o` moves both unless a database URL is configured (ODB, config
 file, `--set output.database_url=...`) or set in `$CYGNO_DB_URL`.
@@ -47,6 +52,7 @@ from cygno_mw.errors import ConfigError, CygnoError, UsageError
 from cygno_mw.midasfile.reader import MidasFile, open_midas
 
 log = logging.getLogger(__name__)
+MAX_WORKERS = 512  # worker processes; more is a typo, not a machine
 
 @dataclass
 class ReplayOptions:
@@ -56,8 +62,10 @@ class ReplayOptions:
     overrides: Sequence[str] = ()
     output_dir: Path | None = None
     pedestal_file: str | None = None
+    force_pedestal: bool = False  # use a --pedestal file whose ODB says it is no pedestal run
     workers: int = 1
     pass_name: str = "replay"  # the processing pass results go to (--pass)
+    db_wait_s: float = 60.0  # how long a database outage is waited out (retries, backoff)
     progress: bool = False
     messages: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
@@ -77,8 +85,8 @@ class ReplaySession:
     """Replays files one after the other, reusing sinks and worker processes between them."""
 
     def __init__(self, options: ReplayOptions) -> None:
-        if options.workers < 1:
-            raise UsageError(f"-j must be >= 1, got {options.workers}")
+        if not 1 <= options.workers <= MAX_WORKERS:
+            raise UsageError(f"-j must be 1 to {MAX_WORKERS}, got {options.workers}")
         from cygno_mw.analyzers.outputs.passes import check_pass_name
 
         check_pass_name(options.pass_name)
@@ -93,7 +101,10 @@ class ReplaySession:
     def sinks_for(self, output: OutputParams) -> ResultSinks:
         sinks = self._sinks.get(output)
         if sinks is None:
-            sinks = ResultSinks(output, pass_name=self.options.pass_name)
+            from cygno_mw.analyzers.outputs.database import RetryPolicy
+
+            sinks = ResultSinks(output, pass_name=self.options.pass_name, whole_runs=True,
+                                sql_retry=RetryPolicy.for_wait(self.options.db_wait_s))
             sinks.connect()
             self._sinks[output] = sinks
         return sinks
@@ -207,8 +218,8 @@ class ReplaySession:
                     f"camera {camera} (it has cameras {sorted(maps)})")
             from cygno_mw.analyzers.outputs.query import Database
 
-            found = sinks.pedestals.find(Database(sinks.sql.url, engine=sinks.sql.engine),
-                                         run, camera)
+            found = sinks.pedestals.find(Database(sinks.sql.url, engine=sinks.sql.engine,
+                                                  retry=sinks.sql.retry), run, camera)
             if found is None:
                 raise PedestalMissingError(
                     missing_pedestal_message(run, camera, sinks.database_text))
@@ -230,34 +241,86 @@ class ReplaySession:
         if self._pedestal_file_maps is not None:
             return self._pedestal_file_maps
         path = self.local_path(str(self.options.pedestal_file))
-        cached = sinks.pedestals.cached_for_file(path)
+        with open_midas(path) as midas:
+            forced = self._check_pedestal_file(midas)
+        cached = None if forced else sinks.pedestals.cached_for_file(path)
         if cached is not None:
             self._pedestal_file_maps = cached
             return cached
         self.options.messages(f"computing pedestal maps from {self.options.pedestal_file} "
-                              "(once; cached for later replays)")
+                              "(once; cached for later replays)" if not forced else
+                              f"computing pedestal maps from {self.options.pedestal_file} "
+                              "(forced: used by this replay only, never stored)")
         with open_midas(path) as midas:
             run = _run_number(midas)
-            if not is_pedestal_run(midas.bor_odb):
-                log.warning("%s: /Configurations/Pedestal is not set; using it as a "
-                            "pedestal run anyway", path)
             maker = PedestalMaker(params.reco.backend, camera_shapes(midas.bor_odb))
             source = FileSource(midas, run)
+            last: dict[int, Any] = {}  # each camera's last image (a view, not a copy)
             for event in source:
                 for camera, image in _camera_images(event):
-                    maker.add(camera, image, f"{path.name} event {event.serial}: ")
+                    if maker.add(camera, image, f"{path.name} event {event.serial}: "):
+                        last[camera] = image
             if source.problem:
                 self.options.messages(f"warning: pedestal file: {source.problem}; using its "
                                       f"{sum(maker.images(c) for c in maker.cameras)} images")
-        stored = {camera: sinks.pedestal(run, camera, maps)
-                  for camera, maps in maker.results().items()}
-        sinks.sql.flush()
-        sinks.pedestals.remember_file(path, run, stored)
+        results = maker.results()
+        if not forced:
+            forced = self._check_pedestal_images(params, run, results, last)
         name = Path(str(self.options.pedestal_file)).name
+        if forced:
+            folder = sinks.pedestals.directory / "forced"
+            folder.mkdir(parents=True, exist_ok=True)
+            stored = {camera: maps.save(folder / f"run{run:05d}_cam{camera}.npz")
+                      for camera, maps in results.items()}
+            origin = f"{name} (run {run}, not a pedestal run, forced)"
+        else:
+            stored = {camera: sinks.pedestal(run, camera, maps, now=True)
+                      for camera, maps in results.items()}
+            sinks.pedestals.remember_file(path, run, stored)
+            origin = f"{name} (pedestal run {run})"
         self._pedestal_file_maps = {
-            camera: PedestalChoice(camera, map_path, f"{name} (pedestal run {run})", run)
+            camera: PedestalChoice(camera, Path(map_path), origin, run)
             for camera, map_path in stored.items()}
         return self._pedestal_file_maps
+
+    def _check_pedestal_images(self, params: AnalyzerParameters, run: int,
+                               maps: dict[int, Any], last: dict[int, Any]) -> bool:
+        """Refuse a --pedestal run whose images hold clusters, unless forced (then True)."""
+        from cygno_mw.analyzers.pedestal_check import clusters_in
+
+        for camera in sorted(maps):
+            if camera not in last:
+                continue
+            found = clusters_in(params.reco, maps[camera], last[camera])
+            if not found:
+                continue
+            what = (f"--pedestal {self.options.pedestal_file}: run {run} is marked a pedestal "
+                    f"run, but its images hold clusters ({found} in camera {camera}'s last "
+                    "image)")
+            if not self.options.force_pedestal:
+                raise UsageError(f"{what}; give a real pedestal run, or add --force-pedestal "
+                                 "to use it anyway (for this replay only: it is never stored "
+                                 "as a pedestal run)")
+            self.options.messages(f"warning: {what}; used because of --force-pedestal, and "
+                                  "not stored")
+            return True
+        return False
+
+    def _check_pedestal_file(self, midas: MidasFile) -> bool:
+        """Refuse a --pedestal file whose ODB does not make it a pedestal run, unless forced
+        (then True: its maps serve this replay only and are never stored as a pedestal run)."""
+        if is_pedestal_run(midas.bor_odb):
+            return False
+        if not self.options.force_pedestal:
+            raise UsageError(
+                f"--pedestal {self.options.pedestal_file}: run {midas.run_number} is not a "
+                "pedestal run (its /Configurations/Pedestal is not set), so its images may "
+                "hold tracks; give a pedestal run, or add --force-pedestal to use it anyway "
+                "(for this replay only: it is never stored as a pedestal run)")
+        self.options.messages(f"warning: --pedestal {self.options.pedestal_file}: run "
+                              f"{midas.run_number} is not a pedestal run; used because of "
+                              "--force-pedestal, and not stored")
+        return True
 
 
 def _camera_images(event: Any) -> list[tuple[int, Any]]:

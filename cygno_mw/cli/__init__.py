@@ -13,9 +13,11 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cygno_mw import __version__
 from cygno_mw.errors import CygnoError
+from cygno_mw.redact import RedactingFormatter, redact
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -37,8 +39,15 @@ _NOISY_LOGGERS = ("alembic", "matplotlib", "urllib3", "botocore", "boto3", "s3tr
                   "numba", "asyncua", "PIL")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors (they quote the bad value) never show a secret."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cygno-mw", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="cygno-mw", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"cygno-mw {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help=f"more log output (-vv: debug); also ${LOG_LEVEL_ENV}=LEVEL")
@@ -90,7 +99,13 @@ def log_level(args: argparse.Namespace) -> int:
 
 
 def configure_logging(level: int) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    root = logging.getLogger()
+    fresh = not root.handlers
+    logging.basicConfig(level=level, format=log_format)
+    if fresh:  # our own handler: its records never show a secret
+        for handler in root.handlers:
+            handler.setFormatter(RedactingFormatter(log_format))
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING)
                                          if level > logging.DEBUG else level)
@@ -105,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except CygnoError as exc:
-        print(f"cygno-mw {args.command}: error: {exc}", file=sys.stderr)
+        print(f"cygno-mw {args.command}: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"cygno-mw {args.command}: interrupted", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 Per event the header, then per bank its name, type, size and first values; `--json`
 writes one JSON object per event (first values and statistics, never whole arrays);
-`--odb` prints the begin-of-run ODB dump instead.
+`--odb` prints the begin-of-run ODB dump instead.  A corrupt stretch of the file is
+reported on stderr and skipped; the dump goes on at the next good event and exits 3.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from typing import Any
 
 from cygno_mw.errors import CygnoError, UsageError
+
+PARTIAL_EXIT = 3  # corrupt stretches were skipped (each reported on stderr), as replay's
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             return _print_odb(midas, as_json=args.json)
         if args.max_events == 0:
             return 0
+        midas.on_corrupt = lambda skipped: print(f"cygno-mw dump: {skipped}", file=sys.stderr)
         events = midas.events(event_ids=ids, banks=banks, include_internal=True)
         for number, event in enumerate(events):
             if args.json:
@@ -69,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 print(_event_text(number, event, args.values))
             if args.max_events is not None and number + 1 >= args.max_events:
                 break
-    return 0
+        return PARTIAL_EXIT if midas.skipped else 0
 
 
 def _print_odb(midas: Any, *, as_json: bool) -> int:

@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pedestal run whose maps to use (computed once, then cached "
                              "under the output folder); default: the latest earlier pedestal "
                              "run in the pedestals table")
+    parser.add_argument("--force-pedestal", action="store_true",
+                        help="take --pedestal FILE even if its ODB does not call it a "
+                             "pedestal run (its maps then serve this replay only and are "
+                             "never stored as a pedestal run)")
     parser.add_argument("-c", "--config", type=Path, default=None, metavar="JSON",
                         help='parameters as {"Reco": {...}, "Output": {...}}, over the ODB')
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -43,17 +47,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="N worker processes for the reconstruction on the CPU "
                              "(a GPU batches instead)")
+    parser.add_argument("--db-wait", type=float, default=60.0, metavar="S",
+                        help="wait out a database outage for up to S seconds, retrying "
+                             "with backoff (default 60)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar and no summary")
 
 
 def run(args: argparse.Namespace) -> int:
     from cygno_mw.analyzers.replay.session import ReplayOptions, ReplaySession
-    from cygno_mw.errors import CygnoError
+    from cygno_mw.errors import CygnoError, UsageError
+    from cygno_mw.redact import redact
 
+    if not 0 <= args.db_wait <= 86400:
+        raise UsageError(f"--db-wait must be 0 to 86400 seconds, got {args.db_wait}")
     options = ReplayOptions(
         config_file=args.config, overrides=tuple(args.overrides), output_dir=args.output_dir,
-        pedestal_file=args.pedestal, workers=args.jobs, pass_name=args.pass_name,
+        pedestal_file=args.pedestal, force_pedestal=args.force_pedestal, workers=args.jobs,
+        db_wait_s=args.db_wait, pass_name=args.pass_name,
         progress=not args.quiet and sys.stderr.isatty(),
         messages=(lambda _text: None) if args.quiet else _to_stderr)
     status = 0
@@ -62,13 +73,14 @@ def run(args: argparse.Namespace) -> int:
             try:
                 summary = session.replay(path)
             except CygnoError as exc:
-                print(f"cygno-mw replay: error: {exc}", file=sys.stderr)
+                print(f"cygno-mw replay: error: {redact(str(exc))}", file=sys.stderr)
                 status = max(status, exc.exit_code)
                 continue
             if not args.quiet:
                 print("\n".join(summary.lines()))
             if summary.partial:
-                print(f"cygno-mw replay: run {summary.run} is partial: {summary.problem}",
+                print(f"cygno-mw replay: run {summary.run} is partial: "
+                      f"{redact(str(summary.problem))}",
                       file=sys.stderr)
                 status = max(status, EXIT_PARTIAL)
     return status

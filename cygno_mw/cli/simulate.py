@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drs4-tables", default=None, metavar="DIR",
                         help="folder with table_cell_LNGS.npy / table_nsample_LNGS.npy; "
                              "default: built-in offsets")
+    parser.add_argument("--start-time", default=None, metavar="TIME",
+                        help="when the run starts: UNIX seconds or an ISO time (UTC unless "
+                             "it says); default: run n starts n-1 hours after 2023-12-14 "
+                             "22:33:17 UTC, so runs never share a time")
     parser.add_argument("--no-pmt", action="store_true", help="no DGH0/DIG0 banks")
     parser.add_argument("--no-slow-control", action="store_true",
                         help="no slow-control events")
@@ -49,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pedestal and args.mix:
         raise UsageError("--mix makes no sense with --pedestal (pedestal images have no signal)")
     mix = SignalMix.parse(args.mix) if args.mix else None
+    args.start_time = _start_time(args.start_time)
 
     show = not args.quiet and args.events > 0
     progress = None
@@ -70,6 +75,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_time(text: str | None) -> float | None:
+    """`--start-time` as UNIX seconds (a number, or an ISO time taken as UTC if naive)."""
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = dt.datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise UsageError(f"--start-time: {text!r} is neither UNIX seconds nor an ISO "
+                             "time like 2024-05-01T12:00:00") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        seconds = when.timestamp()
+    if not 0 < seconds < 1 << 32:
+        raise UsageError(f"--start-time: {text!r} is outside MIDAS's 32-bit times "
+                         "(1970 to 2106)")
+    return seconds
+
+
 def _simulate(args: argparse.Namespace, mix, progress, default_camera_seed: int):
     from cygno_mw.simulation.run import simulate_run
 
@@ -85,6 +113,7 @@ def _simulate(args: argparse.Namespace, mix, progress, default_camera_seed: int)
         exposure=args.exposure,
         vignette_path=args.vignetting,
         drs4_tables_dir=args.drs4_tables,
+        start_time=args.start_time,
         progress=progress,
     )
 

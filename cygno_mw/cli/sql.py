@@ -20,6 +20,8 @@ import argparse
 import sys
 from typing import Any
 
+from cygno_mw.errors import UsageError
+
 FORMATS = ("table", "csv", "json")
 # examples shown by `cygno-mw sql TABLE --help`; each fits that table's columns
 EXAMPLES = {
@@ -49,6 +51,17 @@ EXAMPLES = {
 }
 
 
+def _int64(text: str) -> int:
+    """An integer option or argument that every SQL backend can compare with."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not -(1 << 63) <= number < 1 << 63:
+        raise argparse.ArgumentTypeError(f"{text} is beyond the 64-bit integer range")
+    return number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="sql_command", metavar="TABLE", required=True)
 
@@ -59,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="output format (default: table)")
         sub.add_argument("--where", metavar="FILTER",
                          help="filter, e.g. \"sc_integral > 1000 and sc_length < 50\"")
-        sub.add_argument("--limit", type=int, metavar="N", help="at most N rows")
+        sub.add_argument("--limit", type=_int64, metavar="N", help="at most N rows")
         if columns:
             sub.add_argument("--columns", metavar="A,B,...", help="only these columns")
 
@@ -72,22 +85,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = "examples:\n" + "\n".join(e.splitlines()[0] for e in EXAMPLES.values())
 
     runs = table("runs", "the Run table")
-    runs.add_argument("runs", nargs="*", type=int, metavar="RUN")
+    runs.add_argument("runs", nargs="*", type=_int64, metavar="RUN")
     runs.add_argument("--start", help="runs started at or after this time (UTC)")
     runs.add_argument("--stop", help="runs started before this time (UTC)")
     common(runs)
 
     reco = table("reco", "clusters, one row each")
-    reco.add_argument("runs", nargs="+", type=int, metavar="RUN")
-    reco.add_argument("--camera", type=int)
-    reco.add_argument("--event", type=int)
+    reco.add_argument("runs", nargs="+", type=_int64, metavar="RUN")
+    reco.add_argument("--camera", type=_int64)
+    reco.add_argument("--event", type=_int64)
     reco.add_argument("--pass", dest="pass_name", metavar="NAME",
                       help="processing pass (default: each run's newest finished pass)")
     common(reco)
 
     macro = table("macro", "per-image summaries")
-    macro.add_argument("runs", nargs="*", type=int, metavar="RUN")
-    macro.add_argument("--camera", type=int)
+    macro.add_argument("runs", nargs="*", type=_int64, metavar="RUN")
+    macro.add_argument("--camera", type=_int64)
     macro.add_argument("--start", help="events at or after this time (UTC)")
     macro.add_argument("--stop", help="events before this time (UTC)")
     macro.add_argument("--pass", dest="pass_name", metavar="NAME",
@@ -97,14 +110,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sc = table("sc", "slow-control time series")
     sc.add_argument("variables", nargs="*", metavar="VARIABLE")
     sc.add_argument("--equipment")
-    sc.add_argument("--run", type=int)
+    sc.add_argument("--run", type=_int64)
     sc.add_argument("--start", help="from this time (UTC)")
     sc.add_argument("--stop", help="until this time (UTC)")
     common(sc, columns=False)
 
     pedestals = table("pedestals", "pedestal-map summaries")
-    pedestals.add_argument("runs", nargs="*", type=int, metavar="RUN")
-    pedestals.add_argument("--camera", type=int)
+    pedestals.add_argument("runs", nargs="*", type=_int64, metavar="RUN")
+    pedestals.add_argument("--camera", type=_int64)
     common(pedestals, columns=False)
 
     passes = commands.add_parser(
@@ -121,9 +134,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "compare", help="two passes' clusters over the same runs, matched side by side")
     compare.add_argument("pass_a", metavar="PASS_A")
     compare.add_argument("pass_b", metavar="PASS_B")
-    compare.add_argument("runs", nargs="*", type=int, metavar="RUN",
+    compare.add_argument("runs", nargs="*", type=_int64, metavar="RUN",
                          help="default: every run both passes cover")
-    compare.add_argument("--camera", type=int)
+    compare.add_argument("--camera", type=_int64)
     compare.add_argument("--max-distance", type=float, default=20.0, metavar="PX",
                          help="farthest two clusters may be and still match (default 20)")
     common(compare)
@@ -274,7 +287,14 @@ def _import_runlog(url: str, path: str) -> int:
     from cygno_mw.analyzers.outputs.runlog import read_runlog_csv
     from cygno_mw.analyzers.outputs.sql_writer import SqlSink
 
-    records = list(read_runlog_csv(path))
+    try:
+        records = list(read_runlog_csv(path))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file (give the Run table's CSV export)") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a UTF-8 text (CSV) file") from None
     with SqlSink(url, bulk_load=False) as sink:
         sink.write_runs(records)
     print(f"{len(records)} runs imported from {path}")

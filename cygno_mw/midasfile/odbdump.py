@@ -61,6 +61,8 @@ def read_odb_dump(text: str | bytes | bytearray | memoryview) -> OdbDump:
     if body.startswith("<"):
         return _read_xml(body)
     if body.startswith("["):
+        if _is_json(body):  # `[1,2,3]`: JSON, but not the object a JSON dump must be
+            raise MidasFormatError("ODB dump in JSON is not an object")
         return _read_ascii(body)
     head = body[:40].encode("unicode_escape").decode("ascii")
     raise MidasFormatError(f"not an ODB dump (neither JSON, XML nor ASCII): starts {head!r}")
@@ -74,18 +76,51 @@ def parse_odb_dump(text: str | bytes | bytearray | memoryview) -> dict[str, Any]
 # -- JSON ---------------------------------------------------------------------------------
 
 
+MAX_ODB_DEPTH = 100  # a real ODB is a few levels deep; deeper is hostile or broken
+
+
+def _depth(node: Any) -> int:
+    """How deeply dicts and lists nest in `node` (without recursion)."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_ODB_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _is_json(body: str) -> bool:
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def _read_json(body: str) -> OdbDump:
     try:
         raw = json.loads(body)
     except json.JSONDecodeError as exc:
         raise MidasFormatError(f"ODB dump is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MidasFormatError("ODB dump in JSON is nested too deeply") from None
     if not isinstance(raw, dict):
         raise MidasFormatError("ODB dump in JSON is not an object")
+    if _depth(raw) > MAX_ODB_DEPTH:
+        raise MidasFormatError(f"ODB dump in JSON is nested more than {MAX_ODB_DEPTH} deep")
     metadata: dict[str, dict[str, Any]] = {}
     header = {k[1:]: v for k, v in raw.items() if k.startswith("/")}
     if header:
         metadata["/"] = header
-    return OdbDump(_clean_json_dir(raw, "", metadata), metadata, "json")
+    try:
+        return OdbDump(_clean_json_dir(raw, "", metadata), metadata, "json")
+    except RecursionError:
+        raise MidasFormatError("ODB dump in JSON is nested too deeply") from None
 
 
 def _clean_json_dir(node: dict[str, Any], path: str, metadata: dict[str, dict]) -> dict:

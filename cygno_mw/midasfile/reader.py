@@ -5,6 +5,11 @@ file starts like a MIDAS file and reads the begin-of-run ODB dump.  Iterating de
 each event into zero-copy NumPy views; a file that ends inside an event yields every
 complete event and then raises MidasTruncatedError with the byte offset.
 
+A corrupt event (sizes that contradict each other, a size beyond the event-size bound,
+a bad bank) does not end the pass: it is recorded in `skipped` (and passed to
+`on_corrupt`), and reading goes on at the next plausible event header (`resync`).
+No event is buffered beyond the bound, so a hostile size cannot exhaust memory.
+
 Random access (`build_index`, `event_at`) uses its own stream so it does not disturb
 an iteration.  Plain files seek; compressed files cannot, so going backwards restarts
 decompression from the beginning and going forwards decompresses and drops the bytes
@@ -13,6 +18,7 @@ in between: fine for forward jumps, slow for reverse order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +30,7 @@ import numpy as np
 from cygno_mw.midasfile.errors import (
     MidasCorruptError,
     MidasFileNotFoundError,
+    MidasFormatError,
     MidasTruncatedError,
     NotMidasError,
 )
@@ -40,6 +47,20 @@ from cygno_mw.midasfile.event import (
     decode_body,
 )
 from cygno_mw.midasfile.odbdump import OdbDump, read_odb_dump
+from cygno_mw.midasfile.resync import (
+    DEFAULT_MAX_EVENT_SIZE,
+    HEADERS,
+    SCAN_CHUNK,
+    PassState,
+    SkippedBytes,
+    bank_header_problem,
+    equipment_event_ids,
+    find_header,
+    header_problem,
+)
+from cygno_mw.midasfile.resync import (
+    max_event_size as event_size_bound,
+)
 from cygno_mw.midasfile.streams import (
     CompressedDataError,
     Source,
@@ -47,8 +68,6 @@ from cygno_mw.midasfile.streams import (
     detect_compression,
     open_source,
 )
-
-_MAX_EVENT_SIZE = 0x7FFFFFFF  # larger data_size fields are garbage, not events
 
 
 @dataclass
@@ -88,11 +107,19 @@ class _IndexBuilder:
 class MidasFile:
     """An open MIDAS file: iterate it for events; `bor_odb`, `run_number`, `event_at(n)`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], max_event_size: int | None = None
+    ) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise MidasFileNotFoundError(
                 f"{self.path} is a folder: give a MIDAS file (run*.mid, .mid.gz, .mid.lz4)")
+        self._max_event_size = max_event_size
+        # the begin-of-run dump is read under the default bound, events under the file's
+        self.max_event_size = max_event_size or DEFAULT_MAX_EVENT_SIZE
+        self.skipped: list[SkippedBytes] = []  # corrupt stretches of the latest pass
+        self.index_skipped: list[SkippedBytes] = []  # and of build_index's scan
+        self.on_corrupt: Callable[[SkippedBytes], None] | None = None
         if not self.path.is_file():
             raise MidasFileNotFoundError(f"{self.path}: no such file")
         self.compression = detect_compression(self.path)
@@ -129,6 +156,20 @@ class MidasFile:
         if header.event_id == BOR_EVENT_ID:
             self.bor_event = self._next(src, lambda h: True)
             self._data_start = src.offset
+            if self._max_event_size is None:
+                self.max_event_size = event_size_bound(self._bor_odb_or_none())
+
+    def _bor_odb_or_none(self) -> Any:
+        try:
+            return self.bor_odb
+        except Exception:  # the replay reports an unreadable dump; here it only costs a bound
+            return None
+
+    def _pass_state(self) -> PassState:
+        state = PassState(bound=self.max_event_size)
+        if self.bor_event is not None:
+            state.note(self.bor_event.header)
+        return state
 
     def _check_start(self, head: bytes, problem: str | None) -> None:
         if len(head) < EVENT_HEADER_SIZE:
@@ -198,8 +239,14 @@ class MidasFile:
         keep: Callable[[EventHeader], bool],
         banks: Iterable[str] | None = None,
         on_skip: Callable[[int, EventHeader], None] | None = None,
+        state: PassState | None = None,
     ) -> Event | None:
-        """The next event `keep` wants (others are skipped undecoded), or None at the end."""
+        """The next event `keep` wants (others are skipped undecoded), or None at the end.
+
+        With a `state` a corrupt event is reported in `state.skipped` and reading goes on
+        at the next plausible header; without one it raises MidasCorruptError.
+        """
+        bound = self.max_event_size if state is None else state.bound
         while True:
             offset = src.offset
             head = self._guarded(offset, src.read, EVENT_HEADER_SIZE)
@@ -214,37 +261,58 @@ class MidasFile:
                 )
             header = EventHeader.from_buffer(head)
             size = header.data_size
-            if size > _MAX_EVENT_SIZE:
-                raise MidasCorruptError(
-                    f"{self._where(offset)}: event serial {header.serial_number} "
-                    f"(id {header.event_id:#x}) claims an implausible {size} data bytes",
-                    path=self.path,
-                    offset=offset,
-                    serial_number=header.serial_number,
-                    event_id=header.event_id,
-                )
+            problem = header_problem(header, bound)
+            if problem is not None:
+                self._resync(src, offset, head, problem, header, state)
+                continue
             wanted = keep(header) or header.event_id == EOR_EVENT_ID
             if not wanted:
-                got = self._guarded(offset, src.skip, size)
+                flags = None
+                got = 0
+                if not header.is_internal:
+                    bank_head = self._guarded(offset, src.read, BANK_HEADER_SIZE)
+                    got = len(bank_head)
+                    if got < BANK_HEADER_SIZE:
+                        raise self._short_body(src, offset, header, got)
+                    problem = bank_header_problem(header, bank_head)
+                    if problem is not None:
+                        self._resync(src, offset, head + bank_head, problem, header, state)
+                        continue
+                    flags = int.from_bytes(bank_head[4:8], "little")
+                got += self._guarded(offset, src.skip, size - got)
                 if got < size:
                     raise self._short_body(src, offset, header, got)
+                if state is not None:
+                    state.note(header, flags)
                 if on_skip is not None:
                     on_skip(offset, header)
                 continue
             body = self._guarded(offset, src.read, size)
+            if not header.is_internal and len(body) >= BANK_HEADER_SIZE:
+                problem = bank_header_problem(header, body)
+                if problem is not None:
+                    self._resync(src, offset, head + body, problem, header, state)
+                    continue
             if len(body) < size:
                 raise self._short_body(src, offset, header, len(body))
             try:
                 event = decode_body(header, body, banks=banks)
             except MidasCorruptError as exc:
-                raise MidasCorruptError(
-                    f"{self._where(offset)}: {exc}",
-                    path=self.path,
-                    offset=offset,
-                    serial_number=exc.serial_number,
-                    event_id=exc.event_id,
-                ) from None
+                if state is None:
+                    raise MidasCorruptError(
+                        f"{self._where(offset)}: {exc}",
+                        path=self.path,
+                        offset=offset,
+                        serial_number=exc.serial_number,
+                        event_id=exc.event_id,
+                    ) from None
+                # the event's sizes agree, so only this event is lost: go on after it
+                end = offset + EVENT_HEADER_SIZE + size
+                self._skip_report(state, offset, end, str(exc))
+                continue
             event.offset = offset
+            if state is not None:
+                state.note(header, event.bank_format)
             if event.is_eor:
                 self.eor_event = event
                 if not keep(header):
@@ -252,6 +320,61 @@ class MidasFile:
                         on_skip(offset, header)
                     continue
             return event
+
+    def _skip_report(self, state: PassState, start: int, end: int | None, why: str) -> None:
+        skipped = SkippedBytes(str(self.path), start, end, why, bool(self.compression))
+        state.skipped.append(skipped)
+        if self.on_corrupt is not None:
+            self.on_corrupt(skipped)
+
+    def _resync(
+        self,
+        src: Source,
+        offset: int,
+        consumed: bytes,
+        why: str,
+        header: EventHeader,
+        state: PassState | None,
+    ) -> None:
+        """After a corrupt header at `offset`: leave `src` at the next plausible header.
+
+        `consumed` are the bytes already read from `offset` on; the scan goes on in
+        chunks, so no more than one chunk plus one event is ever held.
+        """
+        if state is None:
+            raise MidasCorruptError(
+                f"{self._where(offset)}: {why}",
+                path=self.path,
+                offset=offset,
+                serial_number=header.serial_number,
+                event_id=header.event_id,
+            )
+        if not state.known_ids:
+            state.known_ids = self._equipment_ids()
+        base = offset + 1
+        buf = bytes(consumed[1:])
+        while True:
+            more = self._guarded(base + len(buf), src.read, SCAN_CHUNK)
+            buf += more
+            found = find_header(buf, state, final=not more)
+            if found is not None:
+                src.unread(buf[found:])
+                self._skip_report(state, offset, base + found, why)
+                return
+            if not more:
+                if src.end_problem:
+                    why = f"{why} (and then {src.end_problem})"
+                self._skip_report(state, offset, None, why)
+                return
+            keep = HEADERS - 1  # a header may straddle two chunks
+            base += len(buf) - keep
+            buf = buf[-keep:]
+
+    def _equipment_ids(self) -> frozenset[int]:
+        try:
+            return equipment_event_ids(self.bor_odb)
+        except Exception:  # an unreadable dump only means no ids to go by
+            return frozenset()
 
     def _short_body(
         self, src: Source, offset: int, header: EventHeader, got: int
@@ -302,10 +425,12 @@ class MidasFile:
         this_pass = self._pass
         src = self._source
         self._guarded(start, src.seek, start)
+        state = self._pass_state()
+        self.skipped = state.skipped
         while True:
             if self._pass != this_pass:
                 raise RuntimeError(f"{self.path}: another pass over this file started")
-            event = self._next(src, keep, banks)
+            event = self._next(src, keep, banks, state=state)
             if event is None:
                 self.complete = self.eor_event is not None
                 return
@@ -318,17 +443,38 @@ class MidasFile:
         """The begin-of-run dump with MIDAS's key metadata; None without one."""
         if self.bor_event is None:
             return None
-        return read_odb_dump(self.bor_event.payload or b"")
+        with self._naming_dump("begin-of-run"):
+            return read_odb_dump(self.bor_event.payload or b"")
 
     @property
     def bor_odb(self) -> dict[str, Any] | None:
         """The begin-of-run ODB as nested dicts; None if the file has no BOR dump."""
-        return None if self.bor_event is None else self.bor_event.odb
+        if self.bor_event is None:
+            return None
+        with self._naming_dump("begin-of-run"):
+            return self.bor_event.odb
 
     @property
     def eor_odb(self) -> dict[str, Any] | None:
         """The end-of-run ODB, once the end was read (iteration, build_index, read_eor)."""
-        return None if self.eor_event is None else self.eor_event.odb
+        if self.eor_event is None:
+            return None
+        with self._naming_dump("end-of-run"):
+            return self.eor_event.odb
+
+    @contextlib.contextmanager
+    def _naming_dump(self, which: str) -> Iterator[None]:
+        """An unreadable ODB dump's error names this file and which dump it is."""
+        try:
+            yield
+        except MidasFormatError as exc:
+            if str(exc).startswith(str(self.path)):
+                raise
+            event = self.bor_event if which == "begin-of-run" else self.eor_event
+            raise MidasFormatError(
+                f"{self.path}: {which} {exc}", path=self.path,
+                offset=None if event is None else event.offset,
+            ) from None
 
     def read_eor(self) -> dict[str, Any] | None:
         """Find the end-of-run dump now (scanning headers to the end); None if absent."""
@@ -339,7 +485,8 @@ class MidasFile:
                 start += int(self._index.data_sizes[-1])
             src = self._random_source()
             self._guarded(start, src.seek, start)
-            while self._next(src, lambda h: False) is not None:
+            state = self._pass_state()
+            while self._next(src, lambda h: False, state=state) is not None:
                 pass
             self.complete = self.eor_event is not None
         return self.eor_odb
@@ -372,6 +519,8 @@ class MidasFile:
         if self._index is not None:
             return self._index
         builder = _IndexBuilder()
+        state = self._pass_state()
+        self.index_skipped = state.skipped
         src = self._random_source()
         self._guarded(self._data_start, src.seek, self._data_start)
 
@@ -380,7 +529,7 @@ class MidasFile:
                 builder.add(offset, header)
 
         try:
-            while self._next(src, lambda h: False, on_skip=record) is not None:
+            while self._next(src, lambda h: False, on_skip=record, state=state) is not None:
                 pass
         finally:
             self._index = builder.finish()
@@ -431,6 +580,11 @@ class MidasFile:
         )
 
 
-def open_midas(path: str | os.PathLike[str]) -> MidasFile:
-    """Open a MIDAS file of any compression; use it as a context manager."""
-    return MidasFile(path)
+def open_midas(
+    path: str | os.PathLike[str], max_event_size: int | None = None
+) -> MidasFile:
+    """Open a MIDAS file of any compression; use it as a context manager.
+
+    `max_event_size` overrides the bound on one event's size (see `resync`).
+    """
+    return MidasFile(path, max_event_size)

@@ -5,7 +5,8 @@ the data end, `offset` counts decompressed bytes, and `end_problem` says why the
 ended early (a compressed frame cut short), so the reader can tell a clean end from a
 truncated file.  The LZ4 source decompresses each event in one call into a fresh bytes
 object: that object is the event buffer the NumPy bank views point into, so reading
-costs one decompression and no further copy.
+costs one decompression and no further copy.  `unread` puts bytes back in front of the
+stream, for the reader's resynchronisation after a corrupt event.
 """
 
 from __future__ import annotations
@@ -59,21 +60,51 @@ class Source:
         self.path = Path(path)
         self.offset = 0
         self.end_problem: str | None = None
+        self._pushed = memoryview(b"")
 
     def read(self, size: int) -> bytes:
+        if not self._pushed:
+            return self._read(size)
+        take = bytes(self._pushed[:size])
+        self._pushed = self._pushed[len(take):]
+        self.offset += len(take)
+        if len(take) < size:
+            return take + self._read(size - len(take))
+        return take
+
+    def unread(self, data: bytes | memoryview) -> None:
+        """Put `data` back in front of the stream: the reader re-reads them after it
+        has looked past a corrupt event for the next good header."""
+        if data:
+            self._pushed = memoryview(bytes(data) + bytes(self._pushed))
+            self.offset -= len(data)
+
+    def _read(self, size: int) -> bytes:
         raise NotImplementedError
 
     def skip(self, size: int) -> int:
         """Move forward `size` bytes without keeping them; returns how many there were."""
         done = 0
+        if self._pushed:
+            done = min(size, len(self._pushed))
+            self._pushed = self._pushed[done:]
+            self.offset += done
+        return done + self._skip(size - done)
+
+    def _skip(self, size: int) -> int:
+        done = 0
         while done < size:
-            piece = len(self.read(min(size - done, 8 << 20)))
+            piece = len(self._read(min(size - done, 8 << 20)))
             if not piece:
                 break
             done += piece
         return done
 
     def rewind(self) -> None:
+        self._pushed = memoryview(b"")
+        self._rewind()
+
+    def _rewind(self) -> None:
         raise NotImplementedError
 
     @property
@@ -108,17 +139,17 @@ class PlainSource(Source):
             self._size = os.fstat(self._file.fileno()).st_size
         return max(0, min(size, self._size - self.offset))
 
-    def read(self, size: int) -> bytes:
+    def _read(self, size: int) -> bytes:
         data = self._file.read(self._available(size))
         self.offset += len(data)
         return data
 
-    def skip(self, size: int) -> int:
+    def _skip(self, size: int) -> int:
         size = self._available(size)
         self.offset = self._file.seek(self.offset + size)
         return size
 
-    def rewind(self) -> None:
+    def _rewind(self) -> None:
         self.offset = self._file.seek(0)
 
     def close(self) -> None:
@@ -137,7 +168,7 @@ class StreamSource(Source):
         opener = gzip.open if self.compression == "gzip" else bz2.open
         return opener(self.path, "rb")  # type: ignore[return-value]
 
-    def read(self, size: int) -> bytes:
+    def _read(self, size: int) -> bytes:
         pieces = []
         got = 0
         while got < size:
@@ -155,7 +186,7 @@ class StreamSource(Source):
         self.offset += got
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
-    def rewind(self) -> None:
+    def _rewind(self) -> None:
         self._file.close()
         self._file = self._open()
         self.offset = 0
@@ -220,7 +251,7 @@ class Lz4Source(Source):
         self._pos = 0
         return True
 
-    def read(self, size: int) -> bytes:
+    def _read(self, size: int) -> bytes:
         pieces = []
         got = 0
         while got < size:
@@ -256,7 +287,7 @@ class Lz4Source(Source):
         self._in_frame = not frame_done
         return out
 
-    def rewind(self) -> None:
+    def _rewind(self) -> None:
         self._file.seek(0)
         self._start_stream()
         self.offset = 0

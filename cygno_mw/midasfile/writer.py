@@ -81,7 +81,17 @@ class MidasWriter:
 
     def _write_dump(self, event_id: int) -> None:
         text = dump_odb_json(self.odb, self.odb_metadata)
-        self._put([encode_internal_event(event_id, text, serial_number=self.run_number)])
+        self._put([encode_internal_event(event_id, text, serial_number=self.run_number,
+                                         timestamp=self._transition_time(event_id))])
+
+    def _transition_time(self, event_id: int) -> int | None:
+        """The ODB's start (BOR) or stop (EOR) time, as mlogger stamps its dumps; else now."""
+        runinfo = self.odb.get("Runinfo")
+        key = "Start time binary" if event_id == BOR_EVENT_ID else "Stop time binary"
+        value = runinfo.get(key) if isinstance(runinfo, dict) else None
+        if isinstance(value, (int, float)) and 0 < value < 1 << 32:
+            return int(value)
+        return None
 
     def _check_open(self) -> None:
         if self._closed:

@@ -18,6 +18,14 @@ from cygno_mw.simulation.pmt import FAST_BOARD, SLOW_BOARD
 from cygno_mw.simulation.slowcontrol import slow_control_variables
 
 DEFAULT_START_TIME = 1702593197  # LIME run 42901 started then (Thu Dec 14 23:33:17 2023)
+RUN_SPACING_S = 3600  # simulated run n starts (n - 1) hours after run 1
+
+
+def default_start_time(run_number: int) -> int:
+    """When simulated run `run_number` starts unless told: one run an hour from LIME's run
+    42901, so two runs never share a time (their slow-control samples stay apart) and
+    numbers wrap after 50000 runs (about 5.7 years), well inside MIDAS's 32-bit times."""
+    return DEFAULT_START_TIME + (int(run_number) - 1) % 50000 * RUN_SPACING_S
 SC_FRONTEND = ("SC Frontend", "/home/standard/daq/online/scfe.cxx")
 DAQ_TIME_ZONE = "Europe/Rome"
 DAQ_FRONTEND = ("cygnus_daq", "/home/standard/daq/online/cygnus_fe.cxx")

@@ -80,7 +80,7 @@ def simulate_run(
     from cygno_mw.banks.pmt import encode_pmt_banks, load_drs4_tables
     from cygno_mw.midasfile.writer import MidasWriter
     from cygno_mw.simulation.camera import CameraSimulator
-    from cygno_mw.simulation.odb import DEFAULT_START_TIME, end_of_run_odb, lime_like_odb
+    from cygno_mw.simulation.odb import default_start_time, end_of_run_odb, lime_like_odb
     from cygno_mw.simulation.pmt import PmtSimulator
     from cygno_mw.simulation.slowcontrol import slow_control_events
     from cygno_mw.simulation.truth import save_truth, truth_path_for
@@ -93,7 +93,7 @@ def simulate_run(
     path = Path(path)
     seed = int(run_number if seed is None else seed)
     mix = mix if mix is not None else SignalMix()
-    start = float(DEFAULT_START_TIME if start_time is None else start_time)
+    start = float(default_start_time(run_number) if start_time is None else start_time)
     camera_stream, pmt_stream = np.random.SeedSequence([seed, 0xC4]).spawn(2)
 
     sensor = SensorModel.generate(camera_seed, shape, noise_level=noise_level)
