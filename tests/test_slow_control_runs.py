@@ -45,7 +45,7 @@ def test_an_existing_database_is_upgraded_keeping_its_rows(tmp_path: Path) -> No
             "('VGEM1', 'HV', '2023-12-14 22:33:17.000000', 5, 1.0), "
             "('flow', 'Gas', '2023-12-14 22:33:17.000000', NULL, 2.0)"))
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == migrate.head_revision() == "0002"
+    assert migrate.current_revision(engine) == migrate.head_revision()  # 0002 and later
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
             "SELECT variable, run, value FROM slow_control ORDER BY variable")).all()
