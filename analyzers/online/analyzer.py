@@ -1,6 +1,6 @@
 """The online analyzer: a MIDAS client that reconstructs events live from the SYSTEM buffer.
 
-    cygno-mw analyzer online [-h HOST] [-e EXPT] [--name NAME] [-j N] [-D]
+    cygno-mw analyzer online [-h HOST] [-e EXPT] [--name NAME] [-j N] [-D | -O]
 
 Started from the status page through `/Programs/Online Analyzer`; stopped from there too
 (communicate() exits, everything queued is flushed first).  Two threads:
@@ -547,9 +547,11 @@ class OnlineAnalyzer:
         if self._closed:
             return
         self._closed = True
-        self.processor.stop()
-        self.periodic(force=True)
-        self.source.close()
+        try:
+            self.processor.stop()
+            self.periodic(force=True)  # the final statistics, Last run and messages
+        finally:
+            self.source.close()
 
 
 def _section(tree: Any, section: str) -> dict[str, Any]:
@@ -610,14 +612,24 @@ def main(argv: list[str] | None = None, prog: str = "cygno-mw analyzer online") 
     parser.add_argument("--name", default=CLIENT_NAME, help="client name (one per process)")
     parser.add_argument("-j", dest="workers", type=int, default=1,
                         help="CPU worker processes for the reconstruction")
-    parser.add_argument("-D", dest="daemon", action="store_true", help="(ignored) daemon")
+    parser.add_argument("-D", dest="daemon", action="store_true",
+                        help="become a daemon (as MIDAS frontends do with -D)")
+    parser.add_argument("-O", dest="daemon_keep_stdout", action="store_true",
+                        help="become a daemon but keep stdout")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     require_midas()
     import midas.client
 
-    client = midas.client.MidasClient(args.name, args.host, args.expt, None)
+    from cygno_mw.midas_client import defer_disconnect_on_stop
+
+    # MIDAS's own daemon flag (0: -D, 1: -O): the library forks and detaches before connecting
+    daemon_flag = 0 if args.daemon else 1 if args.daemon_keep_stdout else None
+    client = defer_disconnect_on_stop(
+        midas.client.MidasClient(args.name, args.host, args.expt, daemon_flag))
     try:
+        # when told to stop, communicate() raises SystemExit with the connection kept, so
+        # run_forever()'s close() still writes the final statistics; then we disconnect
         OnlineAnalyzer(client, workers=args.workers, name=args.name).run_forever()
     except SystemExit:
         pass
