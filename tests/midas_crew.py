@@ -55,6 +55,37 @@ class Crew:
         """odb_get, or `default` where the key does not exist (odb_get raises KeyError)."""
         return self.client.odb_get(path) if self.client.odb_exists(path) else default
 
+    def start_run_when_connected(self, name: str, timeout: float = 60.0) -> int:
+        """Start a run the moment client `name` shows in /System/Clients; its number."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            clients = self.client.odb_get("/System/Clients")
+            if any(entry.get("Name") == name for entry in clients.values()):
+                self.client.start_run()
+                return int(self.client.odb_get("/Runinfo/Run number"))
+            time.sleep(0.005)
+        raise TimeoutError(f"{name} did not connect")
+
+    def start_run_as_client_connects(self, name: str, hold_s: float = 2.0) -> int:
+        """Start a run whose start transition is under way while client `name` connects:
+        a callback of ours (sequence 250) holds the transition until `name` shows in
+        /System/Clients, then `hold_s` longer; the run's number."""
+        def hold(client: Any, run: int) -> int:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(
+                    entry.get("Name") == name
+                    for entry in client.odb_get("/System/Clients").values()):
+                time.sleep(0.01)
+            time.sleep(hold_s)
+            return 1
+
+        self.client.register_transition_callback(midas.TR_START, 250, hold)
+        try:
+            self.client.start_run()
+        finally:
+            self.client.deregister_transition_callback(midas.TR_START)
+        return int(self.client.odb_get("/Runinfo/Run number"))
+
     def wait(self, seconds: float) -> None:
         """communicate() for `seconds` (a run going on meanwhile)."""
         deadline = time.monotonic() + seconds

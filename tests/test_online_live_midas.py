@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from live_midas import (
     LIVE_MIDAS,
-    connected,
     exit_status,
     idle_client,
     start_program,
@@ -155,9 +154,7 @@ def test_a_run_started_as_the_analyzer_connects_and_one_in_progress_are_analyzed
     analyzer = midas_experiment.spawn(
         [*_command(), "analyzer", "online", "--name", NAME], "analyzer_race")
     try:
-        wait_for(lambda: connected(client, NAME), 60, what="the analyzer to connect")
-        client.start_run()
-        first = int(client.odb_get("/Runinfo/Run number"))
+        first = client.start_run_when_connected(NAME)
         client.wait(3.0)
         client.stop_run()
         first_frames = int(client.odb_get(f"{CAMERA}/Variables/Frames"))
@@ -178,6 +175,24 @@ def test_a_run_started_as_the_analyzer_connects_and_one_in_progress_are_analyzed
     assert int(db.runs(first).iloc[0]["reco_events"]) == first_frames
     joined = client.odb_get(f"{HOME}/Last run")
     assert joined["Events analyzed"] > 0
+
+
+def test_a_run_starting_while_the_analyzer_connects_is_joined(client, midas_experiment):
+    """The run's start transition is under way (held by a slow client) while the analyzer
+    connects and registers: it is not called for that transition, so it must join the run
+    once the transition is over."""
+    client.odb_set("/Configurations/Pedestal", True)
+    analyzer = midas_experiment.spawn(
+        [*_command(), "analyzer", "online", "--name", NAME], "analyzer_during_transition")
+    try:
+        run = client.start_run_as_client_connects(NAME, 2.0)
+        client.wait(3.0)
+        client.stop_run()
+        wait_for(lambda: last_run_is(client, run), 60, what=f"run {run} joined")
+    finally:
+        status = shutdown(midas_experiment, analyzer)
+    assert status == 0
+    assert client.odb_get(f"{HOME}/Last run")["Events analyzed"] > 0
 
 
 def test_a_run_without_pedestal_is_reported_for_the_shift_crew(client, tmp_path,

@@ -138,6 +138,7 @@ class OnlineAnalyzer:
         home = f"/Analyzer/Reco/{self.name}" if self.extra_process else "/Analyzer/Reco"
         self.statistics_path = f"{home}/Statistics" if self.extra_process else STATISTICS_PATH
         self.last_run_path = f"{home}/Last run"
+        self._register_transitions()
         self.settings = self._install_settings()
         self.params = self._install_parameters()
         self.stats = OnlineStatistics(clock)
@@ -176,20 +177,37 @@ class OnlineAnalyzer:
         self._next_request: BufferRequest | None = None  # from the next begin-of-run
         client.odb_watch(ODB_PARAMETERS, self._parameters_changed)
         client.odb_watch(SETTINGS_PATH, self._settings_changed)
+        self.processor.start()
+        self._join_run_in_progress()
+
+    def _register_transitions(self) -> None:
+        """Done first thing: a run started while the rest is set up then waits for us
+        (callbacks run in communicate()) instead of being missed."""
         import midas
 
+        client = self.client
         client.register_transition_callback(midas.TR_START, START_SEQUENCE, self._on_start)
         client.register_transition_callback(midas.TR_STOP, STOP_SEQUENCE, self._on_stop)
         client.register_transition_callback(midas.TR_PAUSE, STOP_SEQUENCE, self._on_pause)
         client.register_transition_callback(midas.TR_RESUME, START_SEQUENCE, self._on_resume)
-        self.processor.start()
+
+    def _join_run_in_progress(self, timeout_s: float = 120.0) -> None:
+        """Serve a transition that is under way (our callbacks may be part of it), then join
+        a run that was already going when this program started."""
+        import midas
+
+        client = self.client
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _transition_in_progress(client):
+            client.communicate(10)
         state = client.odb_get("/Runinfo/State")
-        if state in (midas.STATE_RUNNING, midas.STATE_PAUSED):
-            # started mid-run: the only time the run number is read rather than given
-            run = int(client.odb_get("/Runinfo/Run number"))
-            client.msg(f"{CLIENT_NAME} started during run {run}: analyzing from now on")
-            self._on_start(client, run)
-            self.paused = state == midas.STATE_PAUSED
+        if self.running or state not in (midas.STATE_RUNNING, midas.STATE_PAUSED):
+            return
+        # started mid-run: the only time the run number is read rather than given
+        run = int(client.odb_get("/Runinfo/Run number"))
+        client.msg(f"{self.name} started during run {run}: analyzing from now on")
+        self._on_start(client, run)
+        self.paused = state == midas.STATE_PAUSED
 
     # -- ODB set-up ------------------------------------------------------------------------
     def _install_settings(self) -> dict[str, Any]:
@@ -552,6 +570,11 @@ class OnlineAnalyzer:
             self.periodic(force=True)  # the final statistics, Last run and messages
         finally:
             self.source.close()
+
+
+def _transition_in_progress(client: Any) -> bool:
+    path = "/Runinfo/Transition in progress"
+    return bool(client.odb_exists(path) and client.odb_get(path))
 
 
 def _section(tree: Any, section: str) -> dict[str, Any]:
