@@ -12,7 +12,8 @@ import pytest
 pytest_plugins = ("servers", "midas_experiment")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("CYGNO_SHARED_DATA", REPO.parent / "shared" / "data" / "cygno"))
+SHARED = Path(os.environ.get("CYGNO_SHARED", REPO.parent / "shared"))
+SHARED_DATA = Path(os.environ.get("CYGNO_SHARED_DATA", SHARED / "data" / "cygno"))
 
 
 @pytest.fixture(scope="session")
