@@ -106,6 +106,7 @@ class MidasExperiment:
         self.midassys = midassys
         self.directory = directory
         self.data_dir = directory / "data"
+        self.mhttpd_home = directory / "mhttpd-home"
         self.port = _free_port()
         self.env = {k: v for k, v in os.environ.items() if k not in _MIDAS_ENV}
         self.env.update(MIDASSYS=str(midassys), MIDAS_DIR=str(directory))
@@ -120,10 +121,11 @@ class MidasExperiment:
     def bin(self, name: str) -> str:
         return str(self.midassys / "bin" / name)
 
-    def spawn(self, argv: list[str], log_name: str) -> subprocess.Popen:
+    def spawn(self, argv: list[str], log_name: str,
+              cwd: Path | None = None) -> subprocess.Popen:
         """A process of the experiment, its output in `<experiment>/<log_name>.log`."""
         log = open(self.directory / f"{log_name}.log", "ab")  # noqa: SIM115 - the child keeps it
-        process = subprocess.Popen(argv, cwd=self.directory, env=self.env, stdout=log,
+        process = subprocess.Popen(argv, cwd=cwd or self.directory, env=self.env, stdout=log,
                                    stderr=subprocess.STDOUT)
         log.close()
         self.processes.append(process)
@@ -158,8 +160,12 @@ class MidasExperiment:
         return reply["result"]
 
     # -- life cycle ------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, before_daemons: Callable[[MidasExperiment], None] | None = None) -> None:
+        """odbinit, the crew, `before_daemons(self)` (e.g. `cygno-mw odb install`), then
+        mhttpd (in a folder of its own, `mhttpd-home`: the programs it starts run there) and
+        mlogger."""
         self.data_dir.mkdir()
+        self.mhttpd_home.mkdir()
         result = subprocess.run([self.bin("odbinit"), "-s", "32MB"], cwd=self.directory,
                                 env=self.env, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
@@ -169,7 +175,13 @@ class MidasExperiment:
             "Enable localhost port": True, "localhost port": self.port,
             "Enable insecure port": False, "Enable https port": False, "Enable IPv6": False},
             remove_unspecified_keys=False)
-        self.spawn([self.bin("mhttpd")], "mhttpd")
+        if before_daemons is not None:
+            before_daemons(self)
+        self.start_daemons()
+
+    def start_daemons(self) -> None:
+        assert self.crew is not None
+        self.spawn([self.bin("mhttpd")], "mhttpd", cwd=self.mhttpd_home)
         _wait(lambda: self._mhttpd_answers(), 60, "mhttpd to answer JSON-RPC")
         self.spawn([self.bin("mlogger")], "mlogger")
         _wait(lambda: self.crew.odb_exists("/Logger/Channels/0/Settings"), 60,
@@ -251,8 +263,11 @@ def midas_missing_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def midas_experiment() -> Iterator[MidasExperiment]:
+@contextlib.contextmanager
+def live_experiment(
+        before_daemons: Callable[[MidasExperiment], None] | None = None,
+) -> Iterator[MidasExperiment]:
+    """A fresh private experiment, stopped and deleted at the end (skips without MIDAS)."""
     reason = midas_missing_reason()
     if reason:
         pytest.skip(reason)
@@ -261,10 +276,16 @@ def midas_experiment() -> Iterator[MidasExperiment]:
     experiment = MidasExperiment(unpacked_midas(bundle),
                                  Path(tempfile.mkdtemp(prefix="cygno-midas-")))
     try:
-        experiment.start()
+        experiment.start(before_daemons)
         yield experiment
     finally:
         experiment.stop()
+
+
+@pytest.fixture(scope="session")
+def midas_experiment() -> Iterator[MidasExperiment]:
+    with live_experiment() as experiment:
+        yield experiment
 
 
 # -- a skipped `midas` test fails the run where MIDAS is there ------------------------------

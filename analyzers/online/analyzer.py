@@ -59,6 +59,7 @@ import collections
 import dataclasses
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -146,7 +147,9 @@ class OnlineAnalyzer:
             float(self.settings["No events alarm s"]),
             float(self.settings["Pedestal drift threshold"]),
             int(self.settings["Output backlog limit"])), str(self.settings["Alarm class"]))
-        self.display = LiveDisplay(Path(self.params.output.output_dir) / "online")
+        # results go to an absolute place, never to the folder MIDAS started us in
+        self.experiment_dir = experiment_dir(client)
+        self.display = LiveDisplay(Path(self.params_in_use().output.output_dir) / "online")
         self.tracker = RunTracker()
         self._notes: collections.deque[tuple[str, bool]] = collections.deque()
         self._reports: collections.deque[RunReport] = collections.deque()
@@ -155,7 +158,7 @@ class OnlineAnalyzer:
         self.writes_run_row = bool(self.settings["Writes run row"])
         self.cameras = _cameras(event_ids)
         self.processor = OnlineProcessor(
-            lambda: self.params, self.stats, workers=workers,
+            self.params_in_use, self.stats, workers=workers,
             on_result=self.display.offer, on_run_end=self._reports.append,
             on_error=lambda text: self._notes.append((text, True)), gate=gate,
             sink_options={"cameras": self.cameras, "writes_run_row": self.writes_run_row,
@@ -208,6 +211,10 @@ class OnlineAnalyzer:
         client.msg(f"{self.name} started during run {run}: analyzing from now on")
         self._on_start(client, run)
         self.paused = state == midas.STATE_PAUSED
+
+    def params_in_use(self) -> AnalyzerParameters:
+        """The parameters, a relative `output_dir` taken from the experiment directory."""
+        return anchored(self.params, self.experiment_dir)
 
     # -- ODB set-up ------------------------------------------------------------------------
     def _install_settings(self) -> dict[str, Any]:
@@ -570,6 +577,28 @@ class OnlineAnalyzer:
             self.periodic(force=True)  # the final statistics, Last run and messages
         finally:
             self.source.close()
+
+
+def experiment_dir(client: Any) -> Path:
+    """Where relative output paths point: the experiment directory ($MIDAS_DIR), else an
+    absolute `/Logger/Data dir`, else the current folder."""
+    env = os.environ.get("MIDAS_DIR")
+    if env:
+        return Path(env)
+    path = "/Logger/Data dir"
+    if client.odb_exists(path) and os.path.isabs(str(client.odb_get(path))):
+        return Path(str(client.odb_get(path)))
+    return Path.cwd()
+
+
+def anchored(params: AnalyzerParameters, base: Path) -> AnalyzerParameters:
+    """`params` with a relative Output `output_dir` made absolute under `base` (the default
+    SQLite database lives in output_dir, so it follows)."""
+    output = params.output
+    if Path(output.output_dir).is_absolute():
+        return params
+    return dataclasses.replace(params, output=dataclasses.replace(
+        output, output_dir=str(base / output.output_dir)))
 
 
 def _transition_in_progress(client: Any) -> bool:
