@@ -48,6 +48,13 @@ class Crew:
             events.append(base64.b64encode(bytes(event.pack())).decode())
         if start_stop:
             client.stop_run()
+            quiet_until = time.monotonic() + 0.5  # what was sent before the stop, too
+            while time.monotonic() < quiet_until:
+                event = client.receive_event(handle, async_flag=True)
+                if event is None:
+                    client.communicate(10)
+                    continue
+                events.append(base64.b64encode(bytes(event.pack())).decode())
         client.deregister_event_request(handle, request)
         return events
 

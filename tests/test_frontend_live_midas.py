@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from live_midas import LIVE_MIDAS, idle_client, start_program, stop_program, wait_for
+from live_midas import (
+    LIVE_MIDAS,
+    exit_status,
+    idle_client,
+    start_program,
+    stop_program,
+    wait_for,
+)
 
 pytestmark = LIVE_MIDAS
 
@@ -101,3 +108,25 @@ def test_frontends_start_where_mlogger_made_a_partial_common(client, midas_exper
     finally:
         for process in programs:
             stop_program(process, timeout=20)
+
+
+def test_a_frontend_stopped_from_the_status_page_exits_0_with_its_statistics(
+        client, midas_experiment):
+    index = 6
+    client.odb_set(f"/Equipment/Camera{index}/Settings",
+                   {"Frame rate": 5.0, "ROI width": 64, "ROI height": 64, "Sim pool": 1},
+                   remove_unspecified_keys=False)
+    process = start_frontend_index("camera", midas_experiment, index)
+    events = client.collect("SYSTEM", 10 + index, 2.0)
+    midas_experiment.jsonrpc("cm_shutdown", {"name": f"Camera Frontend {index}",
+                                             "unique": True})
+    assert exit_status(process) == 0
+    sent = client.odb_get(f"/Equipment/Camera{index}/Statistics/Events sent")
+    assert sent == len(events) > 0
+
+
+def start_frontend_index(program: str, experiment: Any, index: int) -> subprocess.Popen:
+    names = {"camera": "Camera Frontend", "pmt": "PMT Frontend",
+             "slow-control": "Slow Control Frontend"}
+    return start_program(experiment, ["frontend", program, "-i", str(index)],
+                         f"{names[program]} {index}")

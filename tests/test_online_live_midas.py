@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from live_midas import (
     LIVE_MIDAS,
+    connected,
     exit_status,
     idle_client,
     start_program,
@@ -221,3 +222,21 @@ def _command() -> list[str]:
     from cygno_mw.odb_install import cygno_mw_command
 
     return shlex.split(cygno_mw_command())
+
+
+def test_the_analyzer_becomes_a_daemon_with_minus_d(client, midas_experiment):
+    """-D as MIDAS frontends do: the started process returns at once, the client lives on
+    in a detached process."""
+    import os
+
+    launcher = midas_experiment.spawn([*_command(), "analyzer", "online", "--name", NAME, "-D"],
+                                      "analyzer_daemon")
+    try:
+        assert exit_status(launcher, timeout=30) == 0
+        wait_for(lambda: connected(client, NAME), 60, what="the daemon to connect")
+        pid = midas_experiment.client_pids()[NAME]
+        assert pid != launcher.pid
+        assert os.getsid(pid) == pid  # a session of its own: no longer mhttpd's shell's child
+    finally:
+        midas_experiment.jsonrpc("cm_shutdown", {"name": NAME, "unique": True})
+        wait_for(lambda: not connected(client, NAME), 60, what="the daemon to stop")
