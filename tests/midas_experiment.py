@@ -189,6 +189,10 @@ class MidasExperiment:
         self.crew.odb_set("/Logger", {"Data dir": str(self.data_dir), "Write data": True},
                           remove_unspecified_keys=False)
         self.crew.odb_set("/Logger/Channels/0/Settings/Compress", "lz4")
+        # MIDAS's newer per-variable FILE history instead of the old .hst files, whose
+        # reader logged end-of-file errors at begin of run and once refused a run start
+        self.crew.odb_set("/Logger/History/MIDAS/Active", False)
+        self.crew.odb_set("/Logger/History/FILE/Active", True)
 
     def _mhttpd_answers(self) -> bool:
         try:
