@@ -208,3 +208,19 @@ def test_a_shift_on_a_fresh_experiment(experiment, tmp_path):
     fixups = [line for line in log.splitlines()
               if "correct" in line.lower() and "/Runinfo" not in line]  # /Runinfo: MIDAS's own
     assert fixups == []
+
+
+def test_odb_install_on_a_running_experiment_says_to_recreate_system():
+    """Raising the sizes while mhttpd and mlogger run takes effect only once SYSTEM is
+    created again: the installer says so; after it, `odb diff` finds nothing to change."""
+    with live_experiment() as running:
+        installed = subprocess.run([*command(), "odb", "install"], env=running.env,
+                                   cwd=running.directory, capture_output=True, text=True,
+                                   timeout=120)
+        assert installed.returncode == 0, installed.stderr
+        assert "start mhttpd and mlogger again" in installed.stdout
+        assert "Logger" in installed.stdout and "mhttpd" in installed.stdout
+        diff = subprocess.run([*command(), "odb", "diff"], env=running.env,
+                              cwd=running.directory, capture_output=True, text=True,
+                              timeout=120)
+        assert diff.returncode == 0, diff.stdout
