@@ -240,3 +240,26 @@ def test_the_analyzer_becomes_a_daemon_with_minus_d(client, midas_experiment):
     finally:
         midas_experiment.jsonrpc("cm_shutdown", {"name": NAME, "unique": True})
         wait_for(lambda: not connected(client, NAME), 60, what="the daemon to stop")
+
+
+def test_no_events_during_a_run_raises_a_midas_alarm_and_the_stop_resets_it(
+        client, midas_experiment):
+    client.odb_set(SETTINGS, {"Event IDs": "18", "No events alarm s": 1.0,
+                              "Statistics interval s": 0.5}, remove_unspecified_keys=False)
+    analyzer = start_analyzer(midas_experiment)
+    try:
+        client.odb_set("/Configurations/Pedestal", True)
+        client.start_run()
+        wait_for(lambda: "Analyzer no events" in client.get_triggered_alarms(), 30,
+                 what="the no-events alarm")
+        assert client.odb_get("/Alarms/Alarms/Analyzer no events/Triggered") > 0
+        client.stop_run()
+        wait_for(lambda: "Analyzer no events" not in client.get_triggered_alarms(), 30,
+                 what="the alarm reset at the end of the run")
+    finally:
+        status = shutdown(midas_experiment, analyzer)
+        client.odb_set(SETTINGS, {"Event IDs": str(EVENT_ID), "No events alarm s": 60.0,
+                                  "Statistics interval s": 2.0},
+                       remove_unspecified_keys=False)
+    assert status == 0
+    assert any("no events for" in m for m in client.get_recent_messages(30))
