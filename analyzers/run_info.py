@@ -2,7 +2,8 @@
 
 Paths as in LIME's ODB: description `/Experiment/Run Parameters/Run description`, times
 `/Runinfo/Start time binary` / `Stop time binary` (UNIX seconds; 0 = not set), exposure
-`/Configurations/Exposure`, the pedestal flag `/Configurations/Pedestal`, and the high
+`/Configurations/Exposure` (0 or absent: the camera equipment's own `Settings/Exposure`), the
+pedestal flag `/Configurations/Pedestal`, and the high
 voltages from `/Equipment/HV`: `Settings/Names` gives each channel's name and
 `Variables/Demand` its set point (the run log's GEMn_V, Tn_V, DRIFT_V, ... are set
 points), `Variables/ChState` whether it is on.  Anything absent is left NULL.
@@ -43,7 +44,7 @@ def begin_of_run_fields(run: int, odb: Mapping[str, Any] | None) -> dict[str, An
     start = _epoch(odb_get(odb, "/Runinfo/Start time binary", None))
     if start is not None:
         record["start_time"] = start
-    exposure = _number(odb_get(odb, "/Configurations/Exposure", None))
+    exposure = run_exposure(odb)
     if exposure is not None:
         record["exposure_s"] = exposure
     record.update(high_voltages(odb))
@@ -54,6 +55,23 @@ def end_of_run_fields(eor_odb: Mapping[str, Any] | None) -> dict[str, Any]:
     """Columns known at the end from the end-of-run ODB: the stop time."""
     stop = _epoch(odb_get(eor_odb or {}, "/Runinfo/Stop time binary", None))
     return {} if stop is None else {"stop_time": stop}
+
+
+def run_exposure(odb: Mapping[str, Any]) -> float | None:
+    """The run's exposure in seconds: `/Configurations/Exposure` when set (> 0, as in LIME's
+    ODB), else the `Settings/Exposure` of the camera equipment (the lowest camera index)."""
+    configured = _number(odb_get(odb, "/Configurations/Exposure", None))
+    if configured is not None and configured > 0:
+        return configured
+    equipment = odb_get(odb, "/Equipment", {})
+    cameras = sorted(int(name[6:]) for name in (equipment if isinstance(equipment, Mapping)
+                                                 else ())
+                     if name.startswith("Camera") and name[6:].isdigit())
+    for index in cameras:
+        exposure = _number(odb_get(equipment, f"/Camera{index}/Settings/Exposure", None))
+        if exposure is not None and exposure > 0:
+            return exposure
+    return configured
 
 
 def high_voltages(odb: Mapping[str, Any]) -> dict[str, Any]:

@@ -245,9 +245,20 @@ def compare(client: Any, keys: list[TemplateKey]) -> list[Difference]:
             if _is_minimum(key.path):
                 if current < key.value:
                     differences.append(Difference(key, "too small", current))
-            elif not _same(current, key.value):
+            elif not _same(current, key.value) and not _is_live(key.path):
                 differences.append(Difference(key, "differs", current))
     return differences
+
+
+# Common keys the running frontend itself writes (status, where it runs): created by the
+# templates so the record is whole from the start, never reported as a tuned value
+_LIVE_COMMON = ("/status", "/status color", "/frontend host", "/frontend name",
+                "/frontend file name")
+
+
+def _is_live(path: str) -> bool:
+    lower = path.lower()
+    return "/common/" in lower and lower.endswith(_LIVE_COMMON)
 
 
 def install(client: Any, keys: list[TemplateKey], dry_run: bool = False,

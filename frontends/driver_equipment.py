@@ -20,6 +20,7 @@ import midas
 import midas.frontend
 
 from cygno_mw.frontends.driver_registry import DriverRegistry
+from cygno_mw.frontends.equipment_common import complete_common
 from cygno_mw.frontends.equipment_status import GREEN, DeviceHealth
 from cygno_mw.frontends.frontend_names import checked_index
 from cygno_mw.frontends.settings_validation import LiveSettings
@@ -45,6 +46,7 @@ class DriverEquipment(midas.frontend.EquipmentBase):
                   "log_history": False}
         for key, value in {**values, **common}.items():
             setattr(initial, key, value)
+        complete_common(client, name, initial)  # mlogger may have made a partial one
         super().__init__(client, name, initial, defaults)
         self.live = LiveSettings(client, self.odb_settings_dir, self.name, self._validate,
                                  self._apply)
@@ -209,7 +211,11 @@ class DriverFrontend(midas.frontend.FrontendBase):
         self.add_equipment(self.device_equipment)
 
     def close(self) -> None:
-        self.device_equipment.close()
+        """Close the device and write the equipment's final Statistics (still connected)."""
+        try:
+            self.device_equipment.close()
+        finally:
+            self.device_equipment._update_statistics_in_odb()
 
 
 class RunFrontend(DriverFrontend):

@@ -6,6 +6,7 @@ import importlib
 import sys
 
 from cygno_mw.errors import CygnoError
+from cygno_mw.midas_client import defer_disconnect_on_stop
 from cygno_mw.midas_required import require_midas
 
 
@@ -27,11 +28,16 @@ def frontend_main(label: str, target: str) -> int:
     except CygnoError as exc:
         print(f"{label}: {exc}", file=sys.stderr)
         return 1
+    # told to stop, communicate() raises SystemExit but keeps the connection, so close()
+    # can still post its messages and write the final statistics before we disconnect
+    defer_disconnect_on_stop(frontend.client)
     try:
         frontend.run()
-    except SystemExit as stop:  # MIDAS's communicate() exits when told to stop
+    except SystemExit as stop:
         return int(stop.code or 0)
     finally:
-        frontend.close()
-        frontend.client.disconnect()
+        try:
+            frontend.close()
+        finally:
+            frontend.client.disconnect()
     return 0

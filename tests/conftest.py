@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real CYGNO data lives, and the MIDAS stand-in switch."""
+"""Shared fixtures: where the real CYGNO data lives, and the MIDAS stand-in for unit tests."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-# Real servers (MariaDB, moto S3, victoria-metrics) as session fixtures: tests/servers.py.
-pytest_plugins = ("servers",)
+# Real servers (MariaDB, moto S3, victoria-metrics) as session fixtures: tests/servers.py;
+# the live MIDAS experiment for the tests marked `midas`: tests/midas_experiment.py.
+pytest_plugins = ("servers", "midas_experiment")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("CYGNO_SHARED_DATA", REPO.parent / "shared" / "data" / "cygno"))
+SHARED = Path(os.environ.get("CYGNO_SHARED", REPO.parent / "shared"))
+SHARED_DATA = Path(os.environ.get("CYGNO_SHARED_DATA", SHARED / "data" / "cygno"))
 
 
 @pytest.fixture(scope="session")
@@ -22,16 +24,18 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def _use_midas_standin_if_absent() -> None:
-    """Put the test stand-in for MIDAS's Python package on sys.path, only without the real one.
+def _use_midas_standin() -> None:
+    """Put the test stand-in for MIDAS's Python package first on this process's sys.path.
 
-    The real package ships in $MIDASSYS/python; the PyPI project named `midas` is unrelated.
+    The unit tests run our programs in this process against the stand-in (fast, and with
+    helpers such as `standin.request_shutdown`); the tests marked `midas` run them as
+    processes of their own on the real package and a live experiment (midas_experiment.py),
+    and test_midas_standin_vs_real.py holds the stand-in to the real package.  Subprocesses
+    never see the stand-in: only this process's sys.path changes.
     """
-    import importlib.util
     import sys
 
-    if importlib.util.find_spec("midas") is None:
-        sys.path.insert(0, str(Path(__file__).resolve().parent / "midas_standin"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "midas_standin"))
 
 
-_use_midas_standin_if_absent()
+_use_midas_standin()

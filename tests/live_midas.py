@@ -1,10 +1,8 @@
-"""What the tests against a live MIDAS experiment share (marked `midas`; they run when
-MIDASSYS is set and MIDAS's real `midas` package is importable, never on the stand-in)."""
+"""What the tests against the live MIDAS experiment share (marked `midas`; the experiment is
+the session's private one from midas_experiment.py, driven through its `Crew` client)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shlex
 import signal
 import subprocess
@@ -14,13 +12,7 @@ from typing import Any
 
 import pytest
 
-LIVE_MIDAS = [
-    pytest.mark.midas,
-    pytest.mark.skipif(not os.environ.get("MIDASSYS"), reason="MIDASSYS is not set"),
-    pytest.mark.skipif(importlib.util.find_spec("midas") is None
-                       or importlib.util.find_spec("midas.standin") is not None,
-                       reason="needs MIDAS's real Python package ($MIDASSYS/python)"),
-]
+LIVE_MIDAS = [pytest.mark.midas]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
@@ -34,39 +26,50 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = ""
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def idle_client(name: str) -> Any:
-    """A client of the live experiment; skips the test while a run is in progress there."""
-    import midas.client
-
-    client = midas.client.MidasClient(name)
-    if client.odb_get("/Runinfo/State") != 1:
-        client.disconnect()
-        pytest.skip("a run is in progress in this experiment")
-    return client
+def idle_client(experiment: Any) -> Any:
+    """The experiment's crew client, with no run in progress (a run left over is stopped)."""
+    crew = experiment.crew
+    if crew.odb_get("/Runinfo/State") != 1:
+        crew.stop_run()
+    return crew
 
 
-def start_program(client: Any, program_args: list[str], client_name: str,
+def connected(client: Any, client_name: str) -> bool:
+    clients = client.odb_get("/System/Clients")
+    return any(entry.get("Name") == client_name for entry in clients.values())
+
+
+def start_program(experiment: Any, program_args: list[str], client_name: str,
                   timeout: float = 30.0) -> subprocess.Popen:
     """`cygno-mw ARGS...` (e.g. `frontend camera -i 0`) as MIDAS would start it from
     /Programs, once it shows in /System/Clients."""
     from cygno_mw.odb_install import cygno_mw_command
 
-    process = subprocess.Popen([*shlex.split(cygno_mw_command()), *program_args])
-
-    def connected() -> bool:
-        clients = client.odb_get("/System/Clients")
-        return any(entry.get("Name") == client_name for entry in clients.values())
-
-    wait_for(connected, timeout, what=f"{client_name} to connect")
+    process = experiment.spawn([*shlex.split(cygno_mw_command()), *program_args],
+                               client_name.replace(" ", "_"))
+    wait_for(lambda: connected(experiment.crew, client_name) or process.poll() is not None,
+             timeout, what=f"{client_name} to connect")
+    assert process.poll() is None, f"{client_name} exited with status {process.returncode}"
     return process
 
 
 def stop_program(process: subprocess.Popen, signal_number: int = signal.SIGTERM,
-                 timeout: float = 30.0) -> None:
-    """Signal the program, then kill it if it has not exited after `timeout`."""
-    process.send_signal(signal_number)
+                 timeout: float = 30.0) -> int:
+    """Signal the program, then kill it if it has not exited after `timeout`; its status."""
+    if process.poll() is None:
+        process.send_signal(signal_number)
     try:
-        process.wait(timeout=timeout)
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def exit_status(process: subprocess.Popen, timeout: float = 60.0) -> int:
+    """The program's exit status once it ends by itself (killed after `timeout`: -9)."""
+    try:
+        return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+        return -9

@@ -1,6 +1,6 @@
 """The online analyzer: a MIDAS client that reconstructs events live from the SYSTEM buffer.
 
-    cygno-mw analyzer online [-h HOST] [-e EXPT] [--name NAME] [-j N] [-D]
+    cygno-mw analyzer online [-h HOST] [-e EXPT] [--name NAME] [-j N] [-D | -O]
 
 Started from the status page through `/Programs/Online Analyzer`; stopped from there too
 (communicate() exits, everything queued is flushed first).  Two threads:
@@ -61,6 +61,7 @@ import collections
 import dataclasses
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -145,6 +146,7 @@ class OnlineAnalyzer:
         home = f"/Analyzer/Reco/{self.name}" if self.extra_process else "/Analyzer/Reco"
         self.statistics_path = f"{home}/Statistics" if self.extra_process else STATISTICS_PATH
         self.last_run_path = f"{home}/Last run"
+        self._register_transitions()
         self.settings = self._install_settings()
         self.params = self._install_parameters()
         self.stats = OnlineStatistics(clock)
@@ -152,7 +154,9 @@ class OnlineAnalyzer:
             float(self.settings["No events alarm s"]),
             float(self.settings["Pedestal drift threshold"]),
             int(self.settings["Output backlog limit"])), str(self.settings["Alarm class"]))
-        self.display = LiveDisplay(Path(self.params.output.output_dir) / "online")
+        # results go to an absolute place, never to the folder MIDAS started us in
+        self.experiment_dir = experiment_dir(client)
+        self.display = LiveDisplay(Path(self.params_in_use().output.output_dir) / "online")
         self.tracker = RunTracker()
         self._notes: collections.deque[tuple[str, bool]] = collections.deque()
         self._reports: collections.deque[RunReport] = collections.deque()
@@ -161,7 +165,7 @@ class OnlineAnalyzer:
         self.writes_run_row = bool(self.settings["Writes run row"])
         self.cameras = _cameras(event_ids)
         self.processor = OnlineProcessor(
-            lambda: self.params, self.stats, workers=workers,
+            self.params_in_use, self.stats, workers=workers,
             on_result=self.display.offer, on_run_end=self._reports.append,
             on_error=lambda text: self._notes.append((text, True)), gate=gate,
             sink_options={"cameras": self.cameras, "writes_run_row": self.writes_run_row,
@@ -184,20 +188,41 @@ class OnlineAnalyzer:
         self._next_request: BufferRequest | None = None  # from the next begin-of-run
         client.odb_watch(ODB_PARAMETERS, self._parameters_changed)
         client.odb_watch(SETTINGS_PATH, self._settings_changed)
+        self.processor.start()
+        self._join_run_in_progress()
+
+    def _register_transitions(self) -> None:
+        """Done first thing: a run started while the rest is set up then waits for us
+        (callbacks run in communicate()) instead of being missed."""
         import midas
 
+        client = self.client
         client.register_transition_callback(midas.TR_START, START_SEQUENCE, self._on_start)
         client.register_transition_callback(midas.TR_STOP, STOP_SEQUENCE, self._on_stop)
         client.register_transition_callback(midas.TR_PAUSE, STOP_SEQUENCE, self._on_pause)
         client.register_transition_callback(midas.TR_RESUME, START_SEQUENCE, self._on_resume)
-        self.processor.start()
+
+    def _join_run_in_progress(self, timeout_s: float = 120.0) -> None:
+        """Serve a transition that is under way (our callbacks may be part of it), then join
+        a run that was already going when this program started."""
+        import midas
+
+        client = self.client
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _transition_in_progress(client):
+            client.communicate(10)
         state = client.odb_get("/Runinfo/State")
-        if state in (midas.STATE_RUNNING, midas.STATE_PAUSED):
-            # started mid-run: the only time the run number is read rather than given
-            run = int(client.odb_get("/Runinfo/Run number"))
-            client.msg(f"{CLIENT_NAME} started during run {run}: analyzing from now on")
-            self._on_start(client, run)
-            self.paused = state == midas.STATE_PAUSED
+        if self.running or state not in (midas.STATE_RUNNING, midas.STATE_PAUSED):
+            return
+        # started mid-run: the only time the run number is read rather than given
+        run = int(client.odb_get("/Runinfo/Run number"))
+        client.msg(f"{self.name} started during run {run}: analyzing from now on")
+        self._on_start(client, run)
+        self.paused = state == midas.STATE_PAUSED
+
+    def params_in_use(self) -> AnalyzerParameters:
+        """The parameters, a relative `output_dir` taken from the experiment directory."""
+        return anchored(self.params, self.experiment_dir)
 
     # -- ODB set-up ------------------------------------------------------------------------
     def _install_settings(self) -> dict[str, Any]:
@@ -573,9 +598,38 @@ class OnlineAnalyzer:
         if self._closed:
             return
         self._closed = True
-        self.processor.stop()
-        self.periodic(force=True)
-        self.source.close()
+        try:
+            self.processor.stop()
+            self.periodic(force=True)  # the final statistics, Last run and messages
+        finally:
+            self.source.close()
+
+
+def experiment_dir(client: Any) -> Path:
+    """Where relative output paths point: the experiment directory ($MIDAS_DIR), else an
+    absolute `/Logger/Data dir`, else the current folder."""
+    env = os.environ.get("MIDAS_DIR")
+    if env:
+        return Path(env)
+    path = "/Logger/Data dir"
+    if client.odb_exists(path) and os.path.isabs(str(client.odb_get(path))):
+        return Path(str(client.odb_get(path)))
+    return Path.cwd()
+
+
+def anchored(params: AnalyzerParameters, base: Path) -> AnalyzerParameters:
+    """`params` with a relative Output `output_dir` made absolute under `base` (the default
+    SQLite database lives in output_dir, so it follows)."""
+    output = params.output
+    if Path(output.output_dir).is_absolute():
+        return params
+    return dataclasses.replace(params, output=dataclasses.replace(
+        output, output_dir=str(base / output.output_dir)))
+
+
+def _transition_in_progress(client: Any) -> bool:
+    path = "/Runinfo/Transition in progress"
+    return bool(client.odb_exists(path) and client.odb_get(path))
 
 
 def _section(tree: Any, section: str) -> dict[str, Any]:
@@ -636,14 +690,24 @@ def main(argv: list[str] | None = None, prog: str = "cygno-mw analyzer online") 
     parser.add_argument("--name", default=CLIENT_NAME, help="client name (one per process)")
     parser.add_argument("-j", dest="workers", type=int, default=1,
                         help="CPU worker processes for the reconstruction")
-    parser.add_argument("-D", dest="daemon", action="store_true", help="(ignored) daemon")
+    parser.add_argument("-D", dest="daemon", action="store_true",
+                        help="become a daemon (as MIDAS frontends do with -D)")
+    parser.add_argument("-O", dest="daemon_keep_stdout", action="store_true",
+                        help="become a daemon but keep stdout")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     require_midas()
     import midas.client
 
-    client = midas.client.MidasClient(args.name, args.host, args.expt, None)
+    from cygno_mw.midas_client import defer_disconnect_on_stop
+
+    # MIDAS's own daemon flag (0: -D, 1: -O): the library forks and detaches before connecting
+    daemon_flag = 0 if args.daemon else 1 if args.daemon_keep_stdout else None
+    client = defer_disconnect_on_stop(
+        midas.client.MidasClient(args.name, args.host, args.expt, daemon_flag))
     try:
+        # when told to stop, communicate() raises SystemExit with the connection kept, so
+        # run_forever()'s close() still writes the final statistics; then we disconnect
         OnlineAnalyzer(client, workers=args.workers, name=args.name).run_forever()
     except SystemExit:
         pass

@@ -25,6 +25,7 @@ from cygno_mw.analyzers.online.statistics import OnlineStatistics
 from cygno_mw.analyzers.output_params import resolve_output
 from cygno_mw.analyzers.parameters import AnalyzerParameters
 from cygno_mw.analyzers.reco_engine import make_engine
+from cygno_mw.analyzers.run_info import end_of_run_fields
 from cygno_mw.analyzers.run_processor import RunProcessor
 from cygno_mw.analyzers.summary import RunSummary
 
@@ -123,6 +124,9 @@ class OnlineProcessor:
         self._engine_reco: Any = None
         self.processor: RunProcessor | None = None
         self._run_counts = [0, 0, 0]  # seen, analyzed, skipped
+        # a run whose processing failed (no pedestal map, a sink error): its remaining events
+        # are counted in it (skipped) and its end-of-run still completes its Run row
+        self._failed: tuple[RunSummary, str] | None = None
         self.flush_interval_s = 2.0  # SQL flushes during a run and retries of the spool
         self._stop_problem = STOPPED_MID_RUN
         self._last_flush = time.monotonic()
@@ -203,6 +207,7 @@ class OnlineProcessor:
         self.processor = RunProcessor(params, sinks, self.engine,
                                       pedestals=sinks.find_pedestal, on_result=self.on_result)
         self._run_counts = [0, 0, 0]
+        self._failed = None
         self.processor.begin_run(item.run, item.odb, source="MIDAS buffer")
         self.stats.backend, self.stats.device = self.engine.backend, self.engine.device_name
 
@@ -226,6 +231,10 @@ class OnlineProcessor:
     def _event(self, item: EventItem) -> None:
         processor = self.processor
         self._run_counts[0] += 1
+        if self._failed is not None and item.run == self._failed[0].run:
+            self.stats.count("skipped")  # the run could not be analyzed: counted in it
+            self._run_counts[2] += 1
+            return
         if item.run is None or processor is None or processor.run != item.run:
             self.stats.count("outside_run")
             self.stats.count("skipped")
@@ -247,7 +256,14 @@ class OnlineProcessor:
             return
         summary = processor.summary
         before = (summary.reconstructed, summary.clusters, summary.skipped)
-        processor.process(event)
+        try:
+            processor.process(event)
+        except Exception as exc:  # the run is failed (RunProcessor.abort); say it once
+            self._failed = (summary, f"{type(exc).__name__}: {exc}")
+            self.stats.count("skipped")
+            self._run_counts[2] += 1
+            self.on_error(f"online analyzer: run {item.run} not analyzed: {exc}")
+            return
         images = summary.reconstructed - before[0]
         skipped = summary.skipped - before[2]
         if skipped and not images:
@@ -283,6 +299,9 @@ class OnlineProcessor:
 
     def _end(self, item: RunEnd) -> None:
         processor = self.processor
+        if self._failed is not None and self._failed[0].run == item.run:
+            self._end_failed(item)
+            return
         if processor is None or processor.run != item.run:
             return
         seen, analyzed, skipped = self._run_counts
@@ -298,6 +317,22 @@ class OnlineProcessor:
             report.pedestal_stats = self._pedestal_stats(summary.run)
         if self.on_run_end is not None:
             self.on_run_end(report)
+
+    def _end_failed(self, item: RunEnd) -> None:
+        """The end of a run whose processing failed: its Run row gets its stop time and the
+        events the run had; the MIDAS loop gets a 'failed' report (Last run, a message)."""
+        assert self._failed is not None
+        summary, error = self._failed
+        self._failed = None
+        seen, analyzed, skipped = self._run_counts
+        if self.sinks is not None:
+            # RunProcessor.abort wrote the counts it had (reco_events, number_of_events)
+            self.sinks.end_failed_run(
+                summary.run, {**end_of_run_fields(item.odb), "reco_status": "failed",
+                              "reco_events": summary.reconstructed, "number_of_events": seen},
+                {"reco_events": summary.reconstructed, "number_of_events": summary.triggers})
+        if self.on_run_end is not None:
+            self.on_run_end(RunReport(summary, seen, analyzed, skipped, error))
 
     def _pedestal_stats(self, run: int) -> dict[int, dict[str, float]]:
         from cygno_mw.analyzers.pedestal_store import pedestal_statistics

@@ -20,11 +20,7 @@ from cygno_mw.analyzers.output_params import OutputParams
 from cygno_mw.analyzers.outputs.errors import DatabaseUnavailableError
 from cygno_mw.analyzers.outputs.passes import DEFAULT_ONLINE_PASS, PassConflictError
 from cygno_mw.analyzers.parameters import AnalyzerParameters
-from cygno_mw.analyzers.pedestal_store import (
-    PedestalChoice,
-    PedestalMissingError,
-    missing_pedestal_message,
-)
+from cygno_mw.analyzers.pedestal_store import PedestalChoice, PedestalMissingError
 from cygno_mw.analyzers.sinks import ResultSinks
 from cygno_mw.gpu.pedestals import PedestalMaps
 
@@ -99,10 +95,23 @@ class OnlineSinks(ResultSinks):
             log.warning("pedestal lookup failed: %s", exc)
             found = None
         if found is None:
-            raise PedestalMissingError(missing_pedestal_message(run, camera,
-                                                                self.database_text))
+            raise PedestalMissingError(online_missing_pedestal_message(run, camera,
+                                                                       self.database_text))
         self.latest_maps.setdefault(int(camera), found)
         return found
+
+    def end_failed_run(self, run: int, record: dict[str, Any],
+                       already_added: dict[str, int]) -> None:
+        """Complete the Run row of a run whose processing failed (RunProcessor.abort wrote
+        it once): its stop time and counters.  When processes share the run, the counters
+        are added, so only what the first write did not count is added now."""
+        from cygno_mw.analyzers.outputs.sql_writer import RUN_COUNTS
+
+        if self.shares_run:
+            record = {**record, **{name: int(record[name]) - int(already_added.get(name, 0))
+                                   for name in RUN_COUNTS if name in record}}
+            self._counts_added = None
+        self.abort_run(run, record)
 
     def backlog(self) -> dict[str, int]:
         """What waits to be written: spooled SQL batches, buffered InfluxDB points."""
@@ -112,3 +121,11 @@ class OnlineSinks(ResultSinks):
                 "sql_dropped_rows": int(spool["dropped_rows"]),
                 "influx_buffered": int(influx.get("buffered", 0)),
                 "influx_dropped": int(influx.get("dropped", 0))}
+
+
+def online_missing_pedestal_message(run: int, camera: int, database_text: str) -> str:
+    """What the shift crew reads when a physics run starts before any pedestal run."""
+    return (f"run {run}, camera {camera}: no pedestal map yet (no pedestal run before run "
+            f"{run} in {database_text}), so this run is not analyzed. Take a pedestal run "
+            "first: set /Configurations/Pedestal to y, start and stop a short run with the "
+            "camera dark, set it back to n; the runs after it are analyzed with its maps.")

@@ -79,9 +79,28 @@ def _run(args: argparse.Namespace) -> int:
         for difference in kept:
             print(f"kept {difference.describe()}")
         print(f"{verb} {len(written)} key(s), kept {len(kept)} tuned value(s)")
+        raised = [d for d in written if d.kind == "too small"]
+        others = _other_clients(client)
+        if raised and others and not args.dry_run:
+            print(RESTART_NOTE.format(clients=", ".join(others)))
         return 0
     finally:
         client.disconnect()
+
+
+RESTART_NOTE = (
+    "MAX_EVENT_SIZE / the SYSTEM buffer size were raised while MIDAS programs are running "
+    "({clients}). They take effect only for programs started from now on, and the SYSTEM "
+    "buffer keeps its old size until it is created again: stop every program that uses it "
+    "(frontends, analyzers, mlogger, mhttpd), then start mhttpd and mlogger again.")
+
+
+def _other_clients(client) -> list[str]:
+    """Names of the other programs connected to the experiment."""
+    clients = client.odb_get("/System/Clients") if client.odb_exists("/System/Clients") else {}
+    names = [str(entry.get("Name", "")) for entry in clients.values()
+             if isinstance(entry, dict)]
+    return sorted(name for name in names if name and name != client.name)
 
 
 def _expanded(tree):
