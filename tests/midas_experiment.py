@@ -181,6 +181,11 @@ class MidasExperiment:
 
     def start_daemons(self) -> None:
         assert self.crew is not None
+        # MIDAS takes a client's watchdog timeout from /Programs/<name> when it connects; the
+        # default 10 s lets a client declare mhttpd dead while a loaded 2-core machine has
+        # not scheduled it (seen in the full suite), so the daemons get a minute
+        for name in ("mhttpd", "Logger"):
+            self.crew.odb_set(f"/Programs/{name}/Watchdog timeout", 60000)
         self.spawn([self.bin("mhttpd")], "mhttpd", cwd=self.mhttpd_home)
         _wait(lambda: self._mhttpd_answers(), 60, "mhttpd to answer JSON-RPC")
         self.spawn([self.bin("mlogger")], "mlogger")
