@@ -22,7 +22,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = "0003"
+SCHEMA_VERSION = "0004"
 
 metadata = sa.MetaData()
 
@@ -30,12 +30,14 @@ metadata = sa.MetaData()
 Double = sa.Double()
 Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
-# Cluster variables returned by the reconstruction, named as in the experiment's reco tree.
+# Cluster variables returned by the reconstruction (gpu/cluster_variables.py): the first
+# fourteen with the names and meanings of the experiment's reco tree, then ours (0004).
 CLUSTER_INT_VARIABLES: tuple[str, ...] = ("sc_nhits", "sc_size")
 CLUSTER_VARIABLES: tuple[str, ...] = (
     "sc_integral", "sc_corrintegral", "sc_nhits", "sc_size", "sc_rms", "sc_xmean", "sc_ymean",
     "sc_xmin", "sc_xmax", "sc_ymin", "sc_ymax", "sc_theta", "sc_length", "sc_width",
-    "sc_longrms", "sc_latrms", "sc_pearson", "sc_lgausssigma", "sc_tgausssigma",
+    "sc_rawintegral", "sc_theta_major", "sc_longwrms", "sc_latwrms", "sc_xycorr",
+    "sc_lprofsigma", "sc_tprofsigma",
 )
 
 # Header of the experiment's Run table (runlog CSV) -> our column. Everything else is ours.
