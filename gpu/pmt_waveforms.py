@@ -63,6 +63,9 @@ class WaveformAnalysis:
     max_amplitude: np.ndarray
     time_of_max: np.ndarray  # ns
     peaks: dict[str, np.ndarray] = field(default_factory=dict)  # one row per peak
+    # mean of the baseline samples of the processed (inverted, averaged) waveform: what the
+    # experiment stores as pmt_wf_baseline
+    processed_baseline: np.ndarray | None = None
 
     @property
     def n_peaks(self) -> np.ndarray:
@@ -193,6 +196,7 @@ def analyse_waveforms(waveforms: np.ndarray, params: PmtParams | None = None) ->
         max_amplitude=y.max(axis=-1),
         time_of_max=np.argmax(y, axis=-1) * p.sample_ns,
         peaks=peaks,
+        processed_baseline=y[..., : p.baseline_samples].mean(axis=-1),
     )
 
 
