@@ -154,8 +154,8 @@ def test_pmt_waveforms_are_analysed_into_the_pmt_table(replayed: Path) -> None:
     with database(replayed) as db, db.engine.connect() as conn:
         pmt = pd.read_sql(sa.text("SELECT * FROM pmt WHERE run = 11"), conn)
         assert conn.execute(sa.text("SELECT COUNT(*) FROM pmt WHERE run = 10")).scalar() == 0
-    waveforms = pmt[pmt.pmt_peak_Number == 0]
-    peaks = pmt[pmt.pmt_peak_Number > 0]
+        waveforms, peaks = db.pmt(11, peaks=False), db.pmt(11, peaks=True)
+    assert len(waveforms) + len(peaks) == len(pmt)
     assert set(waveforms.board) == {0, 1} and set(waveforms.pmt_wf_channel) == {1, 2, 3, 4}
     assert set(waveforms.event) == set(range(PHYSICS_EVENTS))
     assert set(waveforms.model) == {1742, 1720}
