@@ -173,3 +173,22 @@ def test_pmt_waveforms_are_analysed_into_the_pmt_table(replayed: Path) -> None:
             ["event", "board", "pmt_wf_trigger", "pmt_wf_channel"]).pmt_peak_Position.min()
         assert (first > 0.38 * n).all()  # no noise peak before the pulses
         assert (first < 0.6 * n).mean() > 0.8  # long (muon) pulses peak later
+
+
+def test_pmt_peaks_are_at_the_simulated_pulses(replayed: Path, runs: dict[str, Path]) -> None:
+    """The pulse truth sidecar: each fast-board pulse's start and duration; our first peak
+    on that waveform lies within the pulse (its light box plus the 8 ns decay)."""
+    truth = pd.read_parquet(str(runs["truth"]).replace(".truth.", ".pmt.truth."))
+    assert {"event", "model", "trigger", "channel", "time_ns", "integral",
+            "amplitude"} <= set(truth.columns)
+    with database(replayed) as db:
+        peaks = db.pmt(11, peaks=True)
+    first = peaks[(peaks.model == 1742) & (peaks.pmt_peak_Number == 1)].set_index(
+        ["event", "pmt_wf_trigger", "pmt_wf_channel"]).peak_time_ns
+    first.index.names = ["event", "trigger", "channel"]
+    fast = truth[truth.model == 1742].set_index(["event", "trigger", "channel"])
+    both = fast.join(first.rename("reco"), how="inner")
+    assert len(both) >= 0.8 * len(fast)
+    delay = both.reco - both.time_ns
+    inside = (delay > 0) & (delay < both.duration_ns + 20.0)
+    assert inside.mean() > 0.9

@@ -18,7 +18,8 @@ Model (simple, documented so that analyses know what to expect):
   DC offset is about -0.3: `gpu.pmt_waveforms.drs4_channels`), not on channel 0 (offset
   -0.5): what is added is exactly what the analysis removes;
 - `pulse_truth` (after each `event_boards`): per board, trigger and PMT channel, the pulse's
-  start time in the window (ns), its integral (ADC counts x ns) and its peak amplitude
+  start time in the window (ns), the light's duration (ns: the pulse is a box of it
+  convolved with a 2 ns rise / 8 ns decay), its integral (ADC counts x ns) and peak amplitude
   (ADC counts) before noise, DRS4 offsets and rounding.
 - trigger time tags count 8.5 ns (V1742, 30 bits) / 8 ns (V1720, 31 bits) from run start.
 
@@ -148,7 +149,8 @@ class PmtSimulator:
                 waves[event, channel] -= pulse
                 self.pulse_truth.append({
                     "model": cfg.model, "trigger": event, "channel": channel,
-                    "time_ns": float(start), "integral": float(pulse.sum() * dt),
+                    "time_ns": float(start), "duration_ns": float(durations[event]),
+                    "integral": float(pulse.sum() * dt),
                     "amplitude": float(pulse.max()),
                 })
         if cfg.model == V1742:
