@@ -6,7 +6,7 @@ A cluster counts as 55Fe-like when it is compact (`max_length` pixels along its 
 roundish (`sc_width / sc_length >= min_roundness`): the real LIME spots in
 `shared/data/cygno/pixels` are 68-88 px long with width/length about 0.5 (their noise hits
 stretch them), tracks 380-1100 px with 0.04-0.12. The peak is the median of their light
-(`sc_corrintegral`, the vignetting-corrected integral) and the width the median absolute
+(`sc_integral`, the vignetting-corrected integral) and the width the median absolute
 deviation scaled to a Gaussian sigma (1.4826 MAD), both robust against the tails that muons
 cut into small pieces and noise spots leave. A window closes after `window_s` seconds of event
 time, or at the end of the run; a window with fewer than `min_clusters` spots gives no point.
@@ -90,8 +90,7 @@ class Fe55Monitor:
             return np.zeros(0)
         length = np.asarray(clusters["sc_length"], dtype=np.float64)
         width = np.asarray(clusters["sc_width"], dtype=np.float64)
-        light = np.asarray(clusters.get("sc_corrintegral", clusters["sc_integral"]),
-                           dtype=np.float64)
+        light = np.asarray(clusters["sc_integral"], dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             round_enough = width / length >= self.selection.min_roundness
         chosen = (length <= self.selection.max_length) & round_enough & (light > 0)

@@ -12,32 +12,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cygno_mw.analyzers.output_params import OutputParams
+from cygno_mw.analyzers.waveform_params import PmtAnalysisParams
 from cygno_mw.errors import ConfigError
 from cygno_mw.gpu.params import RecoParams
 from cygno_mw.midasfile.odbdump import odb_get
 from cygno_mw.redact import redact
 
 ODB_PARAMETERS = "/Analyzer/Parameters"
-SECTIONS = ("Reco", "Output")
+SECTIONS = ("Reco", "Output", "Pmt")
 
 
 @dataclass(frozen=True)
 class AnalyzerParameters:
     reco: RecoParams
     output: OutputParams
+    pmt: PmtAnalysisParams = field(default_factory=PmtAnalysisParams)
 
     @classmethod
     def defaults(cls) -> AnalyzerParameters:
-        return cls(RecoParams(), OutputParams())
+        return cls(RecoParams(), OutputParams(), PmtAnalysisParams())
 
     def to_odb(self) -> dict[str, dict[str, Any]]:
         """The `/Analyzer/Parameters` subtree these values make."""
-        return {"Reco": self.reco.to_mapping(), "Output": self.output.to_mapping()}
+        return {"Reco": self.reco.to_mapping(), "Output": self.output.to_mapping(),
+                "Pmt": self.pmt.to_mapping()}
 
     def updated(self, section: str, values: Mapping[str, Any]) -> AnalyzerParameters:
         """A copy with some values of one section replaced; raises ConfigError if invalid."""
@@ -45,13 +48,16 @@ class AnalyzerParameters:
         current = self.to_odb()[name]
         built = _BUILDERS[name]({**current, **_strip_key_metadata(values)})
         if name == "Reco":
-            return AnalyzerParameters(built, self.output)
-        return AnalyzerParameters(self.reco, built)
+            return AnalyzerParameters(built, self.output, self.pmt)
+        if name == "Pmt":
+            return AnalyzerParameters(self.reco, self.output, built)
+        return AnalyzerParameters(self.reco, built, self.pmt)
 
 
 _BUILDERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "Reco": RecoParams.from_mapping,
     "Output": OutputParams.from_mapping,
+    "Pmt": PmtAnalysisParams.from_mapping,
 }
 
 
@@ -79,7 +85,7 @@ class _Layers:
     def build(self) -> AnalyzerParameters:
         defaults = AnalyzerParameters.defaults().to_odb()
         built = {name: self._build(name, defaults[name]) for name in SECTIONS}
-        return AnalyzerParameters(built["Reco"], built["Output"])
+        return AnalyzerParameters(built["Reco"], built["Output"], built["Pmt"])
 
     def _build(self, name: str, defaults: dict[str, Any]) -> Any:
         values = self.values[name]

@@ -11,7 +11,7 @@
 
 Both take `ImageJob`s with `submit` and hand back (job, result) pairs, in order, as they
 complete; `drain` waits for the rest.  A job names its pedestal map by file, so a worker
-never receives the 40 MB of maps more than once.  The acceptance map for sc_corrintegral
+never receives the 40 MB of maps more than once.  The acceptance map for sc_integral
 is the Reco parameter `vignette_map`, loaded here (the Reconstructor takes the array).
 """
 

@@ -56,6 +56,7 @@ from cygno_mw.analyzers.run_info import (
 from cygno_mw.analyzers.sinks import ResultSinks
 from cygno_mw.analyzers.slow_control import SlowControlDecoder
 from cygno_mw.analyzers.summary import RunSummary
+from cygno_mw.analyzers.waveform_analysis import PmtAnalysis, has_pmt_banks
 from cygno_mw.errors import CygnoError
 from cygno_mw.gpu.pedestals import PedestalMaps
 from cygno_mw.midasfile.odbdump import odb_get
@@ -118,6 +119,8 @@ class RunProcessor:
         self._maps: dict[int, _CameraMap] = {}
         self._maker: PedestalMaker | None = None
         self._slow_control = SlowControlDecoder(None)
+        self._pmt: PmtAnalysis | None = None
+        self._pmt_errors = 0
         self._started = 0.0
         self._last_time = 0
 
@@ -137,6 +140,10 @@ class RunProcessor:
         if pedestal:
             self._maker = PedestalMaker(self.params.reco.backend, camera_shapes(odb))
         self._slow_control = SlowControlDecoder(odb)
+        cameras = getattr(self.sinks, "cameras", None)
+        self._pmt = None
+        if self.params.pmt.enabled and not pedestal and (cameras is None or 0 in cameras):
+            self._pmt = PmtAnalysis(self.params.pmt, odb)  # camera 0's process does the PMTs
         self._writer = SerialWorker(self.queue_depth)
         record = {**begin_of_run_fields(self.run, odb), **dict(extra_fields or {}),
                   "reco_status": "running", "partial": False, "reco_events": 0,
@@ -172,6 +179,8 @@ class RunProcessor:
                 summary.slow_control_events += 1
                 self._submit(self.sinks.slow_control, reading)
             return
+        if self._pmt is not None and has_pmt_banks(event.banks):
+            self._analyse_pmt(event)
         images = camera_images(event)
         if images:
             summary.triggers += 1
@@ -188,6 +197,20 @@ class RunProcessor:
             job = ImageJob(self.run, camera, event.serial, int(event.timestamp), image,
                            camera_map.choice.path)
             self._emit(self.engine.submit(job))
+
+    def _analyse_pmt(self, event: DecodedEvent) -> None:
+        """The event's PMT waveforms to the `pmt` table; a bad bank is logged, not fatal."""
+        assert self._pmt is not None
+        try:
+            rows = self._pmt.rows(event.banks)
+        except CygnoError as exc:
+            self._pmt_errors += 1
+            if self._pmt_errors <= MAX_SKIP_MESSAGES:
+                log.warning("run %s event %d: PMT banks not analysed: %s", self.run,
+                            event.serial, exc)
+            return
+        if rows:
+            self._submit(self.sinks.pmt, self.run, event.serial, rows)
 
     def _camera_map(self, camera: int) -> _CameraMap:
         found = self._maps.get(camera)

@@ -217,6 +217,10 @@ class ResultSinks:
             self.influx.write_fe55(point.run, point.camera, time=point.time, peak=point.peak,
                                    width=point.width, clusters=point.clusters)
 
+    def pmt(self, run: int, event: int, rows: list[dict[str, Any]]) -> None:
+        """One event's PMT analysis (`pmt` table rows)."""
+        self.sql.write_pmt(run, event, rows)
+
     def slow_control(self, reading: SlowControlReading) -> None:
         self.sql.write_slow_control(reading.samples())
         if self.influx is not None:

@@ -1,22 +1,38 @@
-"""Step 7: per-cluster variables on the full-resolution hits, named like the experiment's tree.
+"""Step 7: per-cluster variables on the full-resolution hits, with the experiment's meanings.
 
-The hits of a cluster are all rebin x rebin full-resolution pixels of its macro-pixels.
-Their value is raw - pedestal, *not* zero-suppressed (as the experiment's `hits_fr`), so noise
-averages out of the integrals; `sc_nhits` counts those that pass the zero suppression.
-Coordinates: x = column, y = row, full-resolution pixel indices (pixel centres at integers).
+A column with the name of a variable of the experiment's reco tree (CYGNUS-RD/reconstruction,
+`sc_*` branches) has that variable's meaning, frame and corrections, so that an existing
+analysis macro gives the same answer on our tables; where we compute something else the
+column has a name of its own.  README "Reconstruction variables" has the full table.
 
-- sc_integral / sc_corrintegral: sum of hit values / of values divided by the vignetting
-  acceptance map (1 at the centre, < 1 at the edges); equal when no map is given.
+Hits: all rebin x rebin full-resolution pixels of a cluster's macro-pixels; value v = raw -
+pedestal, *not* zero-suppressed (the experiment's `hits_fr`); z = v / acceptance (the
+vignetting-corrected light, z = v without a map).  `sc_nhits` counts the hits that pass the
+zero suppression.
+
+Frame (the experiment's): the image mirrored left-right, X along the rows and Y along the
+mirrored columns: X = row, Y = (n_cols - 1) - column, in full-resolution pixels (2303 - column
+on LIME).  `image_frame` converts back to image columns/rows for drawing.
+
+- sc_integral: sum of z (vignetting-corrected light); sc_rawintegral (ours): sum of v.
+- sc_corrintegral: sum over hits of the experiment's saturation polynomial a z^2 + b z + c
+  (SATURATION_POLY), what its tree holds with its saturation correction switched off.
 - sc_size / sc_nhits: number of hits / of zero-suppression-passing hits.
-- sc_rms: standard deviation of the hit values.
-- sc_xmean, sc_ymean: centroid weighted by max(value, 0); sc_xmin..sc_ymax: hit extent.
-- sc_theta: major-axis angle in degrees in (-90, 90], from +x towards +y, of the unweighted
-  hit distribution; sc_length / sc_width: extent of the hits along the major / minor axis.
-- sc_longrms / sc_latrms: RMS along the axes weighted by max(value, 0); sc_pearson: the
-  weighted x-y correlation coefficient.
-- sc_lgausssigma / sc_tgausssigma: Gaussian sigma of the longitudinal / transverse profile
-  (mean hit value per 1-pixel slice), from a log-parabola fit (Caruana) weighted by the
-  squared content over slices above 20% of the peak; NaN when the profile is not peaked.
+- sc_rms: standard deviation of z over the hits.
+- sc_xmean, sc_ymean: centroid weighted by max(z, 0); sc_xmin..sc_ymax: hit extent.
+- sc_theta: the experiment's angle, reproduced: degrees of atan2 of the *first* eigenvector
+  np.linalg.eig returns for the macro-pixel covariance in its frame (unsorted: the major or
+  the minor axis), in (-180, 180].  sc_theta_major (ours): the major axis, from +X towards
+  +Y, in (-90, 90].
+- sc_length / sc_width: extent of the hits along the major / minor axis (the experiment's).
+- sc_longwrms / sc_latwrms (ours): RMS along the axes weighted by max(z, 0) (the experiment's
+  sc_longrms/sc_latrms are truncated RMSs of a rounded 2-D histogram: not provided).
+- sc_xycorr (ours): the max(z, 0)-weighted X-Y correlation coefficient (the experiment's
+  sc_pearson is a constant 999 placeholder: not provided).
+- sc_lprofsigma / sc_tprofsigma (ours): Gaussian sigma of the longitudinal / transverse
+  profile (mean z per 1-pixel slice), from a log-parabola fit (Caruana) weighted by the
+  squared content over slices above 20% of the peak; NaN when the profile is not peaked (the
+  experiment's sc_lgausssigma/sc_tgausssigma are ROOT fits on variable-width bins).
 
 Everything is segment arithmetic (bincount, scatter min/max) on `backend.xp`: no loop over
 clusters or hits.
@@ -33,6 +49,7 @@ from .directional import principal_axes
 from .zero_suppression import pedestal_subtracted
 
 CLUSTER_VARIABLES = (
+    # the experiment's names and meanings
     "sc_integral",
     "sc_corrintegral",
     "sc_nhits",
@@ -47,12 +64,29 @@ CLUSTER_VARIABLES = (
     "sc_theta",
     "sc_length",
     "sc_width",
-    "sc_longrms",
-    "sc_latrms",
-    "sc_pearson",
-    "sc_lgausssigma",
-    "sc_tgausssigma",
+    # ours
+    "sc_rawintegral",
+    "sc_theta_major",
+    "sc_longwrms",
+    "sc_latwrms",
+    "sc_xycorr",
+    "sc_lprofsigma",
+    "sc_tprofsigma",
 )
+
+
+def _saturation_poly() -> tuple[float, float, float]:
+    """(a, b, c) of the experiment's per-pixel saturation model a z^2 + b z + c (photons).
+
+    From its charge-density fit: slope a0 = 0.1855 above sigma0 = 2.5 pC/mm^2, converted to
+    photons per pixel with the electron charge, the pixel area (0.015625 mm^2), the camera's
+    solid angle (1.8e-4) and the gas's light yield (0.08)."""
+    e, area, omega, alpha, sigma0, a0 = 1.60217662e-7, 0.015625, 0.00018, 0.08, 2.5, 0.1855
+    scale = area * alpha * omega / e  # photons per (pC/mm^2)
+    return a0 / scale, 1.0 - 2.0 * a0 * sigma0, a0 * sigma0 * sigma0 * scale
+
+
+SATURATION_POLY = _saturation_poly()
 
 PROFILE_FIT_FRACTION = 0.2
 
@@ -63,7 +97,7 @@ def empty_variables() -> dict[str, np.ndarray]:
 
 # per-cluster sums over the hits, in this order (columns of the compiled kernel's output)
 HIT_SUMS = (
-    "size", "nhits", "integral", "corrintegral", "vv", "w",
+    "size", "nhits", "integral", "corrintegral", "zz", "w",
     "w_x", "x", "w_y", "y", "w_along", "along", "w_across", "across",
     "w_along2", "along2", "w_across2", "across2", "w_xy", "xy", "w_xx", "xx", "w_yy", "yy",
 )
@@ -93,7 +127,7 @@ def cluster_variables(
 
     # principal axes of the unweighted hit distribution (= of the macro-pixel centres)
     centre = (rebin - 1) / 2.0
-    mx, my, theta, _, cos, sin = principal_axes(
+    mx, my, _, _, cos, sin = principal_axes(
         pcol * rebin + centre, prow * rebin + centre, seg_points, n, backend
     )
     args = (prow, pcol, seg_points, n, frame, pedestal, threshold, vignette, cimax, rebin,
@@ -108,10 +142,13 @@ def cluster_variables(
     size = sums["size"]
     out["sc_size"] = size
     out["sc_nhits"] = sums["nhits"]
-    out["sc_integral"] = sums["integral"]
-    out["sc_corrintegral"] = sums["corrintegral"] if vignette is not None else sums["integral"]
-    mean_v = out["sc_integral"] / size
-    out["sc_rms"] = xp.sqrt(xp.maximum(sums["vv"] / size - mean_v**2, 0.0))
+    light = sums["corrintegral"] if vignette is not None else sums["integral"]  # sum of z
+    out["sc_integral"] = light
+    out["sc_rawintegral"] = sums["integral"]
+    a, b, c = SATURATION_POLY
+    out["sc_corrintegral"] = a * sums["zz"] + b * light + c * size
+    mean_z = light / size
+    out["sc_rms"] = xp.sqrt(xp.maximum(sums["zz"] / size - mean_z**2, 0.0))
 
     wsum = sums["w"]
     has_w = wsum > 0
@@ -120,33 +157,41 @@ def cluster_variables(
     def wmean(q: str) -> Any:
         return xp.where(has_w, sums["w_" + q] / wnorm, sums[q] / size)
 
-    out["sc_xmean"] = wmean("x")
-    out["sc_ymean"] = wmean("y")
+    # the experiment's frame: X = row, Y = last column - column
+    last_col = float(frame.shape[1] - 1)
+    mean_col, mean_row = wmean("x"), wmean("y")
+    out["sc_xmean"] = mean_row
+    out["sc_ymean"] = last_col - mean_col
     big = float(2**31)
-    out["sc_xmin"] = backend.segment_min(pcol * rebin, seg_points, n, big).astype(xp.float64)
-    out["sc_xmax"] = backend.segment_max(pcol * rebin + rebin - 1, seg_points, n, -1)
-    out["sc_ymin"] = backend.segment_min(prow * rebin, seg_points, n, big).astype(xp.float64)
-    out["sc_ymax"] = backend.segment_max(prow * rebin + rebin - 1, seg_points, n, -1)
+    col_min = backend.segment_min(pcol * rebin, seg_points, n, big).astype(xp.float64)
+    col_max = backend.segment_max(pcol * rebin + rebin - 1, seg_points, n, -1)
+    out["sc_xmin"] = backend.segment_min(prow * rebin, seg_points, n, big).astype(xp.float64)
+    out["sc_xmax"] = backend.segment_max(prow * rebin + rebin - 1, seg_points, n, -1)
     out["sc_xmax"] = out["sc_xmax"].astype(xp.float64)
-    out["sc_ymax"] = out["sc_ymax"].astype(xp.float64)
+    out["sc_ymin"] = last_col - col_max.astype(xp.float64)
+    out["sc_ymax"] = last_col - col_min
 
-    theta = xp.where(theta <= -np.pi / 2, theta + np.pi, theta)
-    out["sc_theta"] = xp.degrees(theta)
+    out["sc_theta"] = xp.asarray(_experiment_theta(prow, pcol, seg_points, n, backend))
+    # major axis (cos, sin) along (column, row) is (sin, -cos) along (X, Y)
+    major = xp.arctan2(-cos, sin)
+    major = xp.where(major <= -np.pi / 2, major + np.pi, major)
+    major = xp.where(major > np.pi / 2, major - np.pi, major)
+    out["sc_theta_major"] = xp.degrees(major)
     out["sc_length"] = along_max - along_min
     out["sc_width"] = across_max - across_min
 
     mean_along, mean_across = wmean("along"), wmean("across")
-    out["sc_longrms"] = xp.sqrt(xp.maximum(wmean("along2") - mean_along**2, 0.0))
-    out["sc_latrms"] = xp.sqrt(xp.maximum(wmean("across2") - mean_across**2, 0.0))
-    mean_x, mean_y = out["sc_xmean"], out["sc_ymean"]
-    cov = wmean("xy") - mean_x * mean_y
-    var_x = wmean("xx") - mean_x**2
-    var_y = wmean("yy") - mean_y**2
+    out["sc_longwrms"] = xp.sqrt(xp.maximum(wmean("along2") - mean_along**2, 0.0))
+    out["sc_latwrms"] = xp.sqrt(xp.maximum(wmean("across2") - mean_across**2, 0.0))
+    cov = wmean("xy") - mean_col * mean_row
+    var_x = wmean("xx") - mean_col**2
+    var_y = wmean("yy") - mean_row**2
     denom = xp.sqrt(xp.maximum(var_x * var_y, 0.0))
-    out["sc_pearson"] = xp.where(denom > 0, cov / xp.where(denom > 0, denom, 1.0), 0.0)
+    # Y runs against the column: the correlation of (X, Y) is minus that of (column, row)
+    out["sc_xycorr"] = xp.where(denom > 0, -cov / xp.where(denom > 0, denom, 1.0), 0.0)
 
-    out["sc_lgausssigma"] = profile_sigma(along - along_min[seg], v, seg, n, backend)
-    out["sc_tgausssigma"] = profile_sigma(across - across_min[seg], v, seg, n, backend)
+    out["sc_lprofsigma"] = profile_sigma(along - along_min[seg], v, seg, n, backend)
+    out["sc_tprofsigma"] = profile_sigma(across - across_min[seg], v, seg, n, backend)
     return {name: backend.to_host(out[name]).astype(np.float64) for name in CLUSTER_VARIABLES}
 
 
@@ -155,7 +200,7 @@ def _hit_sums_arrays(
     vignette: Any | None, cimax: int, rebin: int, mx: Any, my: Any, cos: Any, sin: Any,
     backend: Backend,
 ) -> tuple[dict[str, Any], tuple[Any, Any, Any, Any], Any, Any, Any, Any]:
-    """HIT_SUMS per cluster, (along, across) min and max, and per hit along, across, value
+    """HIT_SUMS per cluster, (along, across) min and max, and per hit along, across, light z
     and cluster: array code on backend.xp (the GPU path and the CPU reference)."""
     xp = backend.xp
     block = np.arange(rebin * rebin)
@@ -168,6 +213,7 @@ def _hit_sums_arrays(
     value = pedestal_subtracted(raw, pedestal[hr, hc], cimax, xp)
     active = (raw < cimax) & (value > threshold[hr, hc]) & (value > 0)
     v = value.astype(xp.float64)
+    z = v if vignette is None else (value / vignette[hr, hc]).astype(xp.float64)
     # GPU: sums of light values are float64 atomics in no fixed order (Backend.segment_sum),
     # equal to the CPU's within float64 rounding; counts, extents and the axes are exact.
     # CUDA's sqrt is correctly rounded like the CPU's, its log within 1 ulp of it.
@@ -180,10 +226,10 @@ def _hit_sums_arrays(
     sums["nhits"] = ssum(active.astype(xp.float64))
     sums["integral"] = ssum(v)
     if vignette is not None:
-        sums["corrintegral"] = ssum((value / vignette[hr, hc]).astype(xp.float64))
-    sums["vv"] = ssum(v * v)
+        sums["corrintegral"] = ssum(z)
+    sums["zz"] = ssum(z * z)
     x, y = hc.astype(xp.float64), hr.astype(xp.float64)
-    w = xp.maximum(v, 0.0)
+    w = xp.maximum(z, 0.0)
     sums["w"] = ssum(w)
     c, s = cos[seg], sin[seg]
     dx, dy = x - mx[seg], y - my[seg]
@@ -200,7 +246,7 @@ def _hit_sums_arrays(
         backend.segment_min(across, seg, n, np.inf),
         backend.segment_max(across, seg, n, -np.inf),
     )
-    return sums, extremes, along, across, v, seg
+    return sums, extremes, along, across, z, seg
 
 
 def _hit_sums_compiled(
@@ -217,6 +263,43 @@ def _hit_sums_compiled(
     )
     sums = {name: np.ascontiguousarray(table[:, k]) for k, name in enumerate(HIT_SUMS)}
     return sums, (extremes[0], extremes[1], extremes[2], extremes[3]), along, across, v, seg
+
+
+def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, backend: Backend) -> np.ndarray:
+    """The experiment's sc_theta (degrees): atan2 of the first eigenvector np.linalg.eig gives
+    for the covariance of the macro-pixel indices in its frame (X = row, Y = -column + const).
+
+    Its eigenvectors are not sorted, so this is the major or the minor axis as LAPACK happens
+    to order them; reproduced with the same call on the same matrices (up to the rounding of
+    the covariance sums).  Clusters of one macro-pixel (none in the experiment's) get 0."""
+    xp = backend.xp
+    r, c = prow.astype(xp.float64), pcol.astype(xp.float64)
+    count = backend.segment_sum(xp.ones_like(r), seg, n)
+    sums = [backend.segment_sum(q, seg, n) for q in (r, c, r * r, c * c, r * c)]
+    count_h, (sr, sc, srr, scc, src) = backend.to_host(count), map(backend.to_host, sums)
+    safe = np.maximum(count_h, 1.0)
+    dof = np.where(count_h > 1, count_h - 1.0, np.inf)
+    var_x = (srr - sr * sr / safe) / dof
+    var_y = (scc - sc * sc / safe) / dof
+    cov_xy = -(src - sr * sc / safe) / dof
+    matrices = np.empty((n, 2, 2), dtype=np.float64)
+    matrices[:, 0, 0], matrices[:, 1, 1] = var_x, var_y
+    matrices[:, 0, 1] = matrices[:, 1, 0] = cov_xy
+    _, vectors = np.linalg.eig(matrices)
+    return np.degrees(np.arctan2(vectors[:, 1, 0], vectors[:, 0, 0]))
+
+
+def image_frame(clusters: Any, n_cols: int) -> dict[str, Any]:
+    """Image columns/rows from the experiment-frame columns present in `clusters` (arrays,
+    Series or floats), for drawing: col_mean, row_mean, col_min, col_max, row_min, row_max."""
+    last = float(n_cols - 1)
+    rules = {
+        "col_mean": ("sc_ymean", True), "row_mean": ("sc_xmean", False),
+        "col_min": ("sc_ymax", True), "col_max": ("sc_ymin", True),
+        "row_min": ("sc_xmin", False), "row_max": ("sc_xmax", False),
+    }
+    return {key: (last - clusters[name] if mirrored else clusters[name])
+            for key, (name, mirrored) in rules.items() if name in clusters}
 
 
 def profile_sigma(position: Any, value: Any, seg: Any, n: int, backend: Backend) -> Any:

@@ -269,8 +269,9 @@ def hit_sums(
     sin: np.ndarray,
 ) -> tuple:
     """cluster_variables' per-hit sums (columns in HIT_SUMS order), along/across extremes,
-    and per hit along, across, value and cluster: one pass in the array code's hit order
-    (points in order, each point's rebin x rebin pixels row by row) and arithmetic."""
+    and per hit along, across, light z (value / vignette) and cluster: one pass in the array
+    code's hit order (points in order, each point's rebin x rebin pixels row by row) and
+    arithmetic."""
     n_hits = prow.size * rebin * rebin
     table = np.zeros((n, 24), dtype=np.float64)
     extremes = np.empty((4, n), dtype=np.float64)
@@ -294,7 +295,7 @@ def hit_sums(
         nhits_ = t[1]
         integral_ = t[2]
         corr_ = t[3]
-        vv_ = t[4]
+        zz_ = t[4]
         w_ = t[5]
         wx_ = t[6]
         x_ = t[7]
@@ -324,7 +325,8 @@ def hit_sums(
             value = raw_f - pedestal[hr, hc]
             active = raw < cimax and value > threshold[hr, hc] and value > 0
             v = np.float64(value)
-            w = v if v > 0.0 else 0.0
+            z = np.float64(value / vignette[hr, hc]) if has_vignette else v
+            w = z if z > 0.0 else 0.0
             x, y = np.float64(hc), np.float64(hr)
             dx, dy = x - cx, y - cy
             along = dx * c + dy * sn
@@ -333,8 +335,8 @@ def hit_sums(
             nhits_ += 1.0 if active else 0.0
             integral_ += v
             if has_vignette:
-                corr_ += np.float64(value / vignette[hr, hc])
-            vv_ += v * v
+                corr_ += z
+            zz_ += z * z
             w_ += w
             wx_ += w * x
             x_ += x
@@ -365,14 +367,14 @@ def hit_sums(
                 ac_hi = ac_hi if ac_hi > across else across
             along_out[h] = along
             across_out[h] = across
-            v_out[h] = v
+            v_out[h] = z
             seg_out[h] = s
             h += 1
         t[0] = size_
         t[1] = nhits_
         t[2] = integral_
         t[3] = corr_
-        t[4] = vv_
+        t[4] = zz_
         t[5] = w_
         t[6] = wx_
         t[7] = x_

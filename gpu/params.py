@@ -62,8 +62,8 @@ class RecoParams:
     dir_minsamples: int = 12
     max_attempts: int = 3
     isolation_radius: float = 5.0
-    # 7. sc_corrintegral: acceptance map "builtin", "none" or the path of a ROOT file
-    # (TH2F normmap_lime); the analyzers load it, the Reconstructor takes the array.
+    # 7. sc_integral (vignetting-corrected): acceptance map "builtin", "none" or the path of a
+    # ROOT file (TH2F normmap_lime); the analyzers load it, the Reconstructor takes the array.
     vignette_map: str = VIGNETTE_BUILTIN
     # execution
     backend: str = "auto"

@@ -2,10 +2,11 @@
 
 Follows the experiment's PMTreco (waveform.py) with its LIME settings: baseline and noise
 from the first samples, inversion of the negative PMT pulses, a moving average, then peaks
-taller than `height_rms` x noise with scipy.signal.find_peaks' prominence and width
-definitions (reproduced exactly, without a loop over waveforms or samples).  The DRS4 cell
-correction is cygnolib's: sample s of a waveform read from start cell SIC loses
-table_cell[ch][(s + SIC) % 1024] and table_nsample[ch][s].
+taller than `height_rms` x noise with scipy.signal.find_peaks (waveforms without a sample
+above the height are skipped in one array pass).  The DRS4 cell correction is cygnolib's:
+sample s of a waveform read from start cell SIC loses table_cell[ch][(s + SIC) % 1024] and
+table_nsample[ch][s]; it applies to the fast board's channels `drs4_channels` picks, then
+`remove_drs4_spikes` removes the chip's spikes with signed arithmetic.
 
 Waveforms are plain arrays shaped (n_triggers, n_channels, n_samples), so this module does
 not depend on how the DGH0/DIG0 banks are decoded.
@@ -22,7 +23,9 @@ from cygno_mw.errors import UsageError
 
 @dataclass(frozen=True)
 class PmtParams:
-    """LIME defaults of configFile_LNGS.txt (fast digitiser: 1024 samples, 100 for baseline)."""
+    """LIME defaults of configFile_LNGS.txt for the fast digitiser (V1742: 1024 samples at
+    750 MS/s, 100 for the baseline); `PmtParams.slow()` for the V1720 (4000 samples at
+    250 MS/s, 400 for the baseline, as the experiment's PMTreco)."""
 
     baseline_samples: int = 100
     invert: bool = True  # PMT pulses are negative
@@ -32,6 +35,14 @@ class PmtParams:
     fixed_prominence: bool = True  # prominence >= max(waveform) / 4, as the experiment
     min_width: float = 5.0  # samples, width at half prominence
     sample_ns: float = 1.0 / 0.75  # 750 MS/s
+
+    @classmethod
+    def fast(cls) -> PmtParams:
+        return cls()
+
+    @classmethod
+    def slow(cls) -> PmtParams:
+        return cls(baseline_samples=400, sample_ns=4.0)
 
     def __post_init__(self) -> None:
         if self.baseline_samples < 2:
@@ -52,6 +63,9 @@ class WaveformAnalysis:
     max_amplitude: np.ndarray
     time_of_max: np.ndarray  # ns
     peaks: dict[str, np.ndarray] = field(default_factory=dict)  # one row per peak
+    # mean of the baseline samples of the processed (inverted, averaged) waveform: what the
+    # experiment stores as pmt_wf_baseline
+    processed_baseline: np.ndarray | None = None
 
     @property
     def n_peaks(self) -> np.ndarray:
@@ -99,6 +113,53 @@ def drs4_correct(
     return out
 
 
+def drs4_channels(offsets: np.ndarray, already_corrected: bool,
+                  n_table_channels: int = 8) -> np.ndarray:
+    """The channels the experiment corrects for DRS4 offsets: none when the digitizer
+    already did (ODB /Configurations/DRS4Correction), else those of the first
+    `n_table_channels` (the tables' rows) whose DC offset lies in (-0.35, -0.25)."""
+    if already_corrected:
+        return np.zeros(0, dtype=np.int64)
+    first = np.asarray(offsets, dtype=np.float64)[:n_table_channels]
+    return np.flatnonzero((first > -0.35) & (first < -0.25))
+
+
+SPIKE_JUMP = 30.0  # ADC counts: a DRS4 spike dips this far below both neighbours
+
+
+def remove_drs4_spikes(waveforms: np.ndarray, channels: np.ndarray,
+                       jump: float = SPIKE_JUMP) -> np.ndarray:
+    """DRS4 spikes removed from `channels` of (triggers, channels, samples) waveforms.
+
+    A spike is a dip of one or two samples, more than `jump` below the samples on both
+    sides, at the same sample in every one of `channels` (the chip's cells are read
+    together); it is replaced by the mean of the two samples around it.  All differences are
+    signed (float64): a sample *above* its neighbour is never a dip (the experiment's code
+    differences unsigned samples, where it wraps around and finds spikes on rising edges)."""
+    out = np.array(waveforms, dtype=np.float64)
+    chans = np.asarray(channels, dtype=np.int64)
+    n = out.shape[-1]
+    if chans.size == 0 or n < 4:
+        return out
+    w = out[:, chans, :]  # (trig, k, samp)
+    left, mid, right = w[..., :-2], w[..., 1:-1], w[..., 2:]
+    one = ((left - mid) > jump) & ((right - mid) > jump)  # dip at sample i (1..n-2)
+    one_all = one.all(axis=1)  # (trig, n-2)
+    # two samples: i and i+1 both below i-1 and i+2, and close to each other
+    a, b, c, d = w[..., :-3], w[..., 1:-2], w[..., 2:-1], w[..., 3:]
+    two = ((a - b) > jump) & ((d - b) > jump) & ((a - c) > jump) & ((d - c) > jump)
+    two_all = two.all(axis=1) & ~one_all[:, :-1] & ~one_all[:, 1:]
+    fixed = w.copy()
+    t, i = np.nonzero(one_all)
+    fixed[t, :, i + 1] = 0.5 * (w[t, :, i] + w[t, :, i + 2])
+    t, i = np.nonzero(two_all)
+    mean = 0.5 * (w[t, :, i] + w[t, :, i + 3])
+    fixed[t, :, i + 1] = mean
+    fixed[t, :, i + 2] = mean
+    out[:, chans, :] = fixed
+    return out
+
+
 def analyse_waveforms(waveforms: np.ndarray, params: PmtParams | None = None) -> WaveformAnalysis:
     """Baseline, noise, integral, time of maximum and peaks of every waveform."""
     p = params or PmtParams()
@@ -135,6 +196,7 @@ def analyse_waveforms(waveforms: np.ndarray, params: PmtParams | None = None) ->
         max_amplitude=y.max(axis=-1),
         time_of_max=np.argmax(y, axis=-1) * p.sample_ns,
         peaks=peaks,
+        processed_baseline=y[..., : p.baseline_samples].mean(axis=-1),
     )
 
 
@@ -155,89 +217,40 @@ def moving_average(y: np.ndarray, window: int) -> np.ndarray:
 def find_peaks_2d(
     y: np.ndarray, height: np.ndarray, prominence: np.ndarray, min_width: float
 ) -> dict[str, np.ndarray]:
-    """scipy.signal.find_peaks(height, prominence, width) on every row of `y` at once.
+    """scipy.signal.find_peaks(height, prominence, width) on every row of `y`.
 
     Returns row, position, height, prominence, half_width (rel. height 0.5) and full_width
-    (rel. height 0.95, as the experiment also stores).
+    (rel. height 0.95, as the experiment also stores).  Rows whose maximum is below their
+    height threshold (most noise-only waveforms) are skipped with one array pass; the rest
+    go through scipy itself, so the peaks are scipy's by construction and the whole is
+    never slower than a plain loop over find_peaks (bench/pmt.py).
     """
-    n = y.shape[1]
-    row, pos = _local_maxima(y)
-    value = y[row, pos]
-    keep = value >= height[row]
-    row, pos, value = row[keep], pos[keep], value[keep]
-    empty = {k: np.zeros(0) for k in ("position", "height", "prominence", "half_width",
-                                       "full_width")}
-    if row.size == 0:
-        return {"row": np.zeros(0, dtype=np.int64), **empty}
-    data = y[row]  # (k, n)
-    idx = np.arange(n)[None, :]
-    p = pos[:, None]
-    v = value[:, None]
-    higher_left = np.where((idx < p) & (data > v), idx, -1).max(axis=1)
-    higher_right = np.where((idx > p) & (data > v), idx, n).min(axis=1)
-    left_zone = (idx > higher_left[:, None]) & (idx <= p)
-    right_zone = (idx >= p) & (idx < higher_right[:, None])
-    left_min = np.where(left_zone, data, np.inf).min(axis=1)
-    right_min = np.where(right_zone, data, np.inf).min(axis=1)
-    left_base = np.where(left_zone & (data == left_min[:, None]), idx, -1).max(axis=1)
-    right_base = np.where(right_zone & (data == right_min[:, None]), idx, n).min(axis=1)
-    prom = value - np.maximum(left_min, right_min)
-    widths = {}
-    for name, rel in (("half_width", 0.5), ("full_width", 0.95)):
-        widths[name] = _widths(data, pos, value, prom * rel, left_base, right_base)
-    keep = (prom >= prominence[row]) & (widths["half_width"] >= min_width)
-    return {
-        "row": row[keep].astype(np.int64),
-        "position": pos[keep].astype(np.float64),
-        "height": value[keep],
-        "prominence": prom[keep],
-        "half_width": widths["half_width"][keep],
-        "full_width": widths["full_width"][keep],
-    }
+    from scipy.signal import find_peaks, peak_widths
 
-
-def _local_maxima(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and positions of scipy's local maxima (plateaus give their middle sample)."""
-    n_rows, n = y.shape
-    if n < 3:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    # runs of equal values, never crossing a row boundary
-    change = np.ones((n_rows, n), dtype=bool)
-    change[:, 1:] = y[:, 1:] != y[:, :-1]
-    starts = np.flatnonzero(change.ravel())
-    ends = np.append(starts[1:], n_rows * n) - 1
-    r_start, c_start = np.divmod(starts, n)
-    c_end = ends - r_start * n
-    flat = y.ravel()
-    inner = (c_start >= 1) & (c_end <= n - 2)
-    s, e, r = starts[inner], ends[inner], r_start[inner]
-    is_peak = (flat[s - 1] < flat[s]) & (flat[e + 1] < flat[s])
-    s, e, r = s[is_peak], e[is_peak], r[is_peak]
-    middle = (s + e) // 2
-    return r, middle - r * n
-
-
-def _widths(data, pos, value, depth, left_base, right_base) -> np.ndarray:
-    """scipy.signal.peak_widths for each peak at `value - depth`."""
-    n = data.shape[1]
-    idx = np.arange(n)[None, :]
-    level = (value - depth)[:, None]
-    k = np.arange(data.shape[0])
-    below = data <= level
-    left_zone = (idx >= left_base[:, None]) & (idx <= pos[:, None])
-    left = np.where(left_zone & below, idx, -1).max(axis=1)
-    left = np.where(left < 0, left_base, left)
-    right_zone = (idx <= right_base[:, None]) & (idx >= pos[:, None])
-    right = np.where(right_zone & below, idx, n).min(axis=1)
-    right = np.where(right >= n, right_base, right)
-    lv, rv = data[k, left], data[k, right]
-    left_ip = left.astype(np.float64)
-    step = left < pos
-    ok = (lv < level[:, 0]) & step
-    nxt = data[k, np.minimum(left + 1, n - 1)]
-    left_ip[ok] += (level[ok, 0] - lv[ok]) / (nxt[ok] - lv[ok])
-    right_ip = right.astype(np.float64)
-    ok = (rv < level[:, 0]) & (right > pos)
-    prev = data[k, np.maximum(right - 1, 0)]
-    right_ip[ok] -= (level[ok, 0] - rv[ok]) / (prev[ok] - rv[ok])
-    return right_ip - left_ip
+    y = np.asarray(y, dtype=np.float64)
+    height = np.asarray(height, dtype=np.float64)
+    prominence = np.asarray(prominence, dtype=np.float64)
+    names = ("position", "height", "prominence", "half_width", "full_width")
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("row", *names)}
+    if y.shape[1] >= 3:
+        candidates = np.flatnonzero(y[:, 1:-1].max(axis=1) >= height)
+    else:
+        candidates = np.zeros(0, dtype=np.int64)
+    for r in candidates.tolist():
+        row = y[r]
+        pos, props = find_peaks(row, height=height[r], prominence=prominence[r],
+                                width=min_width)
+        if pos.size == 0:
+            continue
+        full = peak_widths(row, pos, rel_height=0.95,
+                           prominence_data=(props["prominences"], props["left_bases"],
+                                            props["right_bases"]))[0]
+        parts["row"].append(np.full(pos.size, r, dtype=np.int64))
+        parts["position"].append(pos.astype(np.float64))
+        parts["height"].append(props["peak_heights"])
+        parts["prominence"].append(props["prominences"])
+        parts["half_width"].append(props["widths"])
+        parts["full_width"].append(full)
+    out = {name: (np.concatenate(v) if v else np.zeros(0)) for name, v in parts.items()}
+    out["row"] = out["row"].astype(np.int64)
+    return out

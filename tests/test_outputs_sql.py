@@ -44,7 +44,7 @@ def test_event_round_trip(sql_url: str) -> None:
     rng = np.random.default_rng(1)
     results = [make_result(rng, n) for n in (3, 0, 5)]
     results[0]["clusters"]["sc_rms"][1] = np.nan  # a failed fit: stored as NULL
-    results[0]["clusters"]["sc_pearson"][2] = np.inf
+    results[0]["clusters"]["sc_xycorr"][2] = np.inf
     start = dt.datetime(2023, 3, 2, 6, 41, 33, 123456)
     with SqlSink(sql_url) as sink:
         for event, result in enumerate(results):
@@ -60,7 +60,7 @@ def test_event_round_trip(sql_url: str) -> None:
                                results[2]["clusters"]["sc_integral"]])
     assert reco["sc_integral"].tolist() == expected.tolist()  # exact, not approximate
     assert reco["sc_nhits"].dtype == np.int64
-    assert math.isnan(reco.loc[1, "sc_rms"]) and math.isnan(reco.loc[2, "sc_pearson"])
+    assert math.isnan(reco.loc[1, "sc_rms"]) and math.isnan(reco.loc[2, "sc_xycorr"])
 
     macro = db.macro(11021)
     assert macro["nclusters"].tolist() == [3, 0, 5]

@@ -256,7 +256,8 @@ def test_migration_keeps_every_row_in_the_legacy_pass(sql_url: str) -> None:
         reco, macro = db.reco(runs=[1, 2]), db.macro([1, 2])
         assert len(reco) == 12 and len(macro) == 6
         assert set(reco["pass_name"]) == {"legacy"} == set(macro["pass_name"])
-        assert sorted(reco["sc_integral"]) == sorted(
+        # 0004: the old uncorrected sc_integral is sc_rawintegral now
+        assert sorted(reco["sc_rawintegral"]) == sorted(
             100.0 * c + e for c in range(2) for e in range(3) for _ in (1, 2))
         assert len(db.runs()) == 3 and len(db.pedestals()) == 1
         assert len(db.slow_control()) == 1

@@ -62,7 +62,7 @@ def test_spectrum_from_the_reco_table(tmp_path: Path) -> None:
             sink.begin_run(run, 0)
             for event, part in enumerate(np.array_split(chunk, 40)):
                 clusters = {name: np.full(len(part), 10.0) for name in schema.CLUSTER_VARIABLES}
-                clusters["sc_corrintegral"] = part
+                clusters["sc_integral"] = part
                 image = {"cmos_integral": float(part.sum()), "cmos_mean": 0.0, "cmos_rms": 0.0,
                          "nclusters": len(part)}
                 sink.write_event(run, event, 0, {"clusters": clusters, "image": image})
@@ -100,16 +100,20 @@ def test_event_display_outlines_the_reconstructed_clusters(demo: Path, tmp_path:
         busiest = int(db.macro(2)["nclusters"].max())
     assert is_png(png) and result.pedestal_run == 1
     assert len(result.boxes) == len(stored) == busiest > 0
+    # boxes in image columns/rows; the table in the experiment's frame (X = row,
+    # Y = last column - column)
+    last = 2303.0
     drawn = sorted((b.xmin, b.xmax, b.ymin, b.ymax, b.integral) for b in result.boxes)
-    assert drawn == sorted(zip(stored.sc_xmin, stored.sc_xmax, stored.sc_ymin, stored.sc_ymax,
-                               stored.sc_integral, strict=True))
+    assert drawn == sorted(zip(last - stored.sc_ymax, last - stored.sc_ymin, stored.sc_xmin,
+                               stored.sc_xmax, stored.sc_integral, strict=True))
 
     _, image, odb = read_image(run_file, result.event, 0)
     reco = load_parameters(odb).reco
     maps = PedestalMaps.load(demo / "pedestals" / "run00001_cam0.npz")
     again = Reconstructor(reco, maps, vignette_for(reco.vignette_map, maps.shape)).process(image)
-    redone = sorted(zip(*(again.clusters[n] for n in ("sc_xmin", "sc_xmax", "sc_ymin",
-                                                      "sc_ymax", "sc_integral")), strict=True))
+    c = again.clusters
+    redone = sorted(zip(last - c["sc_ymax"], last - c["sc_ymin"], c["sc_xmin"], c["sc_xmax"],
+                        c["sc_integral"], strict=True))
     assert np.allclose(np.array(drawn), np.array(redone), rtol=1e-6)
 
 

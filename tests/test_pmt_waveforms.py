@@ -108,3 +108,61 @@ def test_moving_average_is_the_experiments_rolling_mean():
     out = moving_average(y, 5)
     np.testing.assert_allclose(out[0, :6], np.arange(2, 8))
     np.testing.assert_array_equal(out[0, 6:], 0)
+
+
+def test_drs4_channels_are_the_experiments():
+    from cygno_mw.gpu.pmt_waveforms import drs4_channels
+
+    offsets = np.array([-0.3, 0.0, -0.29, -0.31, 0.2, -0.3, -0.4, -0.26] + [-0.3] * 24)
+    assert drs4_channels(offsets, already_corrected=False).tolist() == [0, 2, 3, 5, 7]
+    assert drs4_channels(offsets, already_corrected=True).tolist() == []
+
+
+def _spiky(rng, n_trig=3, n_samp=1024):
+    """Fast-board-like waveforms: baseline ~1630 ADU, noise 3, a negative PMT pulse on
+    channel 2; DRS4 spikes (1- and 2-sample dips of 40-80 ADU) in all 8 corrected channels
+    at the same samples; and rising steps that an unsigned difference would call spikes."""
+    wf = 1630 + rng.normal(0, 3, (n_trig, 8, n_samp))
+    t = np.arange(n_samp)
+    wf[:, 2] -= 300 * np.exp(-0.5 * ((t - 500) / 6.0) ** 2)
+    spikes = {0: [(120, 1), (700, 2)], 1: [(33, 1)], 2: [(900, 2)]}
+    for trig, places in spikes.items():
+        for start, width in places:
+            wf[trig, :, start : start + width] -= rng.uniform(40, 80, (8, 1))
+    return np.rint(wf).astype(np.uint16), spikes
+
+
+def test_drs4_spikes_are_removed_without_wrap_around():
+    from cygno_mw.gpu.pmt_waveforms import remove_drs4_spikes
+
+    rng = np.random.default_rng(3)
+    raw, spikes = _spiky(rng)
+    channels = np.arange(8)
+    clean = remove_drs4_spikes(raw, channels)
+    assert clean.dtype == np.float64
+    for trig, places in spikes.items():
+        for start, width in places:
+            dip = clean[trig, :, start : start + width]
+            around = 0.5 * (clean[trig, :, start - 1] + clean[trig, :, start + width])
+            assert np.all(np.abs(dip - around[:, None]) < 1e-9)
+    # nothing else changed: the pulse (one channel only) and its steep edges stay
+    untouched = np.ones(raw.shape[-1], dtype=bool)
+    for places in spikes.values():
+        for start, width in places:
+            untouched[start : start + width] = False
+    np.testing.assert_array_equal(clean[..., untouched], raw[..., untouched].astype(float))
+    assert clean[:, 2, 500].max() < 1400  # the pulse's minimum is still there
+    # unsigned differences would see each sample above its neighbour as a 65 000 ADU dip
+    rising = raw.copy()
+    rising[:, :, 400] += 100  # an upward single-sample excursion in every channel
+    again = remove_drs4_spikes(rising, channels)
+    np.testing.assert_array_equal(again[:, :, 400], rising[:, :, 400].astype(float))
+    assert np.any(rising[:, :, 399].astype(np.uint16) - rising[:, :, 400] > 30)  # the trap
+
+
+def test_slow_board_has_its_own_defaults():
+    from cygno_mw.gpu.pmt_waveforms import PmtParams
+
+    slow, fast = PmtParams.slow(), PmtParams.fast()
+    assert (slow.baseline_samples, slow.sample_ns) == (400, 4.0)
+    assert (fast.baseline_samples, fast.sample_ns) == (100, pytest.approx(4 / 3))

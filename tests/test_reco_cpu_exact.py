@@ -44,7 +44,7 @@ def recos(sensor):
     from cygno_mw.vignetting import load_vignette_map
 
     maps = PedestalMaps(sensor.pedestal, sensor.noise, 100)
-    vignette = load_vignette_map(None, maps.shape)  # the built-in model: sc_corrintegral
+    vignette = load_vignette_map(None, maps.shape)  # the built-in model: sc_integral
     params = RecoParams(backend="numpy")
     return (Reconstructor(params, maps, vignette),
             reference_reconstructor(params, maps, vignette), params)

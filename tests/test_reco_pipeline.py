@@ -53,14 +53,17 @@ def test_one_spot_gives_one_cluster_with_its_light_and_centroid(reco):
     assert result.n_clusters == 1
     assert {len(v) for v in result.clusters.values()} == {1}
     c = {k: v[0] for k, v in result.clusters.items()}
-    assert c["sc_xmean"] == pytest.approx(150.3, abs=0.5)
-    assert c["sc_ymean"] == pytest.approx(201.7, abs=0.5)
+    # the experiment's frame: X = row, Y = last column - column
+    last = SHAPE[1] - 1
+    assert c["sc_xmean"] == pytest.approx(201.7, abs=0.5)
+    assert c["sc_ymean"] == pytest.approx(last - 150.3, abs=0.5)
     assert c["sc_integral"] == pytest.approx(6000, rel=0.03)
-    assert c["sc_corrintegral"] == c["sc_integral"]  # no vignetting map given
+    assert c["sc_rawintegral"] == c["sc_integral"]  # no vignetting map given
     assert c["sc_size"] % 16 == 0 and 0 < c["sc_nhits"] <= c["sc_size"]
-    assert c["sc_xmin"] <= 150 <= c["sc_xmax"] and c["sc_ymin"] <= 201 <= c["sc_ymax"]
-    assert c["sc_tgausssigma"] == pytest.approx(3.0, rel=0.2)
-    assert c["sc_lgausssigma"] == pytest.approx(3.0, rel=0.2)
+    assert c["sc_xmin"] <= 201 <= c["sc_xmax"]
+    assert c["sc_ymin"] <= last - 150 <= c["sc_ymax"]
+    assert c["sc_tprofsigma"] == pytest.approx(3.0, rel=0.2)
+    assert c["sc_lprofsigma"] == pytest.approx(3.0, rel=0.2)
     hits = result.hits
     assert set(hits) == {"row", "col", "cluster", "value"}
     assert (hits["cluster"] == 0).all() and len(hits["row"]) * 16 == c["sc_size"]
@@ -81,13 +84,21 @@ def test_a_straight_track_is_one_directional_cluster(reco, angle_deg):
     result = reco.process(_frame(light, noise=2.0, seed=1))
     assert result.n_clusters == 1 and result.image["n_tracks"] == 1
     c = {k: v[0] for k, v in result.clusters.items()}
-    theta = c["sc_theta"]
-    assert min(abs(theta - angle_deg), 180 - abs(theta - angle_deg)) < 1.0
+    # direction (cos a, sin a) along (column, row) is (sin a, -cos a) along (X, Y): a - 90 deg
+    theta = c["sc_theta_major"]
+    expected = angle_deg - 90.0
+    assert min(abs(theta - expected), 180 - abs(theta - expected)) < 1.0
+    assert -90 < theta <= 90
+    # the experiment's theta is the major or the minor axis, in (-180, 180]
+    axis = c["sc_theta"] % 180
+    assert min(abs(axis - expected % 180), 180 - abs(axis - expected % 180)) < 1.0 or \
+        min(abs(axis - (expected + 90) % 180), 180 - abs(axis - (expected + 90) % 180)) < 1.0
     # the hits' extent: true length plus the macro-pixel footprint beyond both ends
     assert 2 * half <= c["sc_length"] <= 2 * half + 40
-    assert c["sc_tgausssigma"] == pytest.approx(2.5, rel=0.25)
-    if abs(angle_deg) < 80:  # x-y correlation of a thin slanted line is strong, signed
-        assert c["sc_pearson"] * math.sin(2 * a) > 0 and abs(c["sc_pearson"]) > 0.8
+    assert c["sc_tprofsigma"] == pytest.approx(2.5, rel=0.25)
+    if abs(angle_deg) < 80:  # X-Y correlation of a thin slanted line is strong, signed
+        # (Y runs against the column: minus the column-row correlation)
+        assert -c["sc_xycorr"] * math.sin(2 * a) > 0 and abs(c["sc_xycorr"]) > 0.8
 
 
 def test_flat_banks_batches_and_empty_frames(reco):
@@ -140,7 +151,7 @@ def test_vignetting_correction_divides_by_the_acceptance():
     frame = _frame(light, noise=1.0, seed=4)
     result = Reconstructor(PARAMS, _maps(), vignette=acceptance).process(frame)
     c = result.clusters
-    assert c["sc_corrintegral"][0] == pytest.approx(2 * c["sc_integral"][0], rel=1e-6)
+    assert c["sc_integral"][0] == pytest.approx(2 * c["sc_rawintegral"][0], rel=1e-6)
 
 
 @pytest.mark.skipif(cupy_available(), reason="a GPU is present")

@@ -144,3 +144,51 @@ def test_pedestal_file_is_computed_once(runs: dict[str, Path], tmp_path: Path,
         tree = root_file["Events"]
         assert list(tree["nSc"].array(library="np")) == nclusters
         assert "sc_integral" in tree.keys()  # noqa: SIM118 - a TTree, not a dict
+
+
+def test_pmt_waveforms_are_analysed_into_the_pmt_table(replayed: Path) -> None:
+    """Every physics event's DGH0/DIG0: per board, trigger and PMT channel a waveform row,
+    and peaks where the simulated pulses are (40% into each board's window)."""
+    import sqlalchemy as sa
+
+    with database(replayed) as db, db.engine.connect() as conn:
+        pmt = pd.read_sql(sa.text("SELECT * FROM pmt WHERE run = 11"), conn)
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM pmt WHERE run = 10")).scalar() == 0
+        waveforms, peaks = db.pmt(11, peaks=False), db.pmt(11, peaks=True)
+    assert len(waveforms) + len(peaks) == len(pmt)
+    assert set(waveforms.board) == {0, 1} and set(waveforms.pmt_wf_channel) == {1, 2, 3, 4}
+    assert set(waveforms.event) == set(range(PHYSICS_EVENTS))
+    assert set(waveforms.model) == {1742, 1720}
+    assert set(waveforms[waveforms.model == 1720].pmt_wf_sampling) == {4000}
+    # the fast board's PMT channels are DRS4-corrected by us (the simulated run says the
+    # digitizer did not), with the baseline noise of the simulation (2.5 ADC before averaging)
+    fast = waveforms[waveforms.model == 1742]
+    assert fast.drs4_corrected.all() and fast.pmt_wf_RMS.median() < 2.5
+    counted = waveforms.set_index(["event", "board", "pmt_wf_trigger", "pmt_wf_channel"])
+    per_waveform = peaks.groupby(["event", "board", "pmt_wf_trigger", "pmt_wf_channel"]).size()
+    assert (counted.loc[per_waveform.index, "pmt_wf_nPeaks"] == per_waveform).all()
+    assert len(peaks) >= len(waveforms) // 4
+    for model, n in ((1742, 1024), (1720, 4000)):
+        first = peaks[peaks.model == model].groupby(
+            ["event", "board", "pmt_wf_trigger", "pmt_wf_channel"]).pmt_peak_Position.min()
+        assert (first > 0.38 * n).all()  # no noise peak before the pulses
+        assert (first < 0.6 * n).mean() > 0.8  # long (muon) pulses peak later
+
+
+def test_pmt_peaks_are_at_the_simulated_pulses(replayed: Path, runs: dict[str, Path]) -> None:
+    """The pulse truth sidecar: each fast-board pulse's start and duration; our first peak
+    on that waveform lies within the pulse (its light box plus the 8 ns decay)."""
+    truth = pd.read_parquet(str(runs["truth"]).replace(".truth.", ".pmt.truth."))
+    assert {"event", "model", "trigger", "channel", "time_ns", "integral",
+            "amplitude"} <= set(truth.columns)
+    with database(replayed) as db:
+        peaks = db.pmt(11, peaks=True)
+    first = peaks[(peaks.model == 1742) & (peaks.pmt_peak_Number == 1)].set_index(
+        ["event", "pmt_wf_trigger", "pmt_wf_channel"]).peak_time_ns
+    first.index.names = ["event", "trigger", "channel"]
+    fast = truth[truth.model == 1742].set_index(["event", "trigger", "channel"])
+    both = fast.join(first.rename("reco"), how="inner")
+    assert len(both) >= 0.8 * len(fast)
+    delay = both.reco - both.time_ns
+    inside = (delay > 0) & (delay < both.duration_ns + 20.0)
+    assert inside.mean() > 0.9

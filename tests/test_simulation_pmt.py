@@ -150,3 +150,26 @@ def test_corrected_fast_waveforms_match_truth(simulated):
         assert np.allclose(area, signal.pmt_charge, atol=noise + 0.03 * signal.pmt_charge.max())
         slow_waves = slow.waveforms[signal.pmt_event, list(PMT_CHANNELS)].astype(float)
         assert np.all(slow_waves.min(axis=1) < np.median(slow_waves, axis=1) - 10)
+
+
+def test_channel_0_carries_no_drs4_offsets_and_pulses_have_truth(shared_data):
+    """Only the channels the experiment corrects (offset about -0.3) get DRS4 offsets;
+    channel 0 (offset -0.5) is plain noise on its baseline.  Every pulse's time, integral
+    and amplitude are recorded."""
+    tables = load_drs4_tables(shared_data / "pmt")
+    sensor = SensorModel.generate(1, SHAPE)
+    _, truth = CameraSimulator(sensor, mix=SignalMix(fe55=3, muon=0, nr=0, er=0),
+                               seed=4).image()
+    sim = PmtSimulator(6, shape=SHAPE, tables=tables)
+    fast = sim.event_boards(truth, 10.0)[0]
+    channel0 = fast.waveforms[:, 0].astype(np.float64)
+    assert channel0.std(axis=1).max() < 4.0  # noise 2.5 only: no cell offsets (σ ≈ 30)
+    pulses = [p for p in sim.pulse_truth if p["model"] == V1742]
+    assert len(pulses) == len(truth) * len(PMT_CHANNELS)
+    dt = 1000.0 / 750
+    for p in pulses:
+        assert 0.35 * 1024 * dt <= p["time_ns"] <= 0.45 * 1024 * dt
+        assert p["integral"] > 0 and p["amplitude"] > 0
+        signal = truth[p["trigger"]]
+        charge = signal.pmt_charge[PMT_CHANNELS.index(p["channel"])] * dt
+        assert p["integral"] == pytest.approx(charge, rel=0.05)

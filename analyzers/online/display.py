@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from cygno_mw.gpu.cluster_variables import image_frame
+
 MAX_SIDE = 256
 
 
@@ -35,13 +37,17 @@ def to_grey(small: np.ndarray) -> np.ndarray:
 
 
 def draw_boxes(grey: np.ndarray, clusters: dict[str, np.ndarray], block: int) -> int:
-    """White rectangles around each cluster (sc_xmin..sc_ymax, full-resolution pixels)."""
+    """White rectangles around each cluster (sc_xmin..sc_ymax: the experiment's frame, X =
+    row and Y = last column - column, full-resolution pixels)."""
     names = ("sc_xmin", "sc_xmax", "sc_ymin", "sc_ymax")
     if not all(n in clusters for n in names):
         return 0
     rows, cols = grey.shape
+    box = image_frame({n: np.asarray(clusters[n], dtype=np.float64) for n in names},
+                      cols * block)
     drawn = 0
-    for x0, x1, y0, y1 in zip(*(np.asarray(clusters[n]) for n in names), strict=True):
+    corners = (box["col_min"], box["col_max"], box["row_min"], box["row_max"])
+    for x0, x1, y0, y1 in zip(*corners, strict=True):
         c0, c1 = (int(np.clip(v / block, 0, cols - 1)) for v in (x0, x1))
         r0, r1 = (int(np.clip(v / block, 0, rows - 1)) for v in (y0, y1))
         grey[r0, c0:c1 + 1] = grey[r1, c0:c1 + 1] = 255

@@ -104,6 +104,24 @@ class Database:
         return self._select(table, conditions, where, columns, limit,
                             ("run", "camera", "event"))
 
+    def pmt(self, runs: int | Iterable[int] | None = None, *, event: int | None = None,
+            peaks: bool | None = None, where: str | None = None,
+            columns: Sequence[str] | None = None, limit: int | None = None,
+            pass_: str | None = None) -> pd.DataFrame:
+        """PMT rows of some runs: `peaks` True only peaks, False only the waveforms' own rows
+        (pmt_peak_Number 0), None both; of the pass `pass_`, else each run's default pass."""
+        table = schema.pmt
+        conditions = _runs_condition(table, runs)
+        conditions.append(self._pass_condition(table, runs, pass_))
+        if event is not None:
+            conditions.append(table.c.event == int(event))
+        if peaks is not None:
+            conditions.append(table.c.pmt_peak_Number > 0 if peaks
+                              else table.c.pmt_peak_Number == 0)
+        return self._select(table, conditions, where, columns, limit,
+                            ("run", "event", "board", "pmt_wf_trigger", "pmt_wf_channel",
+                             "pmt_peak_Number"))
+
     def slow_control(self, variable: str | Iterable[str] | None = None, start: Any = None,
                      stop: Any = None, *, equipment: str | None = None,
                      run: int | None = None, where: str | None = None,

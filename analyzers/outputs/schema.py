@@ -13,6 +13,8 @@ Tables and their keys:
 - `pedestals`    one row per pedestal map             PK (run, camera)
 - `passes`       one row per processing pass          PK (pass_name)
 - `pass_runs`    one row per pass and run             PK (pass_name, run)
+- `pmt`          one row per PMT waveform and peak    PK (pass_name, run, event, board,
+                                    pmt_wf_trigger, pmt_wf_channel, pmt_peak_Number)
 `camera` is the camera's index (n of its CAMn bank); 0 for LIME's single camera.
 Every `reco` and `macro` row belongs to one processing pass (`pass_name`, see `passes`).
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = "0003"
+SCHEMA_VERSION = "0005"
 
 metadata = sa.MetaData()
 
@@ -30,12 +32,14 @@ metadata = sa.MetaData()
 Double = sa.Double()
 Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
-# Cluster variables returned by the reconstruction, named as in the experiment's reco tree.
+# Cluster variables returned by the reconstruction (gpu/cluster_variables.py): the first
+# fourteen with the names and meanings of the experiment's reco tree, then ours (0004).
 CLUSTER_INT_VARIABLES: tuple[str, ...] = ("sc_nhits", "sc_size")
 CLUSTER_VARIABLES: tuple[str, ...] = (
     "sc_integral", "sc_corrintegral", "sc_nhits", "sc_size", "sc_rms", "sc_xmean", "sc_ymean",
     "sc_xmin", "sc_xmax", "sc_ymin", "sc_ymax", "sc_theta", "sc_length", "sc_width",
-    "sc_longrms", "sc_latrms", "sc_pearson", "sc_lgausssigma", "sc_tgausssigma",
+    "sc_rawintegral", "sc_theta_major", "sc_longwrms", "sc_latwrms", "sc_xycorr",
+    "sc_lprofsigma", "sc_tprofsigma",
 )
 
 # Header of the experiment's Run table (runlog CSV) -> our column. Everything else is ours.
@@ -207,8 +211,44 @@ pass_runs = sa.Table(
     sa.Index("ix_pass_runs_run", "run"),
 )
 
+# PMT results (0005): the experiment's pmt_* variables under its names, in its units.
+PMT_COLUMNS: tuple[tuple[str, sa.types.TypeEngine, str], ...] = (
+    ("model", sa.Integer, "digitizer model: 1742 (fast) or 1720 (slow)"),
+    ("pmt_wf_sampling", sa.Integer, "samples per waveform (1024 fast, 4000 slow)"),
+    ("pmt_wf_TTT", Double, "trigger time tag (board clock counts)"),
+    ("pmt_wf_baseline", Double, "mean of the baseline samples after inversion and moving "
+                                "average (ADC counts)"),
+    ("pmt_wf_RMS", Double, "rms of the same samples (ADC counts)"),
+    ("pmt_wf_tot_integral", Double, "sum of the processed waveform (ADC counts x samples)"),
+    ("pmt_wf_max_ampl", Double, "maximum of the processed waveform (ADC counts)"),
+    ("pmt_wf_nPeaks", sa.Integer, "peaks found in the waveform"),
+    ("pmt_peak_Position", Double, "peak position (samples from the window start)"),
+    ("pmt_peak_Height", Double, "peak height (ADC counts above the processed baseline)"),
+    ("pmt_peak_HalfWidth", Double, "width at half prominence (samples)"),
+    ("pmt_peak_FullWidth", Double, "width at 95% of the prominence (samples)"),
+    ("baseline_adc", Double, "ours: raw baseline before inversion (ADC counts)"),
+    ("peak_time_ns", Double, "ours: peak position (ns from the window start)"),
+    ("peak_prominence", Double, "ours: scipy prominence of the peak (ADC counts)"),
+    ("drs4_corrected", sa.Boolean, "ours: DRS4 offsets and spikes removed by us"),
+)
+
+pmt = sa.Table(
+    "pmt", metadata,
+    sa.Column("pass_name", sa.String(64), primary_key=True),
+    sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("event", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("board", sa.SmallInteger, primary_key=True, autoincrement=False,
+              comment="digitizer index in DGH0"),
+    sa.Column("pmt_wf_trigger", sa.Integer, primary_key=True, autoincrement=False,
+              comment="PMT trigger within the camera event"),
+    sa.Column("pmt_wf_channel", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("pmt_peak_Number", sa.Integer, primary_key=True, autoincrement=False,
+              comment="0: the waveform's own row; 1..n: its peaks"),
+    *(sa.Column(name, kind, comment=comment) for name, kind, comment in PMT_COLUMNS),
+)
+
 TABLES: dict[str, sa.Table] = {t.name: t for t in (runs, slow_control, reco, macro, pedestals,
-                                                   passes, pass_runs)}
+                                                   passes, pass_runs, pmt)}
 
 RECO_COLUMNS: tuple[str, ...] = tuple(c.name for c in reco.columns)
 MACRO_COLUMNS: tuple[str, ...] = tuple(c.name for c in macro.columns)

@@ -200,6 +200,13 @@ class SqlSink:
         if full:
             self.flush()
 
+    def write_pmt(self, run: int, event: int, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Queue one event's PMT rows (`pmt` table: per board, trigger, channel and peak; see
+        analyzers/waveform_analysis.py). Writing the same key again replaces it."""
+        records = [{**row, "pass_name": self.pass_name, "run": int(run), "event": int(event)}
+                   for row in rows]
+        self._queue_records("pmt", records)
+
     def begin_run(self, run: int, camera: int | None = None) -> None:
         """Re-processing: the run's existing reco/macro rows of this pass (this camera, or
         all) are deleted in the same transaction as the next batch, and the pass's
@@ -347,6 +354,8 @@ class SqlSink:
         for run, camera in batch.replace_runs:
             for table in (schema.reco, schema.macro):
                 sql_ops.delete_run(conn, table, run, camera, pass_name)
+            if camera is None or camera == 0:  # PMT rows go with camera 0's process
+                sql_ops.delete_run(conn, schema.pmt, run, None, pass_name)
         for name, records in batch.records:
             sql_ops.upsert(conn, schema.TABLES[name], records)
         for run, counts in batch.add_counts:

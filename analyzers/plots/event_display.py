@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from cygno_mw.errors import CygnoError
+from cygno_mw.gpu.cluster_variables import image_frame
 
 from . import figure
 
@@ -26,7 +27,8 @@ BLOCK = 4  # pixels per displayed pixel: 2304 -> 576, like the reconstruction's 
 
 @dataclass(frozen=True)
 class Box:
-    """One outlined cluster, in full-resolution pixels (x = column, y = row)."""
+    """One outlined cluster, in full-resolution image pixels (x = column, y = row), converted
+    from the reco table's experiment frame (cluster_variables.image_frame)."""
 
     cluster: int
     xmin: float
@@ -110,9 +112,12 @@ def draw_event(db: Any, pedestal_dir: Path, run_file: str | Path, event: int | N
     maps = PedestalMaps.load(pedestal_file)
     frame = zero_suppressed(image, maps.mean, maps.sigma, reco)
     clusters = db.reco(run, camera=camera, event=event)
-    boxes = [Box(int(r.cluster), float(r.sc_xmin), float(r.sc_xmax), float(r.sc_ymin),
-                 float(r.sc_ymax), float(r.sc_integral), float(r.sc_length))
-             for r in clusters.itertuples()]
+    boxes = []
+    for r in clusters.itertuples():
+        box = image_frame({n: float(getattr(r, n)) for n in
+                           ("sc_xmin", "sc_xmax", "sc_ymin", "sc_ymax")}, frame.shape[1])
+        boxes.append(Box(int(r.cluster), box["col_min"], box["col_max"], box["row_min"],
+                         box["row_max"], float(r.sc_integral), float(r.sc_length)))
 
     fig, axis = figure.new_figure(1, 1, size=(8.0, 8.0))
     shown = block_sum(frame)

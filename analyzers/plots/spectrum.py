@@ -19,7 +19,7 @@ from cygno_mw.errors import CygnoError
 from . import figure
 from .peak_fit import PeakFit, default_range, fit_peak
 
-DEFAULT_VARIABLE = "sc_corrintegral"
+DEFAULT_VARIABLE = "sc_integral"
 
 
 @dataclass

@@ -147,7 +147,8 @@ class ReplaySession:
                 raise ConfigError(f"{source}: begin-of-run {exc}") from None
             raise
         return AnalyzerParameters(params.reco,
-                                  resolve_output(params.output, self.options.output_dir))
+                                  resolve_output(params.output, self.options.output_dir),
+                                  params.pmt)
 
     def local_path(self, path: str) -> Path:
         check_input(path)

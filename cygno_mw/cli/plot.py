@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     spectrum = kinds.add_parser("spectrum", help="cluster light spectrum, 55Fe peak fitted")
     spectrum.add_argument("runs", nargs="+", metavar="RUN", help="run numbers or ranges A-B")
-    spectrum.add_argument("--variable", default="sc_corrintegral",
-                          help="reco column to histogram (default sc_corrintegral)")
+    spectrum.add_argument("--variable", default="sc_integral",
+                          help="reco column to histogram (default sc_integral, the "
+                               "vignetting-corrected light)")
     spectrum.add_argument("--where", metavar="FILTER", help='cut, e.g. "sc_length < 80"')
     spectrum.add_argument("--bins", type=int, default=50, help="bins in the fit range")
     spectrum.add_argument("--range", dest="fit_range", metavar="LO,HI",

@@ -33,7 +33,7 @@ EXAMPLES = {
     "reco": """\
   cygno-mw sql reco 2 --where "sc_integral > 10000" --columns event,sc_integral,sc_length
   cygno-mw sql reco 2 --event 3 --where "sc_length < 80 and sc_width < 50"
-  cygno-mw sql reco 10 11 12 --columns run,event,sc_corrintegral --format csv > fe55.csv""",
+  cygno-mw sql reco 10 11 12 --columns run,event,sc_integral --format csv > fe55.csv""",
     "macro": """\
   cygno-mw sql macro 2 --columns event,nclusters,cmos_integral,processing_time_s
   cygno-mw sql macro 2 --where "nclusters >= 10"

@@ -13,8 +13,14 @@ Model (simple, documented so that analyses know what to expect):
 - negative pulses on a baseline set by the channel's DC offset:
   baseline = adc_max × (0.5 - 0.9 × offset), Gaussian noise, clipped to [0, adc_max - 1];
 - the slow board (V1720, 2 Vpp) shows half the fast board's (V1742, 1 Vpp) counts;
-- on the V1742 the raw samples carry the DRS4 offsets (see `cygno_mw.banks.pmt`) of the
-  first 8 channels, with a random start cell per trigger;
+- on the V1742 the raw samples carry the DRS4 offsets (see `cygno_mw.banks.pmt`), with a
+  random start cell per trigger, on the channels the experiment corrects (the first 8 whose
+  DC offset is about -0.3: `gpu.pmt_waveforms.drs4_channels`), not on channel 0 (offset
+  -0.5): what is added is exactly what the analysis removes;
+- `pulse_truth` (after each `event_boards`): per board, trigger and PMT channel, the pulse's
+  start time in the window (ns), the light's duration (ns: the pulse is a box of it
+  convolved with a 2 ns rise / 8 ns decay), its integral (ADC counts x ns) and peak amplitude
+  (ADC counts) before noise, DRS4 offsets and rounding.
 - trigger time tags count 8.5 ns (V1742, 30 bits) / 8 ns (V1720, 31 bits) from run start.
 
 PMT k (1..4) is on channel k of both boards.
@@ -87,6 +93,7 @@ class PmtSimulator:
         self.pmt_xy = np.array([(-0.1 * cols, -0.1 * rows), (1.1 * cols, -0.1 * rows),
                                 (-0.1 * cols, 1.1 * rows), (1.1 * cols, 1.1 * rows)])
         self.height = 0.5 * max(rows, cols)
+        self.pulse_truth: list[dict[str, float]] = []
 
     def event_boards(self, truth: Sequence[TrueSignal], event_time: float) -> list[BoardData]:
         """One BoardData per digitizer; sets `pmt_event` and `pmt_charge` of each signal.
@@ -101,6 +108,7 @@ class PmtSimulator:
             signal.pmt_event = index
             signal.pmt_charge = (charges[index] / fast_dt).astype(np.float32)
         start_cells = self.rng.integers(0, 1024, len(truth)).astype(np.uint32)
+        self.pulse_truth = []
         return [self._board(cfg, charges, durations, times, start_cells) for cfg in self.boards]
 
     def _charges(self, signal: TrueSignal) -> np.ndarray:
@@ -137,10 +145,21 @@ class PmtSimulator:
             start = t_trigger + self.rng.uniform(0.0, 2.0 * dt)
             shape = _pulse_shape(t - start, durations[event])  # per ns, unit integral
             for pmt, channel in enumerate(PMT_CHANNELS):
-                waves[event, channel] -= cfg.gain * charges[event, pmt] * shape
+                pulse = cfg.gain * charges[event, pmt] * shape
+                waves[event, channel] -= pulse
+                self.pulse_truth.append({
+                    "model": cfg.model, "trigger": event, "channel": channel,
+                    "time_ns": float(start), "duration_ns": float(durations[event]),
+                    "integral": float(pulse.sum() * dt),
+                    "amplitude": float(pulse.max()),
+                })
         if cfg.model == V1742:
+            from cygno_mw.gpu.pmt_waveforms import drs4_channels
+
+            corrected = drs4_channels(offsets, already_corrected=False)
             for event in range(n_events):
-                waves[event] += self.tables.offsets(int(start_cells[event]), cfg.n_channels)
+                drs4 = self.tables.offsets(int(start_cells[event]), cfg.n_channels)
+                waves[event, corrected] += drs4[corrected]
         np.rint(waves, out=waves)
         np.clip(waves, 0, cfg.adc_max - 1, out=waves)
         tags = np.rint(times * 1e9 / cfg.tag_ns).astype(np.uint64) % (1 << cfg.tag_bits)

@@ -49,6 +49,7 @@ class SimulatedRun:
     bytes_written: int
     seconds: float
     odb: dict[str, Any] = field(repr=False, default_factory=dict)
+    pmt_truth_path: Path | None = None  # per pulse: event, board model, trigger, channel, ...
 
 
 def simulate_run(
@@ -107,6 +108,7 @@ def simulate_run(
                         description=description, pmt_acquisition=with_pmt, sc_seed=seed,
                         compression=_compression_name(path))
     truth: dict[int, list[TrueSignal]] = {}
+    pulses: list[dict[str, Any]] = []
     sc_serials: dict[int, int] = {}
 
     def write_slow_control(writer: Any, t: float) -> None:
@@ -126,6 +128,7 @@ def simulate_run(
             banks: dict[str, np.ndarray] = {CAMERA_BANK: image.reshape(-1)}
             if pmt is not None:
                 banks.update(encode_pmt_banks(pmt.event_boards(signals, t_event - start)))
+                pulses.extend({"event": index, **p} for p in pmt.pulse_truth)
             writer.write(TRIGGER_EVENT_ID, banks, serial_number=index, timestamp=int(t_event))
             truth[index] = signals
             if progress is not None:
@@ -142,8 +145,15 @@ def simulate_run(
         "camera_seed": int(camera_seed), "mix": mix.describe(), "noise_level": noise_level,
         "exposure": exposure, "midas_file": path.name,
     })
+    pmt_truth_path = None
+    if pulses:  # beside the signal truth: runNNNNN.pmt.truth.parquet
+        import pandas as pd
+
+        pmt_truth_path = truth_path.with_name(truth_path.name.replace(".truth.", ".pmt.truth."))
+        pd.DataFrame(pulses).to_parquet(pmt_truth_path, index=False)
     return SimulatedRun(
-        path=path, truth_path=truth_path, run_number=int(run_number), events=int(events),
+        path=path, truth_path=truth_path, pmt_truth_path=pmt_truth_path,
+        run_number=int(run_number), events=int(events),
         pedestal=bool(pedestal), seed=seed, camera_seed=int(camera_seed),
         n_signals=sum(len(s) for s in truth.values()),
         slow_control_events=sum(sc_serials.values()), bytes_written=written,

@@ -4,8 +4,8 @@ Coordinates are full-resolution pixels with x = column and y = row (row-major im
 `image[y, x]`, pixel centres at integer coordinates).  `theta` is the angle of the track's
 principal axis from +x towards +y, folded into (-π/2, π/2]; NaN for 55Fe spots, which have
 no direction.  Light is in camera ADU: `light` is what the signal would give with
-acceptance 1 (before vignetting, what sc_corrintegral estimates), `light_sensor` is what
-actually landed on the sensor after vignetting and photon statistics (sc_integral).
+acceptance 1 (before vignetting, what sc_integral estimates), `light_sensor` is what
+actually landed on the sensor after vignetting and photon statistics (sc_rawintegral).
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cygno_mw.gpu.cluster_variables import image_frame
+
 if TYPE_CHECKING:
     from cygno_mw.gpu.params import RecoParams
     from cygno_mw.gpu.pipeline import ImageResult
@@ -199,10 +201,11 @@ class MatchReport:
 
 def match_clusters(truth: Mapping[int, Sequence[Any]], clusters: Any,
                    window: tuple[float, float, float, float], *, margin: float = 8.0,
-                   radius: float = 20.0) -> MatchReport:
+                   radius: float = 20.0, n_cols: int = 2304) -> MatchReport:
     """`truth`: event → TrueSignals; `clusters`: DataFrame of the `reco` table (event,
-    sc_xmean, sc_ymean, sc_xmin, sc_xmax, sc_ymin, sc_ymax); `window`: (xmin, xmax, ymin,
-    ymax) of the reconstruction."""
+    sc_xmean, sc_ymean, sc_xmin, sc_xmax, sc_ymin, sc_ymax: the experiment's frame, turned
+    back into image columns/rows with the frame's width `n_cols`); `window`: (xmin, xmax,
+    ymin, ymax) of the reconstruction."""
     xmin, xmax, ymin, ymax = window
     report = MatchReport(clusters=len(clusters))
     by_event = {int(e): group for e, group in clusters.groupby("event")} if len(clusters) else {}
@@ -217,7 +220,7 @@ def match_clusters(truth: Mapping[int, Sequence[Any]], clusters: Any,
         group = by_event.get(int(event))
         if group is None or not inside:
             continue
-        for signal, error in _match_event(inside, group, margin, radius):
+        for signal, error in _match_event(inside, image_frame(group, n_cols), margin, radius):
             report.matched += 1
             report.by_kind[signal.kind].found += 1
             report.position_errors.append(error)
@@ -226,10 +229,10 @@ def match_clusters(truth: Mapping[int, Sequence[Any]], clusters: Any,
 
 def _match_event(signals: list[Any], group: Any, margin: float,
                  radius: float) -> list[tuple[Any, float]]:
-    cx = group["sc_xmean"].to_numpy()
-    cy = group["sc_ymean"].to_numpy()
-    x0, x1 = group["sc_xmin"].to_numpy() - margin, group["sc_xmax"].to_numpy() + margin
-    y0, y1 = group["sc_ymin"].to_numpy() - margin, group["sc_ymax"].to_numpy() + margin
+    cx = group["col_mean"].to_numpy()
+    cy = group["row_mean"].to_numpy()
+    x0, x1 = group["col_min"].to_numpy() - margin, group["col_max"].to_numpy() + margin
+    y0, y1 = group["row_min"].to_numpy() - margin, group["row_max"].to_numpy() + margin
     candidates = []
     for i, signal in enumerate(signals):
         distance = np.hypot(cx - signal.x, cy - signal.y)
