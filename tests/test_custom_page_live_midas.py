@@ -63,6 +63,7 @@ def install(tmp: Path) -> Any:
                                           "Display interval s": 0.5},
                      remove_unspecified_keys=False)
         crew.odb_set("/Analyzer/Monitor/Refresh s", 1.0)
+        crew.odb_set("/Equipment/SlowControl0/Common/Period", 1000)  # ms: history within a run
     return before_daemons
 
 
@@ -74,6 +75,8 @@ def live(tmp_path_factory) -> Iterator[dict[str, Any]]:
         crew = experiment.crew
         camera = start_program(experiment, ["frontend", "camera", "-i", "0"],
                                "Camera Frontend 0", timeout=60)
+        slow_control = start_program(experiment, ["frontend", "slow-control", "-i", "0"],
+                                     "Slow Control Frontend 0", timeout=60)
         analyzer = start_program(experiment, ["analyzer", "online"], ANALYZER, timeout=60)
         try:
             runs = []
@@ -91,6 +94,7 @@ def live(tmp_path_factory) -> Iterator[dict[str, Any]]:
             yield {"experiment": experiment, "crew": crew, "runs": runs, "tmp": tmp}
         finally:
             stop_program(analyzer)
+            stop_program(slow_control)
             stop_program(camera)
 
 
@@ -180,21 +184,33 @@ def test_custom_page_shows_the_live_values(live, chromium, tmp_path):
     print(f"ODB change shown after {seen_after:.2f} s")
 
 
-def test_history_of_the_analyzer_statistics(live):
-    """mlogger keeps MIDAS history of the analyzer's statistics (its equipment record) and
-    of slow control; mhttpd reads it back as its history plots do."""
+def history(experiment: Any, event: str, tag: str, index: int = 0) -> list[float]:
+    """The last 10 minutes of one history variable, read through mhttpd as its plots do."""
+    now = int(time.time()) + 5
+    answer = experiment.jsonrpc("hs_read", {"start_time": now - 600, "end_time": now,
+                                            "events": [event], "tags": [tag], "index": [index]})
+    series = answer["data"][0]
+    assert series["status"] == 1 and series["count"] > 0, (event, tag, series)
+    return [float(v) for v in series["value"]]
+
+
+def test_history_of_the_analyzer_statistics_and_slow_control(live):
+    """mlogger keeps MIDAS history of the analyzer's statistics (its equipment record) and of
+    slow control; mhttpd reads it back as its history plots do."""
     experiment, crew = live["experiment"], live["crew"]
     events = experiment.jsonrpc("hs_get_active_events", {})["events"]
-    assert ANALYZER in events, events
-    tags = experiment.jsonrpc("hs_get_tags", {"events": [ANALYZER]})
-    names = [t["name"] for t in tags["events"][0]["tags"]]
-    assert "Events analyzed" in names and "Rate" in names
-    now = int(time.time()) + 5
-    answer = experiment.jsonrpc("hs_read", {
-        "start_time": now - 600, "end_time": now, "events": [ANALYZER],
-        "tags": ["Events analyzed"], "index": [0]})
-    series = answer["data"][0]
-    assert series["count"] > 0
-    values = [v for v in series["value"]]
-    analyzed = crew.odb_get(f"/Equipment/{ANALYZER}/Variables/Events analyzed")
-    assert max(values) > 0 and max(values) <= analyzed
+    assert ANALYZER in events and "SlowControl0" in events, events
+    tags = experiment.jsonrpc("hs_get_tags", {"events": [ANALYZER, "SlowControl0"]})["events"]
+    analyzer_tags = [t["name"] for t in tags[0]["tags"]]
+    assert {"Events analyzed", "Rate", "Clusters"} <= set(analyzer_tags)
+    analyzed = history(experiment, ANALYZER, "Events analyzed")
+    assert 0 < max(analyzed) <= crew.odb_get(f"/Equipment/{ANALYZER}/Variables/Events analyzed")
+    assert analyzed == sorted(analyzed)  # a counter: it never goes down
+
+    # one history variable per slow-control channel, named after Settings/Names
+    names = crew.odb_get("/Equipment/SlowControl0/Settings/Names")
+    assert [t["name"] for t in tags[1]["tags"]] == [f"{n} Measured" for n in names]
+    values = history(experiment, "SlowControl0", f"{names[0]} Measured")
+    now = crew.odb_get("/Equipment/SlowControl0/Variables/Measured")[0]
+    assert len(values) >= 2 and all(math.isfinite(v) for v in values)
+    assert math.isclose(values[-1], now, rel_tol=0.05)  # the simulated reading wanders a little
