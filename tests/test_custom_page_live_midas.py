@@ -161,9 +161,14 @@ def test_custom_page_shows_the_live_values(live, chromium, tmp_path):
         "document.querySelectorAll('#clusters tr.cluster').length, "
         "document.getElementById('display-caption').textContent]")
     display = crew.odb_get("/Analyzer/Display/Camera0")
-    assert f"run {display['Run']}, event {display['Event']}, {boxes} clusters" in caption
+    assert f"run {display['Run']}, event {display['Event']}, {boxes} cluster" in caption
     assert boxes == listed == display["Clusters"]
+    # mhttpd's own history plot of the analyzer's rate, drawn from MIDAS history
+    assert chromium.execute_script(
+        "const c = document.querySelector('#history-rate canvas'); return c && c.width") > 0
     shot = Path(os.environ.get("CYGNO_PAGE_SCREENSHOT") or tmp_path / "custom_page.png")
+    chromium.set_window_size(1060, 960)  # the page's boxes and no more (README's picture)
+    time.sleep(0.5)
     assert chromium.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
 

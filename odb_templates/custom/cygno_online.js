@@ -19,6 +19,7 @@ const cygno = {
 
 function cygnoInit() {
    mhttpd_init("CYGNO online", 1000);
+   mhistory_init();  // the mjshistory plot: /History/Display/CYGNO/Analyzer rate
    mjsonrpc_db_get_values(["/Analyzer/Monitor"]).then(function (rpc) {
       const s = rpc.result.data[0] || {};
       if (s["analyzer client"]) cygno.analyzer = s["analyzer client"];
@@ -136,7 +137,8 @@ function cygnoShowDisplay() {
    const src = d.url + "?run=" + d.run + "&event=" + d.event;
    if (img.getAttribute("src") !== src) img.setAttribute("src", src);
    document.getElementById("display-caption").textContent =
-      "run " + d.run + ", event " + d.event + ", " + d.clusters.length + " clusters";
+      "run " + d.run + ", event " + d.event + ", " + d.clusters.length +
+      (d.clusters.length === 1 ? " cluster" : " clusters");
    const svg = document.getElementById("display-boxes");
    svg.setAttribute("viewBox", "0 0 " + d.width + " " + d.height);
    let boxes = "";
