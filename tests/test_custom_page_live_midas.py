@@ -188,6 +188,12 @@ def test_custom_page_shows_the_live_values(live, chromium, tmp_path):
     assert seen_after <= PAGE_REFRESH_S + 1.0
     print(f"ODB change shown after {seen_after:.2f} s")
 
+    # the status page lists the analyzer's history record as a running equipment
+    chromium.get(f"{experiment.url}/?cmd=status")
+    wait_for(lambda: chromium.execute_script(
+        "return Array.from(document.querySelectorAll('#equipmentList tr'), r => r.textContent)"
+        ".some(t => t.includes('Online Analyzer@'))"), 20, "the analyzer on the status page")
+
 
 def history(experiment: Any, event: str, tag: str, index: int = 0) -> list[float]:
     """The last 10 minutes of one history variable, read through mhttpd as its plots do."""

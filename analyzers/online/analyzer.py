@@ -168,8 +168,10 @@ class OnlineAnalyzer:
         # is on and that has no Variables
         client.odb_set(f"{self.history_path}/Variables", self.stats.to_history(),
                        remove_unspecified_keys=False, update_structure_only=True)
-        client.odb_set(f"{self.history_path}/Common", history_common(self.name),
-                       remove_unspecified_keys=False, update_structure_only=True)
+        common = history_common(self.name)
+        client.odb_set(f"{self.history_path}/Common", common, remove_unspecified_keys=False,
+                       update_structure_only=True)
+        client.odb_set(f"{self.history_path}/Common/Frontend host", common["Frontend host"])
         self.page_service = PageService(lambda: self.params_in_use().output.database_url,
                                         lambda: dict(self.display.boxes))
         client.register_jrpc_callback(self.page_service)

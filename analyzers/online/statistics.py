@@ -12,6 +12,7 @@ under one lock; the MIDAS loop alone writes them to the ODB, every few seconds.
 from __future__ import annotations
 
 import collections
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,9 +35,11 @@ def history_path(client_name: str) -> str:
 
 
 def history_common(client_name: str) -> dict[str, Any]:
-    """`Common` of that record: history on, and the client that writes it."""
-    return {"Log history": HISTORY_PERIOD_S, "Frontend name": client_name,
-            "Frontend host": "", "Status": "", "Status color": ""}
+    """`Common` of that record: history on, and the client that writes it (the status page
+    lists it as an equipment: green while the analyzer runs, "Frontend stopped" without)."""
+    return {"Log history": HISTORY_PERIOD_S, "Enabled": True, "Hidden": False,
+            "Frontend name": client_name, "Frontend host": socket.gethostname(),
+            "Status": "", "Status color": ""}
 
 
 class OnlineStatistics:
