@@ -5,6 +5,8 @@ the same page runs in Chromium on a real mhttpd in test_custom_page_live_midas.p
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ import midas  # noqa: E402
 from test_online_analyzer import crew as crew_fixture  # noqa: E402
 from test_online_analyzer import make_analyzer, settle, take_run  # noqa: E402
 
-from cygno_mw.analyzers.online.jrpc import PageService, _fit  # noqa: E402
+from cygno_mw.analyzers.online.jrpc import RUNS_WAIT_S, PageService, _fit  # noqa: E402
 from cygno_mw.analyzers.outputs.query import Database  # noqa: E402
 from cygno_mw.frontends.camera.equipment import CameraFrontend  # noqa: E402
 
@@ -82,3 +84,33 @@ def test_answers_fit_the_callers_reply_length():
     fitted = json.loads(_fit({"runs": list(runs)}, 400))
     assert 0 < len(fitted["runs"]) < 50 and fitted["runs"] == runs[:len(fitted["runs"])]
     assert "error" in json.loads(_fit({"cameras": {"0": "x" * 500}}, 100))
+
+
+class SlowDatabase(PageService):
+    """A database that answers after `delay_s` (a server far away or down)."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(lambda: "sqlite://", dict)
+        self.delay_s = delay_s
+        self.release = threading.Event()
+
+    def runs(self, limit: int) -> list[dict]:
+        self.release.wait(self.delay_s)
+        return [{"run": 7, "reco_status": "done"}]
+
+
+def test_a_slow_database_never_holds_the_midas_thread_long():
+    """The callback runs in the MIDAS thread: it waits for SQL at most RUNS_WAIT_S (1 s),
+    far less than this database's 30 s, then answers with what it has."""
+    rows = [{"run": 7, "reco_status": "done"}]
+    service = SlowDatabase(delay_s=30)
+    started = time.monotonic()
+    _, reply = service(None, "cygno_runs", "", 10_000)
+    assert time.monotonic() - started < 10 * RUNS_WAIT_S
+    assert "did not answer" in json.loads(reply)["error"]
+    service.release.set()  # the database answers: the next request gets the rows
+    assert service.recent_runs(10, wait_s=5) == {"runs": rows}
+    service.release.clear()  # slow again: the last answer, marked stale
+    assert service.recent_runs(10, wait_s=0.1) == {"runs": rows, "stale": True}
+    service.release.set()
+    service.close()

@@ -15,13 +15,18 @@ The pictures themselves are files served by mhttpd: `register_display_file` poin
 `/Custom/<name>!` key at each one (mhttpd serves a `/Custom` key's file at `/<name>`; a
 trailing `!` keeps it out of the side menu, `&` would only open it in a new tab).
 Errors come back as `{"error": text}`, so the page can show them; they never raise into
-MIDAS's callback machinery.
+MIDAS's callback machinery.  The callback runs in the analyzer's MIDAS thread (inside
+communicate(), where transitions are served too), so the SQL query runs in a thread of its
+own and a request waits for it at most `RUNS_WAIT_S`: a slow or unreachable database then
+gets the previous answer, marked `"stale": true`, and never holds up a run transition.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +35,7 @@ log = logging.getLogger(__name__)
 RUN_COLUMNS = ("run", "description", "start_time", "stop_time", "number_of_events",
                "reco_events", "reco_status", "reco_backend")
 MAX_RUNS = 100
+RUNS_WAIT_S = 1.0  # the longest a page request holds the MIDAS thread waiting for SQL
 
 
 def display_file_name(camera: int) -> str:
@@ -53,6 +59,10 @@ class PageService:
         self.display_boxes = display_boxes
         self._database: Any = None
         self._database_for = ""
+        self._lock = threading.Lock()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._runs_job: concurrent.futures.Future | None = None
+        self._last_runs: list[dict[str, Any]] | None = None
 
     def __call__(self, client: Any, cmd: str, args: str, max_len: int) -> tuple[int, str]:
         import midas
@@ -61,7 +71,7 @@ class PageService:
         try:
             options = json.loads(args) if args and args.strip() else {}
             if cmd == "cygno_runs":
-                answer: Any = {"runs": self.runs(int(options.get("limit", 10)))}
+                answer: Any = self.recent_runs(int(options.get("limit", 10)))
             elif cmd == "cygno_display":
                 answer = {"cameras": self.display()}
             else:
@@ -70,6 +80,25 @@ class PageService:
             log.warning("custom page request %s failed: %s", cmd, exc)
             return success, json.dumps({"error": f"{type(exc).__name__}: {exc}"})
         return success, _fit(answer, max_len)
+
+    def recent_runs(self, limit: int, wait_s: float = RUNS_WAIT_S) -> dict[str, Any]:
+        """`{"runs": [...]}` from a query in the SQL thread, waited for at most `wait_s`;
+        else the previous answer with `"stale": true` (TimeoutError when there is none)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="custom-page-sql")
+            if self._runs_job is None or self._runs_job.done():
+                self._runs_job = self._pool.submit(self.runs, limit)
+            job = self._runs_job
+        try:
+            rows = job.result(timeout=wait_s)
+        except concurrent.futures.TimeoutError:
+            if self._last_runs is None:
+                raise TimeoutError(f"the database did not answer within {wait_s:g} s") from None
+            return {"runs": self._last_runs[:limit], "stale": True}
+        self._last_runs = rows
+        return {"runs": rows[:limit]}
 
     def runs(self, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` runs of the database (newest first)."""
@@ -101,6 +130,9 @@ class PageService:
         return self._database.engine
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         if self._database is not None:
             self._database.close()
             self._database = None

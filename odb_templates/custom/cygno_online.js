@@ -103,6 +103,8 @@ function cygnoRuns() {
             cygnoText(r.reco_status) + "</td></tr>";
       }
       cygnoSetHtml(table, html);
+      document.getElementById("runs-source").textContent = answer.stale ?
+         "analyzer database, not answering: last known" : "analyzer database";
    }).catch(function (error) {
       table.innerHTML = "<tr><td class='cygno-error'>" + cygnoText(error.message) + "</td></tr>";
    });
