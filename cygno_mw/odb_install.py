@@ -8,10 +8,14 @@ lists arrays of that) unless a "<key>/key" entry says otherwise, as MIDAS's own 
 may hold `{cygno_mw}`, replaced by the absolute path of the `cygno-mw` command installed
 beside the interpreter running the installer (or `{python} -m cygno_mw` without it), and
 `{python}`, that interpreter, so /Programs start commands work from a virtual environment
-and from mhttpd's own PATH.  Start commands name programs (`cygno-mw frontend camera`),
-never module paths; a start command that still runs one of our old module paths
-(`python -m cygno_mw.frontends.camera_frontend ...`) is rewritten by `install`, keeping its
-flags; any other command someone wrote is left alone.  All files are merged
+and from mhttpd's own PATH; `{odb_templates}` is the absolute path of the template folder
+itself, so `/Custom` keys name the custom page's files (odb_templates/custom/) wherever the
+package is installed (mhttpd serves a `/Custom` key's absolute file; a key of ours that
+names the same file in another place, an older installation, is updated by `install`). Start
+commands name programs (`cygno-mw frontend camera`), never module paths; a start command
+that still runs one of our old module paths (`python -m cygno_mw.frontends.camera_frontend
+...`) is rewritten by `install`, keeping its flags; any other command someone wrote is left
+alone.  All files are merged
 into one tree; the same key with two different values in two files is an error.
 
 Where the templates are found (first that exists): the `--templates` argument, the
@@ -122,8 +126,19 @@ def load_templates(directory: str | os.PathLike[str] | None = None) -> OrderedDi
             raise ConfigError(f"ODB template {path}: {exc}") from exc
         if not isinstance(data, Mapping):
             raise ConfigError(f"ODB template {path}: the top level must be a JSON object")
-        _merge(tree, data, "", path.name, origins)
+        _merge(tree, _with_folder(data, str(folder.resolve())), "", path.name, origins)
     return tree
+
+
+def _with_folder(data: Any, folder: str) -> Any:
+    """`data` with `{odb_templates}` in its strings replaced by the template folder."""
+    if isinstance(data, str):
+        return data.replace("{odb_templates}", folder)
+    if isinstance(data, Mapping):
+        return OrderedDict((k, _with_folder(v, folder)) for k, v in data.items())
+    if isinstance(data, list):
+        return [_with_folder(v, folder) for v in data]
+    return data
 
 
 def _merge(tree: OrderedDict[str, Any], data: Mapping[str, Any], prefix: str, source: str,
@@ -269,7 +284,8 @@ def install(client: Any, keys: list[TemplateKey], dry_run: bool = False,
     written = []
     for difference in compare(client, keys):
         path = difference.key.path.lower()
-        overwrite = any(path == f or path.startswith(f + "/") for f in forced)
+        overwrite = any(path == f or path.startswith(f + "/") for f in forced) \
+            or _moved_page_file(difference)
         if difference.kind == "differs" and not overwrite:
             continue
         written.append(difference)
@@ -279,6 +295,16 @@ def install(client: Any, keys: list[TemplateKey], dry_run: bool = False,
             else:
                 client.odb_set(difference.key.path, odb_value(difference.key))
     return written
+
+
+def _moved_page_file(difference: Difference) -> bool:
+    """A `/Custom` key naming one of our page files in another folder (a moved install)."""
+    key, odb = difference.key, difference.odb
+    if difference.kind != "differs" or not key.path.lower().startswith("/custom/") \
+            or not isinstance(odb, str) or not isinstance(key.value, str):
+        return False
+    ours = Path(key.value)
+    return ours.parent.name == "custom" and Path(odb).name == ours.name
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 
 # Real servers (MariaDB, moto S3, victoria-metrics) as session fixtures: tests/servers.py;
 # the live MIDAS experiment for the tests marked `midas`: tests/midas_experiment.py.
-pytest_plugins = ("servers", "midas_experiment")
+pytest_plugins = ("servers", "midas_experiment", "browser")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CYGNO_SHARED", REPO.parent / "shared"))

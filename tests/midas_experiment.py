@@ -305,8 +305,17 @@ _skipped_midas: list[str] = []
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and item.get_closest_marker("midas") is not None:
+    if report.skipped and item.get_closest_marker("midas") is not None \
+            and not _skipped_for_chromium(item):
         _skipped_midas.append(item.nodeid)
+
+
+def _skipped_for_chromium(item: pytest.Item) -> bool:
+    """A test that also needs Chromium skips for want of it (browser.py), not of MIDAS."""
+    from browser import chromium_missing_reason
+
+    return item.get_closest_marker("chromium") is not None \
+        and chromium_missing_reason() is not None
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

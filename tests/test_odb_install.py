@@ -222,3 +222,20 @@ def test_install_without_midas_says_how_to_get_it(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 2  # diff: 1 means "differences found", trouble is 2
     assert "$MIDASSYS/python" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_install_registers_the_custom_page_with_the_files_of_this_installation(client, capsys):
+    """mhttpd serves `/Custom` keys' absolute files: they must name our page files wherever
+    the package is; a key left by an older installation elsewhere is updated."""
+    page = REPO / "odb_templates" / "custom"
+    client.odb_set("/Custom/cygno_online.js!", "/old/venv/odb_templates/custom/cygno_online.js")
+    client.odb_set("/Custom/Other page", "/somewhere/custom/cygno_online.html")  # not ours
+    assert main(["odb", "install"]) == 0
+    assert client.odb_get("/Custom/CYGNO online") == str(page / "cygno_online.html")
+    assert client.odb_get("/Custom/cygno_online.js!") == str(page / "cygno_online.js")
+    assert client.odb_get("/Custom/cygno_online.css!") == str(page / "cygno_online.css")
+    assert client.odb_get("/Custom/Other page") == "/somewhere/custom/cygno_online.html"
+    for name in ("cygno_online.html", "cygno_online.js", "cygno_online.css"):
+        assert (page / name).is_file()
+    capsys.readouterr()
+    assert main(["odb", "diff"]) == 0

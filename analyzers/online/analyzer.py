@@ -13,11 +13,14 @@ Started from the status page through `/Programs/Online Analyzer`; stopped from t
 ODB: `/Analyzer/Parameters/{Reco,Output}` (shared with the replay, watched and applied live
 after validation; a bad value gets a MIDAS message and the old value back), `/Analyzer/Online`
 (buffer, sampling type, event ids, time bounds, alarm limits), `/Analyzer/Reco/Statistics`,
-`/Analyzer/Display` (see odb_templates/analyzer_statistics.json).  `/Analyzer/Online` is
-watched too, each value validated the same way: the intervals, alarm limits and alarm class,
-`Max backlog`, `SQL flush interval s` and `Transition timeout s` apply at once; `Buffer`,
-`Sampling` and `Event IDs` (a new event request, and for `Event IDs` this process's cameras)
-at the next begin-of-run, as a MIDAS message says; `Writes run row` at the next start.
+`/Analyzer/Display` (see odb_templates/analyzer_statistics.json), `/Equipment/<client name>`
+(the statistics' numbers for MIDAS history, statistics.py) and hidden `/Custom` keys for the
+live pictures; the custom page's requests are answered through JSON-RPC (jrpc.py).
+`/Analyzer/Online` is watched too, each value validated the same way: the intervals, alarm
+limits and alarm class, `Max backlog`, `SQL flush interval s` and `Transition timeout s`
+apply at once; `Buffer`, `Sampling` and `Event IDs` (a new event request, and for `Event
+IDs` this process's cameras) at the next begin-of-run, as a MIDAS message says; `Writes run
+row` at the next start.
 `Pass name` (default `online`) is the processing pass results go to, from the next
 begin-of-run (an online setting, so a replay never takes it from a file's ODB dump).
 
@@ -76,12 +79,15 @@ from cygno_mw.analyzers.online.event_source import (
     MalformedEventError,
     header_of,
 )
+from cygno_mw.analyzers.online.jrpc import PageService, register_display_file
 from cygno_mw.analyzers.online.processing import OnlineProcessor, RunReport, SinkOptions
 from cygno_mw.analyzers.online.run_tracker import EventItem, RunTracker
 from cygno_mw.analyzers.online.statistics import (
     STATISTICS_PATH,
     OnlineStatistics,
     equipment_statistics,
+    history_common,
+    history_path,
 )
 from cygno_mw.analyzers.parameters import ODB_PARAMETERS, SECTIONS, AnalyzerParameters
 from cygno_mw.errors import ConfigError
@@ -157,6 +163,18 @@ class OnlineAnalyzer:
         # results go to an absolute place, never to the folder MIDAS started us in
         self.experiment_dir = experiment_dir(client)
         self.display = LiveDisplay(Path(self.params_in_use().output.output_dir) / "online")
+        self.history_path = history_path(self.name)
+        # Variables before Common: mlogger refuses a run start for an equipment whose history
+        # is on and that has no Variables
+        client.odb_set(f"{self.history_path}/Variables", self.stats.to_history(),
+                       remove_unspecified_keys=False, update_structure_only=True)
+        common = history_common(self.name)
+        client.odb_set(f"{self.history_path}/Common", common, remove_unspecified_keys=False,
+                       update_structure_only=True)
+        client.odb_set(f"{self.history_path}/Common/Frontend host", common["Frontend host"])
+        self.page_service = PageService(lambda: self.params_in_use().output.database_url,
+                                        lambda: dict(self.display.boxes))
+        client.register_jrpc_callback(self.page_service)
         self.tracker = RunTracker()
         self._notes: collections.deque[tuple[str, bool]] = collections.deque()
         self._reports: collections.deque[RunReport] = collections.deque()
@@ -532,6 +550,7 @@ class OnlineAnalyzer:
             written = self.display.write()
             for camera, facts in written.items():
                 self.client.odb_set(f"{DISPLAY_PATH}/Camera{camera}", facts)
+                register_display_file(self.client, camera, str(facts["File"]))
 
     def write_statistics(self) -> None:
         stats = self.stats
@@ -539,7 +558,9 @@ class OnlineAnalyzer:
         stats.output_backlog = self.processor.output_backlog()
         stats.output_dropped = self.processor.output_dropped()
         stats.update_rate()
-        self.client.odb_set(self.statistics_path, stats.to_odb(),
+        record = stats.to_odb()
+        self.client.odb_set(self.statistics_path, record, remove_unspecified_keys=False)
+        self.client.odb_set(f"{self.history_path}/Variables", stats.to_history(record),
                             remove_unspecified_keys=False)
         sinks = self.processor.sinks
         influx = sinks.influx if sinks is not None and not self._closed else None
@@ -603,6 +624,7 @@ class OnlineAnalyzer:
             self.periodic(force=True)  # the final statistics, Last run and messages
         finally:
             self.source.close()
+            self.page_service.close()
 
 
 def experiment_dir(client: Any) -> Path:

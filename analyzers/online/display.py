@@ -1,8 +1,9 @@
 """The live picture for the shift crew: a downsampled camera image with its clusters boxed.
 
 Written every `interval_s` as an 8-bit grey PNG (no imaging library needed) under
-`<output_dir>/online/display_cam<n>.png`, where the MIDAS custom page (`/Custom/Path`) and
-users can open it; `/Analyzer/Display` says which run/event it shows.
+`<output_dir>/online/display_cam<n>.png`; the analyzer registers each file under `/Custom`
+(jrpc.py) so mhttpd serves it to the custom page, which asks for the cluster boxes through
+JSON-RPC; `/Analyzer/Display` says which run/event it shows.
 """
 
 from __future__ import annotations
@@ -56,6 +57,18 @@ def draw_boxes(grey: np.ndarray, clusters: dict[str, np.ndarray], block: int) ->
     return drawn
 
 
+def cluster_boxes(clusters: dict[str, np.ndarray]) -> list[dict[str, float]]:
+    """Each cluster's bounding box and light, as plain numbers for the custom page."""
+    names = ("sc_xmin", "sc_xmax", "sc_ymin", "sc_ymax")
+    if not all(n in clusters for n in names):
+        return []
+    columns = [np.asarray(clusters[n], dtype=float) for n in names]
+    light = np.asarray(clusters.get("sc_integral", np.zeros(len(columns[0]))), dtype=float)
+    return [{"xmin": x0, "xmax": x1, "ymin": y0, "ymax": y1, "integral": q}
+            for x0, x1, y0, y1, q in zip(*(c.tolist() for c in columns), light.tolist(),
+                                         strict=True)]
+
+
 def png_bytes(grey: np.ndarray) -> bytes:
     """A minimal 8-bit greyscale PNG."""
     height, width = grey.shape
@@ -77,6 +90,8 @@ class LiveDisplay:
         self.directory = Path(directory)
         self._latest: dict[int, tuple[Any, Any]] = {}
         self.written: dict[int, dict[str, Any]] = {}
+        # per camera: the picture's size, block and cluster boxes (full-resolution pixels)
+        self.boxes: dict[int, dict[str, Any]] = {}
 
     def offer(self, job: Any, result: Any) -> None:
         """Called from the processing thread with each reconstructed image."""
@@ -99,6 +114,9 @@ class LiveDisplay:
             partial.replace(path)
             self.written[camera] = {"File": str(path.resolve()), "Run": int(job.run),
                                     "Event": int(job.serial), "Clusters": boxes}
+            self.boxes[camera] = {"run": int(job.run), "event": int(job.serial),
+                                  "width": int(grey.shape[1]), "height": int(grey.shape[0]),
+                                  "block": int(block), "clusters": cluster_boxes(result.clusters)}
         return {c: self.written[c] for c in latest if c in self.written}
 
 

@@ -1,6 +1,9 @@
-"""The online analyzer's counters, written to `/Analyzer/Reco/Statistics` for the shift crew
-(and, with InfluxDB, as `cygno_analyzer` points for Grafana, with each equipment's DAQ rates
-from `/Equipment/*/Statistics` as `cygno_daq` points).
+"""The online analyzer's counters, written to `/Analyzer/Reco/Statistics` for the shift
+crew, their numbers also to `/Equipment/<client name>/Variables` (an equipment record with
+`Log history` on, so mlogger keeps MIDAS history of them and mhttpd's history plots work
+without Grafana; no `Statistics` subtree, so it is not taken for a DAQ equipment), and, with
+InfluxDB, as `cygno_analyzer` points for Grafana, with each equipment's DAQ rates from
+`/Equipment/*/Statistics` as `cygno_daq` points).
 
 Counters are bumped by two threads (the MIDAS loop receives, the processing thread analyzes)
 under one lock; the MIDAS loop alone writes them to the ODB, every few seconds.
@@ -9,6 +12,7 @@ under one lock; the MIDAS loop alone writes them to the ODB, every few seconds.
 from __future__ import annotations
 
 import collections
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +22,24 @@ import numpy as np
 
 STATISTICS_PATH = "/Analyzer/Reco/Statistics"
 LATENCY_WINDOW = 1000  # latest events the percentiles are taken over
+# the statistics logged to MIDAS history (all numbers, written as doubles)
+HISTORY_VARIABLES = ("Events received", "Events analyzed", "Events skipped", "Events dropped",
+                     "Images reconstructed", "Clusters", "Rate", "Latency p50 ms",
+                     "Latency p99 ms", "Backlog", "Output backlog")
+HISTORY_PERIOD_S = 1  # `Common/Log history`: mlogger writes at most once per this many s
+
+
+def history_path(client_name: str) -> str:
+    """The equipment record whose Variables mlogger logs: `/Equipment/<client name>`."""
+    return f"/Equipment/{client_name}"
+
+
+def history_common(client_name: str) -> dict[str, Any]:
+    """`Common` of that record: history on, and the client that writes it (the status page
+    lists it as an equipment: green while the analyzer runs, "Frontend stopped" without)."""
+    return {"Log history": HISTORY_PERIOD_S, "Enabled": True, "Hidden": False,
+            "Frontend name": client_name, "Frontend host": socket.gethostname(),
+            "Status": "", "Status color": ""}
 
 
 class OnlineStatistics:
@@ -101,6 +123,11 @@ class OnlineStatistics:
                 "Output backlog": int(self.output_backlog),
                 "Output dropped": int(self.output_dropped),
             }
+
+    def to_history(self, odb: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """The `/Equipment/<client name>/Variables` record (HISTORY_VARIABLES)."""
+        odb = self.to_odb() if odb is None else odb
+        return {name: float(odb[name]) for name in HISTORY_VARIABLES}
 
     def to_influx(self) -> dict[str, Any]:
         """The `cygno_analyzer` fields (influx_schema.ANALYZER)."""
