@@ -132,18 +132,19 @@ def test_s3_down_spools_then_drains_in_order_exactly_once(tmp_path, s3_server, s
     shipper = Shipper(spool, store, engine)
     with s3_server.down():
         result = shipper.ship_one()
-        assert result.waiting_for == "S3" and len(spool.pending()) == 3
+        assert result.waiting_for == "S3" and len(spool.pending()) == 4
     store.client.create_bucket(Bucket="cygno-chunks")  # moto keeps its state in memory
     shipped = []
     while (result := shipper.ship_one()).shipped is not None:
         shipped.append(result.shipped.sequence)
-    assert shipped == [0, 1, 2] and not spool.pending(), result
+    assert shipped == [0, 1, 2, 3] and not spool.pending(), result
     rows = _rows(engine)
-    assert [r["sequence"] for r in rows] == [0, 1, 2]
+    assert [r["sequence"] for r in rows] == [0, 1, 2, 3]
     assert [json.loads(r["serials"]) for r in rows] == [{"10": [0, 2]}, {"10": [3, 5]},
-                                                        {"10": [6, 8]}]
+                                                        {"10": [6, 8]}, {}]
+    assert [r["last_chunk"] for r in rows] == [False, False, False, True]  # empty: run's end
     keys = [o["Key"] for o in store.client.list_objects_v2(Bucket="cygno-chunks")["Contents"]]
-    assert keys == [f"lime/run00007/chunks/run00007_{n:05d}.mid.lz4" for n in range(3)]
+    assert keys == [f"lime/run00007/chunks/run00007_{n:05d}.mid.lz4" for n in range(4)]
     for row in rows:
         head = store.client.head_object(Bucket="cygno-chunks", Key=row["s3_key"].split("/", 3)[3])
         assert head["Metadata"]["sha256"] == row["sha256"] and head["ContentLength"] == row["bytes"]

@@ -79,8 +79,15 @@ class Chunker:
         self._open(self.spool.next_sequence(self.run), dict(odb))
 
     def end_run(self, odb: Mapping[str, Any] | None = None) -> ChunkManifest | None:
-        """Close the run's last chunk (its end-of-run dump shows `odb`)."""
-        return self.close_chunk(last=True, eor_odb=odb)
+        """Close the run's last chunk (its end-of-run dump shows `odb`); when none is open, an
+        empty one marks the run's end. None when no run was going."""
+        if self.run is None:
+            return None
+        if self.current is None:
+            self._open(self.spool.next_sequence(self.run), _stub_odb(self.run))
+        manifest = self.close_chunk(last=True, eor_odb=odb)
+        self.run = None
+        return manifest
 
     # -- events ----------------------------------------------------------------------------
     def add(self, data: bytes | bytearray | memoryview, run: int | None = None) -> None:

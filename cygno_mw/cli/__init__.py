@@ -29,7 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("cygno_mw.cli.replay", "reconstruct MIDAS files into SQL, reco files, S3"),
     "demo": ("cygno_mw.cli.demo", "simulate two runs, replay them, report (the first command)"),
     "frontend": ("cygno_mw.cli.frontend", "run a MIDAS frontend (camera, pmt, slow-control)"),
-    "analyzer": ("cygno_mw.cli.analyzer", "run a MIDAS analyzer client (online)"),
+    "analyzer": ("cygno_mw.cli.analyzer", "run a MIDAS analyzer client (online, uploader)"),
 }
 # programs MIDAS starts: their flags (-h HOST, -i N, ...) are MIDAS's, not ours
 _PROGRAM_COMMANDS = ("frontend", "analyzer")
