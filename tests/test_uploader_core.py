@@ -180,3 +180,40 @@ def test_database_down_keeps_the_chunk_stored_and_spooled(tmp_path, store) -> No
     result = Shipper(spool, store, engine).ship_one()
     assert result.shipped is not None and not result.uploaded
     assert len(_rows(engine)) == 1
+
+
+@pytest.mark.s3
+def test_closed_run_files_checked_against_the_run_row_and_marked(tmp_path, store) -> None:
+    import hashlib
+    import time as clock
+
+    from cygno_mw.analyzers.uploader.runfiles import RunFileShipper
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate.upgrade(engine)
+    data = tmp_path / "data"
+    data.mkdir()
+    good, bad, open_ = (data / f"run{n:05d}.mid.lz4" for n in (5, 6, 7))
+    for path in (good, bad, open_):
+        path.write_bytes(os.urandom(2000))
+    (data / "run00005.mid.lz4.crc32c").write_text("not a run file")
+    md5 = hashlib.md5(good.read_bytes()).hexdigest()
+    with engine.begin() as conn:
+        conn.execute(schema.runs.insert(), [{"run": 5, "file_checksum": md5},
+                                            {"run": 6, "file_checksum": "0" * 32}])
+    shipper = RunFileShipper(store, engine, data, min_age_s=0.0)
+    clock.sleep(0.01)
+    results = shipper.ship(open_run=7, limit=10)
+    assert [(r.run, r.uploaded, bool(r.error)) for r in results] == [(5, True, False),
+                                                                    (6, False, True)]
+    assert "MD5" in results[1].error
+    with engine.connect() as conn:
+        rows = {r.run: r for r in conn.execute(sa.select(schema.runs))}
+    assert rows[5].storage_cloud_status == 1 and rows[5].file_size == 2000
+    assert rows[6].storage_cloud_status is None
+    keys = [o["Key"] for o in store.client.list_objects_v2(Bucket="cygno-chunks")["Contents"]]
+    assert keys == ["lime/run00005/run00005.mid.lz4"]
+    # restarted: nothing is sent again (run 5 done in SQL, run 6 refused, run 7 still open)
+    again = RunFileShipper(store, engine, data, min_age_s=0.0)
+    assert [r.uploaded for r in again.ship(open_run=7, limit=10)] == [False, False]
+    assert again.ship(open_run=None, limit=10)[0].run == 7

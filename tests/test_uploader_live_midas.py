@@ -70,7 +70,8 @@ def setup(tmp_path, midas_experiment, camera, s3_server, monkeypatch) -> Iterato
         "Spool dir": str(tmp_path / "spool"), "Chunk max MB": 64.0, "Chunk max s": 0.3,
         "S3 endpoint URL": proxy.url, "S3 bucket": BUCKET, "S3 prefix": "lime",
         "Database URL": f"sqlite:///{database}", "Retry s": 0.3,
-        "Statistics interval s": 0.2}, remove_unspecified_keys=False)
+        "Statistics interval s": 0.2, "Upload run files": True, "Run file min age s": 0.5},
+        remove_unspecified_keys=False)
     yield {"crew": crew, "s3": s3, "database": database, "proxy": proxy}
     proxy.stop()
 
@@ -168,6 +169,18 @@ def chunk_rows(database: Path, run: int) -> list[dict]:
         engine.dispose()
 
 
+def storage_status(database: Path, run: int) -> int | None:
+    engine = sa.create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT storage_cloud_status FROM runs WHERE run = :r"),
+                                {"r": run}).scalar()
+    except sa.exc.OperationalError:
+        return None
+    finally:
+        engine.dispose()
+
+
 def run_with_s3_down(setup: dict, experiment: Any) -> int:
     """A run of ~3 s whose second half finds S3 stopped; returns its number."""
     crew = setup["crew"]
@@ -231,6 +244,12 @@ def test_s3_outage_spools_and_drains(setup, midas_experiment):
         rows = check_run(setup, midas_experiment, run)
         assert len(rows) >= 3
         assert crew.odb_get(f"{UPLOADER}/Common/Status color") == "greenLight"
+        # mlogger's closed run file too, checked and marked in its Run row
+        key = f"lime/run{run:05d}/run{run:05d}.mid.lz4"
+        wait_for(lambda: storage_status(setup["database"], run) == 1, 60,
+                 "the run file's Run row marked on the cloud")
+        body = setup["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        assert body == (midas_experiment.data_dir / f"run{run:05d}.mid.lz4").read_bytes()
     finally:
         midas_experiment.jsonrpc("cm_shutdown", {"name": NAME, "unique": True})
         stop_program(uploader, timeout=60)

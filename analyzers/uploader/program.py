@@ -28,12 +28,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .chunker import Chunker
+from .runfiles import RunFileShipper
 from .shipper import Shipper
 from .spool import ChunkSpool
 
@@ -63,6 +64,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "Statistics interval s": 2.0,
     "Transition timeout s": 10.0,
     "Alarm class": "Alarm",
+    "Upload run files": True,  # mlogger's closed run files too (from /Logger/Data dir)
+    "Run file min age s": 2.0,  # unchanged for this long after its run ended
 }
 GREEN, YELLOW, RED = "greenLight", "yellowLight", "redLight"
 
@@ -77,6 +80,7 @@ class Counters:
     chunks_uploaded: int = 0
     chunks_found_stored: int = 0
     uploaded_bytes: int = 0
+    run_files_uploaded: int = 0
     waiting_for: str = ""
     last_error: str = ""
     rate_points: list[tuple[float, int, int]] = field(default_factory=list)
@@ -85,9 +89,14 @@ class Counters:
 class ShipperThread(threading.Thread):
     """Ships the spool's chunks in order; waits `retry_s` after S3 or SQL was unreachable."""
 
-    def __init__(self, shipper: Shipper, counters: Counters, retry_s: float) -> None:
+    def __init__(self, shipper: Shipper, counters: Counters, retry_s: float,
+                 run_files: RunFileShipper | None = None,
+                 open_run: Callable[[], int | None] = lambda: None) -> None:
         super().__init__(name="uploader-shipper", daemon=True)
         self.shipper = shipper
+        self.run_files = run_files
+        self.open_run = open_run
+        self.notes: list[str] = []  # messages for the MIDAS thread
         self.counters = counters
         self.retry_s = retry_s
         self.wake = threading.Event()
@@ -109,6 +118,14 @@ class ShipperThread(threading.Thread):
                 if not result.uploaded:
                     self.counters.chunks_found_stored += 1
                 continue
+            if not result.waiting_for and self.run_files is not None:
+                state = self._run_file()
+                if state == "done":
+                    continue
+                if state == "wait":
+                    self.wake.wait(self.retry_s)
+                    self.wake.clear()
+                    continue
             if result.waiting_for:
                 if not self.counters.waiting_for:
                     log.warning("uploader waits for %s: %s", result.waiting_for, result.error)
@@ -118,6 +135,23 @@ class ShipperThread(threading.Thread):
             else:
                 self.wake.wait(0.5)
             self.wake.clear()
+
+    def _run_file(self) -> str:
+        """One closed run file of mlogger's (chunks go first): "done", "none" (nothing to
+        do) or "wait" (S3 or the database unreachable: try again after `retry_s`)."""
+        assert self.run_files is not None
+        results = self.run_files.ship(self.open_run())
+        state = "none"
+        for result in results:
+            if result.run in self.run_files.refused:
+                self.notes.append(result.error)  # reported once: the run is left alone
+            elif result.error:
+                log.warning("run file %s waits: %s", result.name, result.error)
+                state = "wait"
+            else:
+                self.counters.run_files_uploaded += 1
+                state = "done"
+        return state
 
     def stop(self, drain_s: float = 30.0) -> None:
         """Give the spool `drain_s` to empty (when S3 and SQL answer), then stop."""
@@ -185,8 +219,9 @@ class Uploader:
             client.msg(f"{name}: closed {len(recovered)} chunk(s) left open by the last stop "
                        f"({sum(m.events for m in recovered)} events kept"
                        + (f", {lost} cut short and dropped)" if lost else ")"))
-        self.shipper = ShipperThread(self._make_shipper(), self.counters,
-                                     float(self.settings["Retry s"]))
+        shipper = self._make_shipper()
+        self.shipper = ShipperThread(shipper, self.counters, float(self.settings["Retry s"]),
+                                     self._run_files(shipper), self._open_run)
         self.source = RawBufferSource(client, str(self.settings["Buffer"]))
         self.running = False
         self.alarm_on = False
@@ -238,6 +273,21 @@ class Uploader:
             self.client.msg(f"{self.name}: database {credentials.safe_url(url)} not ready "
                             f"({str(exc).splitlines()[0]}); chunks are spooled", True)
         return Shipper(self.spool, store, engine)
+
+    def _run_files(self, shipper: Shipper) -> RunFileShipper | None:
+        """mlogger's data folder, when run files are to be uploaded too."""
+        path = "/Logger/Data dir"
+        if not self.settings["Upload run files"] or not self.client.odb_exists(path):
+            return None
+        folder = Path(str(self.client.odb_get(path)) or ".")
+        if not folder.is_absolute():
+            folder = experiment_dir(self.client) / folder
+        return RunFileShipper(shipper.store, shipper.engine, folder,
+                              min_age_s=float(self.settings["Run file min age s"]))
+
+    def _open_run(self) -> int | None:
+        """The run mlogger may still be writing (never uploaded while running)."""
+        return self.chunker.run if self.running else None
 
     def _analyzer_database_url(self) -> str:
         from cygno_mw.analyzers.outputs.database import default_url
@@ -378,7 +428,10 @@ class Uploader:
             "Spool percent": 100.0 * fill,
             "Upload MB per s": out_rate / MIB,
             "Waiting for": counters.waiting_for,
+            "Run files uploaded": counters.run_files_uploaded,
         }, remove_unspecified_keys=False)
+        while self.shipper.notes:
+            self.client.msg(f"{self.name}: {self.shipper.notes.pop(0)}", True)
         self._status(fill, backlog)
         self._alarm(fill)
         if counters.waiting_for != self._last_waiting:
