@@ -70,7 +70,8 @@ def setup(tmp_path, midas_experiment, camera, s3_server, monkeypatch) -> Iterato
         "Spool dir": str(tmp_path / "spool"), "Chunk max MB": 64.0, "Chunk max s": 0.3,
         "S3 endpoint URL": proxy.url, "S3 bucket": BUCKET, "S3 prefix": "lime",
         "Database URL": f"sqlite:///{database}", "Retry s": 0.3,
-        "Statistics interval s": 0.2, "Upload run files": True, "Run file min age s": 0.5},
+        "Statistics interval s": 0.2, "Upload run files": True, "Run file min age s": 0.5,
+        "Spool limit MB": 20480.0, "Spool alarm percent": 80.0},
         remove_unspecified_keys=False)
     yield {"crew": crew, "s3": s3, "database": database, "proxy": proxy}
     proxy.stop()
@@ -150,7 +151,14 @@ def start_s3(setup: dict) -> None:
 
 
 def start_uploader(experiment: Any) -> Any:
-    return start_program(experiment, ["analyzer", "uploader"], NAME, timeout=60)
+    """The uploader, once it reads the buffer (its first statistics replace "Starting")."""
+    crew = experiment.crew
+    if crew.odb_exists(f"{UPLOADER}/Common/Status"):
+        crew.odb_set(f"{UPLOADER}/Common/Status", "Starting")
+    process = start_program(experiment, ["analyzer", "uploader"], NAME, timeout=60)
+    wait_for(lambda: crew.odb_get(f"{UPLOADER}/Common/Status") != "Starting"
+             or process.poll() is not None, 60, "the uploader to be ready")
+    return process
 
 
 def statistic(crew: Any, key: str) -> Any:
@@ -278,5 +286,33 @@ def test_killed_while_sending_the_spool_and_restarted(setup, midas_experiment):
         assert len(rows) >= backlog
         assert at_kill < len(rows), "killed after the spool was sent: nothing tested"
     finally:
+        midas_experiment.jsonrpc("cm_shutdown", {"name": NAME, "unique": True})
+        stop_program(uploader, timeout=60)
+
+
+def test_a_full_spool_rings_the_alarm_holds_the_daq_and_loses_nothing(setup, midas_experiment):
+    crew = setup["crew"]
+    crew.odb_set(f"{UPLOADER}/Settings/Spool limit MB", 0.4)  # a few chunks of 64 kB events
+    uploader = start_uploader(midas_experiment)
+    alarm = "/Alarms/Alarms/Uploader spool full/Triggered"
+    try:
+        crew.start_run()
+        run = int(crew.odb_get("/Runinfo/Run number"))
+        stop_s3(setup)
+        wait_for(lambda: crew.odb_exists(alarm) and crew.odb_get(alarm) > 0, 60,
+                 "the spool alarm")
+        wait_for(lambda: crew.odb_get(f"{UPLOADER}/Common/Status color") == "redLight", 30,
+                 "the status to say the spool is full")
+        assert statistic(crew, "Spool MB") < 0.4 + 0.2  # bounded: reading stopped
+        crew.wait(1.0)  # the camera waits meanwhile (GET_ALL)
+        start_s3(setup)
+        wait_for(lambda: statistic(crew, "Backlog chunks") <= 1
+                 and statistic(crew, "Waiting for") == "", 60, "the spool to drain")
+        wait_for(lambda: crew.odb_get(alarm) == 0, 30, "the alarm reset")
+        crew.wait(1.0)
+        crew.stop_run()
+        check_run(setup, midas_experiment, run)
+    finally:
+        crew.odb_set(f"{UPLOADER}/Settings/Spool limit MB", 20480.0)
         midas_experiment.jsonrpc("cm_shutdown", {"name": NAME, "unique": True})
         stop_program(uploader, timeout=60)

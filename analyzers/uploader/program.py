@@ -248,6 +248,8 @@ class Uploader:
         present = client.odb_get(COMMON_PATH) if client.odb_exists(COMMON_PATH) else {}
         if not isinstance(present, Mapping) or "Frontend name" not in present:
             client.odb_set(COMMON_PATH, _common(self.name), remove_unspecified_keys=False)
+        client.odb_set(f"{COMMON_PATH}/Status", "Starting")  # until the first statistics
+        client.odb_set(f"{COMMON_PATH}/Status color", YELLOW)
         values = client.odb_get(SETTINGS_PATH)
         return {**DEFAULT_SETTINGS, **{k: v for k, v in values.items()
                                        if not k.endswith("/key") and k in DEFAULT_SETTINGS}}
