@@ -83,7 +83,7 @@ class Counters:
     run_files_uploaded: int = 0
     waiting_for: str = ""
     last_error: str = ""
-    rate_points: list[tuple[float, int, int]] = field(default_factory=list)
+    rate_points: list[tuple[float, int, int, int]] = field(default_factory=list)
 
 
 class ShipperThread(threading.Thread):
@@ -411,15 +411,16 @@ class Uploader:
         fill = self.spool_bytes / self.spool.limit_bytes if self.spool.limit_bytes else 0.0
         backlog = len(self.spool.pending())
         points = counters.rate_points
-        points.append((now, counters.event_bytes, counters.uploaded_bytes))
+        points.append((now, counters.event_bytes, counters.uploaded_bytes, counters.events))
         while len(points) > 2 and now - points[0][0] > 30:
             points.pop(0)
         span = now - points[0][0]
         in_rate = (counters.event_bytes - points[0][1]) / span if span > 0 else 0.0
         out_rate = (counters.uploaded_bytes - points[0][2]) / span if span > 0 else 0.0
+        event_rate = (counters.events - points[0][3]) / span if span > 0 else 0.0
         self.client.odb_set(STATISTICS_PATH, {
             "Events sent": float(counters.events),
-            "Events per sec.": 0.0,
+            "Events per sec.": event_rate,
             "kBytes per sec.": in_rate / 1024,
             "Events": float(counters.events), "Bytes": float(counters.event_bytes),
             "Chunks closed": counters.chunks_closed,
