@@ -50,7 +50,7 @@ def main() -> int:
     for workers in (1, 2):
         options = TaskOptions(f"bench{workers}", str(folder / "out"), overrides)
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=40) as cluster, \
+                          dashboard_address=":0", silence_logs=40) as cluster, \
                 Client(cluster) as client:
             run_campaign(client, [file_item(str(pedestal))], options, close=False)
             # every worker replays one small run first: imports and sessions out of the timing

@@ -59,7 +59,7 @@ def cluster():
         for key, value in AWS_ENV.items():
             patch.setenv(key, value)
         local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                             dashboard_address=None)
+                             dashboard_address=":0")
         client = Client(local)
         yield client
         client.close()
@@ -125,7 +125,7 @@ def test_a_worker_killed_mid_task_reruns_it_without_duplicates(runs, tmp_path, c
 
 @pytest.mark.s3
 def test_chunks_from_s3_a_corrupt_one_skipped_and_follow(runs, tmp_path, cluster, s3_server,
-                                                         monkeypatch):
+                                                         monkeypatch, capsys):
     from cygno_mw.analyzers.outputs.s3_store import S3Store
     from cygno_mw.analyzers.reprocess.campaign import run_campaign
     from cygno_mw.analyzers.reprocess.follow import follow
@@ -182,3 +182,9 @@ def test_chunks_from_s3_a_corrupt_one_skipped_and_follow(runs, tmp_path, cluster
     assert [r["run"] for r in seen.results] == [22]
     assert macro_counts(out, "follow")[22] == (20, 20)
     assert len(seen_at) == 1 and seen_at[0] - started < 30
+
+    # the command line, by run number (the chunks table names the chunks)
+    assert main(["reprocess", "-o", str(out), "--pass", "cli", "-j", "1", *SET, "--set",
+                 f"output.s3_endpoint_url={s3_server.endpoint_url}", "22"]) == 0
+    assert macro_counts(out, "cli")[22] == (20, 20)
+    assert "chunk skipped: run00022_00002.mid.lz4" in capsys.readouterr().out

@@ -106,5 +106,5 @@ def _connect(args: argparse.Namespace) -> tuple:
     quiet = logging.INFO if getattr(args, "verbose", 0) else logging.WARNING
     logging.getLogger("distributed").setLevel(quiet)
     cluster = LocalCluster(n_workers=max(1, args.workers), threads_per_worker=1,
-                           processes=True, dashboard_address=None, silence_logs=quiet)
+                           processes=True, dashboard_address=":0", silence_logs=quiet)
     return Client(cluster), cluster
