@@ -15,6 +15,7 @@ PROGRAMS = {
     "frontends/slow_control": "cygno_mw.frontends.slow_control",
     "analyzers/online": "cygno_mw.analyzers.online",
     "analyzers/replay": "cygno_mw.analyzers.replay",
+    "analyzers/uploader": "cygno_mw.analyzers.uploader",
 }
 
 

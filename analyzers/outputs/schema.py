@@ -15,6 +15,7 @@ Tables and their keys:
 - `pass_runs`    one row per pass and run             PK (pass_name, run)
 - `pmt`          one row per PMT waveform and peak    PK (pass_name, run, event, board,
                                     pmt_wf_trigger, pmt_wf_channel, pmt_peak_Number)
+- `chunks`       one row per uploaded chunk file      PK (run, sequence)
 `camera` is the camera's index (n of its CAMn bank); 0 for LIME's single camera.
 Every `reco` and `macro` row belongs to one processing pass (`pass_name`, see `passes`).
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = "0005"
+SCHEMA_VERSION = "0006"
 
 metadata = sa.MetaData()
 
@@ -247,8 +248,29 @@ pmt = sa.Table(
     *(sa.Column(name, kind, comment=comment) for name, kind, comment in PMT_COLUMNS),
 )
 
+# -- the uploader's chunk files (migration 0006) ------------------------------------------
+CHUNK_STATUSES = ("uploaded",)  # chunks.status: verified on S3 (a row is written only then)
+
+chunks = sa.Table(
+    "chunks", metadata,
+    sa.Column("run", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sequence", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("s3_key", sa.String(1024), comment="s3://bucket/key of the chunk file"),
+    sa.Column("serials", sa.Text,
+              comment='JSON: {event id: [first serial, last serial]} of the events inside'),
+    sa.Column("events", sa.Integer),
+    sa.Column("bytes", sa.BigInteger, comment="size of the (LZ4) chunk file"),
+    sa.Column("sha256", sa.String(64), comment="of the whole file, verified by the server"),
+    sa.Column("status", sa.String(16), comment="uploaded"),
+    sa.Column("last_chunk", sa.Boolean, comment="the run's last chunk (closed at its end)"),
+    sa.Column("opened_at", Timestamp),
+    sa.Column("closed_at", Timestamp),
+    sa.Column("uploaded_at", Timestamp),
+    sa.Index("ix_chunks_uploaded_at", "uploaded_at"),
+)
+
 TABLES: dict[str, sa.Table] = {t.name: t for t in (runs, slow_control, reco, macro, pedestals,
-                                                   passes, pass_runs, pmt)}
+                                                   passes, pass_runs, pmt, chunks)}
 
 RECO_COLUMNS: tuple[str, ...] = tuple(c.name for c in reco.columns)
 MACRO_COLUMNS: tuple[str, ...] = tuple(c.name for c in macro.columns)

@@ -27,16 +27,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sql": ("cygno_mw.cli.sql", "query the result tables (runs, reco, macro, sc, pedestals)"),
     "plot": ("cygno_mw.cli.plot", "draw spectra, trends, event displays, pedestal maps"),
     "replay": ("cygno_mw.cli.replay", "reconstruct MIDAS files into SQL, reco files, S3"),
+    "reprocess": ("cygno_mw.cli.reprocess", "re-process runs, files or chunks on Dask into a pass"),
     "demo": ("cygno_mw.cli.demo", "simulate two runs, replay them, report (the first command)"),
     "frontend": ("cygno_mw.cli.frontend", "run a MIDAS frontend (camera, pmt, slow-control)"),
-    "analyzer": ("cygno_mw.cli.analyzer", "run a MIDAS analyzer client (online)"),
+    "analyzer": ("cygno_mw.cli.analyzer", "run a MIDAS analyzer client (online, uploader)"),
 }
 # programs MIDAS starts: their flags (-h HOST, -i N, ...) are MIDAS's, not ours
 _PROGRAM_COMMANDS = ("frontend", "analyzer")
 LOG_LEVEL_ENV = "CYGNO_MW_LOG_LEVEL"
 # libraries whose INFO lines are noise in normal output (shown from -vv on)
 _NOISY_LOGGERS = ("alembic", "matplotlib", "urllib3", "botocore", "boto3", "s3transfer",
-                  "numba", "asyncua", "PIL")
+                  "numba", "asyncua", "PIL", "distributed")
 
 
 class _Parser(argparse.ArgumentParser):

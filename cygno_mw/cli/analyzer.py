@@ -1,4 +1,4 @@
-"""`cygno-mw analyzer online [-h HOST] [-e EXPT] [--name NAME] [-j N] [-D]`: start an analyzer.
+"""`cygno-mw analyzer online|uploader [-h HOST] [-e EXPT] [--name NAME] [-D]`: start an analyzer.
 
 The command MIDAS runs from `/Programs/Online Analyzer/Start command`; like
 `cygno-mw frontend`, it names a program, never a module path.
@@ -12,6 +12,7 @@ import importlib
 # program name -> module whose main(argv) runs it (the program's own folder)
 PROGRAMS = {
     "online": "cygno_mw.analyzers.online.analyzer",
+    "uploader": "cygno_mw.analyzers.uploader.program",
 }
 
 

@@ -1,0 +1,237 @@
+"""Events -> chunk files: MIDAS format, LZ4, closed by size or by age.
+
+An open chunk is a journal: the raw events appended to `<spool>/open/<name>.journal` with one
+write each (a killed process leaves in the kernel everything it wrote). Closing a chunk turns
+the journal into `<name>.mid.lz4` (begin-of-run ODB dump, the events, end-of-run dump: every
+chunk is a complete MIDAS file), fsyncs it and hands it to the spool with its manifest; only
+then is the journal deleted. `recover()` after a crash closes every journal left behind, so
+no event taken from the buffer is lost (a last event cut short by the kill is dropped and
+counted). The run's first chunk carries the full begin-of-run ODB; later ones a small dump
+naming the run and the chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cygno_mw.midasfile.event import EVENT_HEADER_SIZE, EventHeader
+from cygno_mw.midasfile.writer import MidasWriter
+
+from .spool import ChunkManifest, ChunkSpool, chunk_name
+
+_JOURNAL = ".journal"
+_META = ".meta.json"
+
+
+@dataclass
+class OpenChunk:
+    """The chunk being filled: its journal file and what is in it so far."""
+
+    run: int
+    sequence: int
+    journal: Path
+    opened_at: float
+    odb: dict[str, Any]
+    fd: int = -1
+    events: int = 0
+    bytes: int = 0
+    serials: dict[str, list[int]] = field(default_factory=dict)
+
+    def note(self, header: EventHeader, size: int) -> None:
+        key = str(header.event_id)
+        span = self.serials.get(key)
+        if span is None:
+            self.serials[key] = [header.serial_number, header.serial_number]
+        else:
+            span[1] = header.serial_number
+        self.events += 1
+        self.bytes += size
+
+
+class Chunker:
+    """Groups raw MIDAS events of one run at a time into chunk files in `spool`."""
+
+    def __init__(self, spool: ChunkSpool, *, max_bytes: int = 256 << 20,
+                 max_age_s: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+        self.spool = spool
+        self.max_bytes = max_bytes
+        self.max_age_s = max_age_s
+        self.clock = clock
+        self.open_dir = spool.directory / "open"
+        self.open_dir.mkdir(parents=True, exist_ok=True)
+        self.current: OpenChunk | None = None
+        self.run: int | None = None
+        self._bor_odb: dict[str, Any] = {}
+        self.truncated_events = 0  # cut short by a crash, found by recover()
+
+    # -- runs ------------------------------------------------------------------------------
+    def begin_run(self, run: int, odb: Mapping[str, Any]) -> None:
+        """A new run: close what is open, start the run's first chunk (with the full ODB)."""
+        self.close_chunk()
+        self.run = int(run)
+        self._bor_odb = dict(odb)
+        self._open(self.spool.next_sequence(self.run), dict(odb))
+
+    def end_run(self, odb: Mapping[str, Any] | None = None) -> ChunkManifest | None:
+        """Close the run's last chunk (its end-of-run dump shows `odb`); when none is open, an
+        empty one marks the run's end. None when no run was going."""
+        if self.run is None:
+            return None
+        if self.current is None:
+            self._open(self.spool.next_sequence(self.run), _stub_odb(self.run))
+        manifest = self.close_chunk(last=True, eor_odb=odb)
+        self.run = None
+        return manifest
+
+    # -- events ----------------------------------------------------------------------------
+    def add(self, data: bytes | bytearray | memoryview, run: int | None = None) -> None:
+        """Append one raw event (header + data) to the open chunk, opening one if needed."""
+        view = memoryview(data)
+        header = EventHeader.from_buffer(view)
+        chunk = self.current
+        if chunk is None:
+            if run is not None:
+                self.run = int(run)
+            if self.run is None:
+                raise ValueError("an event outside any run and no run number given")
+            chunk = self._open(self.spool.next_sequence(self.run), _stub_odb(self.run))
+        _write_all(chunk.fd, view)
+        chunk.note(header, view.nbytes)
+        if chunk.bytes >= self.max_bytes:
+            self.close_chunk()
+
+    def tick(self) -> ChunkManifest | None:
+        """Close the open chunk when it is older than `max_age_s` and holds events."""
+        chunk = self.current
+        if chunk is not None and chunk.events and self.clock() - chunk.opened_at >= self.max_age_s:
+            return self.close_chunk()
+        return None
+
+    # -- chunk files -----------------------------------------------------------------------
+    def _open(self, sequence: int, odb: dict[str, Any]) -> OpenChunk:
+        assert self.run is not None
+        name = chunk_name(self.run, sequence)
+        journal = self.open_dir / (name + _JOURNAL)
+        chunk = OpenChunk(self.run, sequence, journal, self.clock(), odb)
+        meta = self.open_dir / (name + _META)
+        _write_json(meta, {"run": self.run, "sequence": sequence, "opened_at": chunk.opened_at,
+                           "odb": odb})
+        chunk.fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.current = chunk
+        return chunk
+
+    def close_chunk(self, last: bool = False,
+                    eor_odb: Mapping[str, Any] | None = None) -> ChunkManifest | None:
+        """Turn the open journal into a spooled chunk file; None when nothing was open."""
+        chunk, self.current = self.current, None
+        if chunk is None:
+            return None
+        os.close(chunk.fd)
+        return self._finish(chunk.run, chunk.sequence, chunk.journal, chunk.opened_at,
+                            chunk.odb, last, eor_odb)
+
+    def _finish(self, run: int, sequence: int, journal: Path, opened_at: float,
+                odb: Mapping[str, Any], last: bool,
+                eor_odb: Mapping[str, Any] | None) -> ChunkManifest:
+        name = chunk_name(run, sequence)
+        target = self.open_dir / name
+        events = 0
+        size = 0
+        serials: dict[str, list[int]] = {}
+        with MidasWriter(target, run, odb, compression="lz4") as writer:
+            for header, raw in _journal_events(journal, self._count_truncated):
+                writer.write_raw(raw)
+                events += 1
+                size += len(raw)
+                span = serials.setdefault(str(header.event_id),
+                                          [header.serial_number, header.serial_number])
+                span[1] = header.serial_number
+            if eor_odb is not None:
+                writer.odb = dict(eor_odb)
+        _fsync(target)
+        manifest = ChunkManifest(run=run, sequence=sequence, name=name, events=events,
+                                 event_bytes=size, serials=serials, opened_at=opened_at,
+                                 closed_at=self.clock(), last_chunk=last)
+        self.spool.add(target, manifest)
+        journal.unlink(missing_ok=True)
+        (self.open_dir / (name + _META)).unlink(missing_ok=True)
+        return manifest
+
+    def _count_truncated(self) -> None:
+        self.truncated_events += 1
+
+    def recover(self) -> list[ChunkManifest]:
+        """After a crash: close every journal left in `open/` (events kept, in order)."""
+        done: list[ChunkManifest] = []
+        for leftover in self.open_dir.glob("*.mid.lz4"):
+            leftover.unlink()  # a chunk file cut short while being built; its journal remains
+        for meta_path in sorted(self.open_dir.glob("*" + _META)):
+            meta = json.loads(meta_path.read_text())
+            name = chunk_name(int(meta["run"]), int(meta["sequence"]))
+            journal = self.open_dir / (name + _JOURNAL)
+            journal.touch()
+            if self.spool.has(name):  # spooled, killed before the journal was deleted
+                journal.unlink()
+                meta_path.unlink()
+                continue
+            done.append(self._finish(int(meta["run"]), int(meta["sequence"]), journal,
+                                     float(meta["opened_at"]), meta.get("odb") or {},
+                                     False, None))
+        for orphan in self.open_dir.glob("*" + _JOURNAL):
+            orphan.unlink()  # no metadata: created but never written to (killed in _open)
+        return done
+
+    def close(self) -> None:
+        self.close_chunk()
+
+
+def _journal_events(journal: Path, on_truncated: Callable[[], None]
+                    ) -> Iterator[tuple[EventHeader, bytes]]:
+    with open(journal, "rb") as handle:
+        while True:
+            head = handle.read(EVENT_HEADER_SIZE)
+            if not head:
+                return
+            if len(head) < EVENT_HEADER_SIZE:
+                on_truncated()
+                return
+            header = EventHeader.from_buffer(head)
+            body = handle.read(header.data_size)
+            if len(body) < header.data_size:
+                on_truncated()
+                return
+            yield header, head + body
+
+
+def _stub_odb(run: int) -> dict[str, Any]:
+    return {"Runinfo": {"Run number": int(run)}}
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view.nbytes:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Atomically (write, fsync, rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
