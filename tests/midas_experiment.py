@@ -217,6 +217,10 @@ class MidasExperiment:
         for name, pid in pids.items():
             if pid not in own and pid != os.getpid():
                 _stop_pid(pid, name)
+        # programs MIDAS started for us (mhttpd's start_program, -D daemons) that left
+        # /System/Clients, e.g. after a failed test: found by their MIDAS_DIR
+        for pid in _pids_in_experiment(self.directory) - own - {os.getpid()}:
+            _stop_pid(pid, f"pid {pid}")
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -229,6 +233,17 @@ class MidasExperiment:
             print(f"MIDAS experiment kept in {self.directory}")
         else:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _pids_in_experiment(directory: Path) -> set[int]:
+    """Processes whose environment says MIDAS_DIR=`directory` (Linux /proc)."""
+    wanted = f"MIDAS_DIR={directory}".encode()
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                found.add(int(entry.name))
+    return found
 
 
 def _stop_pid(pid: int, name: str) -> None:
