@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from live_midas import wait_for
 from midas_bundle import bundle_path, shared_dir, unpacked_midas
 
 HERE = Path(__file__).resolve().parent
@@ -187,9 +188,9 @@ class MidasExperiment:
         for name in ("mhttpd", "Logger"):
             self.crew.odb_set(f"/Programs/{name}/Watchdog timeout", 60000)
         self.spawn([self.bin("mhttpd")], "mhttpd", cwd=self.mhttpd_home)
-        _wait(lambda: self._mhttpd_answers(), 60, "mhttpd to answer JSON-RPC")
+        wait_for(lambda: self._mhttpd_answers(), 60, "mhttpd to answer JSON-RPC")
         self.spawn([self.bin("mlogger")], "mlogger")
-        _wait(lambda: self.crew.odb_exists("/Logger/Channels/0/Settings"), 60,
+        wait_for(lambda: self.crew.odb_exists("/Logger/Channels/0/Settings"), 60,
               "mlogger to create /Logger")
         self.crew.odb_set("/Logger", {"Data dir": str(self.data_dir), "Write data": True},
                           remove_unspecified_keys=False)
@@ -267,16 +268,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _wait(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def midas_missing_reason() -> str | None:
