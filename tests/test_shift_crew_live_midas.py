@@ -14,6 +14,7 @@ import collections
 import os
 import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -214,12 +215,24 @@ def test_odb_install_on_a_running_experiment_says_to_recreate_system():
     """Raising the sizes while mhttpd and mlogger run takes effect only once SYSTEM is
     created again: the installer says so; after it, `odb diff` finds nothing to change."""
     with live_experiment() as running:
+        # and start commands that still run our old module paths become program commands,
+        # flags kept, while a command someone wrote stays as it is
+        assert running.crew is not None
+        old = f"{sys.executable} -m cygno_mw.analyzers.online_analyzer --name \"Online " \
+              'Analyzer 2" -D'
+        running.crew.odb_set("/Programs/Online Analyzer 2/Start command", old)
+        running.crew.odb_set("/Programs/Gas Logger/Start command", "/home/shift/gaslog.sh")
         installed = subprocess.run([*command(), "odb", "install"], env=running.env,
                                    cwd=running.directory, capture_output=True, text=True,
                                    timeout=120)
         assert installed.returncode == 0, installed.stderr
         assert "start mhttpd and mlogger again" in installed.stdout
         assert "Logger" in installed.stdout and "mhttpd" in installed.stdout
+        assert "updated /Programs/Online Analyzer 2/Start command" in installed.stdout
+        assert running.crew.odb_get("/Programs/Online Analyzer 2/Start command") == \
+            " ".join([*command(), 'analyzer online --name "Online Analyzer 2" -D'])
+        assert running.crew.odb_get("/Programs/Gas Logger/Start command") == \
+            "/home/shift/gaslog.sh"
         diff = subprocess.run([*command(), "odb", "diff"], env=running.env,
                               cwd=running.directory, capture_output=True, text=True,
                               timeout=120)
