@@ -9,6 +9,9 @@ disconnect to the program's own `disconnect()` at the very end.
 
 from __future__ import annotations
 
+import argparse
+import logging
+from collections.abc import Callable
 from typing import Any
 
 _classes: dict[type, type] = {}
@@ -47,3 +50,43 @@ def _disconnect(self: Any) -> None:
         self.stop_requested = True
         return
     super(type(self), self).disconnect()
+
+
+def client_program_parser(prog: str, client_name: str,
+                          description: str | None = None) -> argparse.ArgumentParser:
+    """The flags every analyzer-type MIDAS program of ours takes (MIDAS's -h/-e/-D/-O and
+    --name); a program adds its own before parsing."""
+    parser = argparse.ArgumentParser(prog=prog, add_help=False, description=description)
+    parser.add_argument("--help", action="help")
+    parser.add_argument("-h", dest="host", default=None, help="MIDAS host (mserver)")
+    parser.add_argument("-e", dest="expt", default=None, help="MIDAS experiment")
+    parser.add_argument("--name", default=client_name, help="client name (one per process)")
+    parser.add_argument("-D", dest="daemon", action="store_true",
+                        help="become a daemon (as MIDAS frontends do with -D)")
+    parser.add_argument("-O", dest="daemon_keep_stdout", action="store_true",
+                        help="become a daemon but keep stdout")
+    return parser
+
+
+def run_client_program(args: argparse.Namespace, run: Callable[[Any], None]) -> int:
+    """Connect as `args.name` (daemonized by MIDAS itself with -D/-O), `run(client)` until
+    the status page stops it, then disconnect; exit status 0."""
+    from cygno_mw.midas_required import require_midas
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    require_midas()
+    import midas.client
+
+    # MIDAS's own daemon flag (0: -D, 1: -O): the library forks and detaches before connecting
+    daemon_flag = 0 if args.daemon else 1 if args.daemon_keep_stdout else None
+    client = defer_disconnect_on_stop(
+        midas.client.MidasClient(args.name, args.host, args.expt, daemon_flag))
+    try:
+        # when told to stop, communicate() raises SystemExit with the connection kept, so the
+        # program's own close still writes its final statistics; then we disconnect
+        run(client)
+    except SystemExit:
+        pass
+    finally:
+        client.disconnect()
+    return 0

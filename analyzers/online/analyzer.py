@@ -59,7 +59,6 @@ Example, four cameras on two processes:
 
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
 import logging
@@ -703,37 +702,11 @@ def _event_ids(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None, prog: str = "cygno-mw analyzer online") -> int:
-    from cygno_mw.midas_required import require_midas
+    from cygno_mw.midas_client import client_program_parser, run_client_program
 
-    parser = argparse.ArgumentParser(prog=prog, add_help=False)
-    parser.add_argument("--help", action="help")
-    parser.add_argument("-h", dest="host", default=None, help="MIDAS host (mserver)")
-    parser.add_argument("-e", dest="expt", default=None, help="MIDAS experiment")
-    parser.add_argument("--name", default=CLIENT_NAME, help="client name (one per process)")
+    parser = client_program_parser(prog, CLIENT_NAME)
     parser.add_argument("-j", dest="workers", type=int, default=1,
                         help="CPU worker processes for the reconstruction")
-    parser.add_argument("-D", dest="daemon", action="store_true",
-                        help="become a daemon (as MIDAS frontends do with -D)")
-    parser.add_argument("-O", dest="daemon_keep_stdout", action="store_true",
-                        help="become a daemon but keep stdout")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    require_midas()
-    import midas.client
-
-    from cygno_mw.midas_client import defer_disconnect_on_stop
-
-    # MIDAS's own daemon flag (0: -D, 1: -O): the library forks and detaches before connecting
-    daemon_flag = 0 if args.daemon else 1 if args.daemon_keep_stdout else None
-    client = defer_disconnect_on_stop(
-        midas.client.MidasClient(args.name, args.host, args.expt, daemon_flag))
-    try:
-        # when told to stop, communicate() raises SystemExit with the connection kept, so
-        # run_forever()'s close() still writes the final statistics; then we disconnect
-        OnlineAnalyzer(client, workers=args.workers, name=args.name).run_forever()
-    except SystemExit:
-        pass
-    finally:
-        client.disconnect()
-    return 0
-
+    return run_client_program(args, lambda client: OnlineAnalyzer(
+        client, workers=args.workers, name=args.name).run_forever())

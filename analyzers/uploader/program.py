@@ -20,7 +20,6 @@ on the status page.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import logging
@@ -537,30 +536,8 @@ def _common(name: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None, prog: str = "cygno-mw analyzer uploader") -> int:
-    from cygno_mw.midas_required import require_midas
+    from cygno_mw.midas_client import client_program_parser, run_client_program
 
-    parser = argparse.ArgumentParser(prog=prog, add_help=False, description=__doc__)
-    parser.add_argument("--help", action="help")
-    parser.add_argument("-h", dest="host", default=None, help="MIDAS host (mserver)")
-    parser.add_argument("-e", dest="expt", default=None, help="MIDAS experiment")
-    parser.add_argument("--name", default=CLIENT_NAME, help="client name")
-    parser.add_argument("-D", dest="daemon", action="store_true", help="become a daemon")
-    parser.add_argument("-O", dest="daemon_keep_stdout", action="store_true",
-                        help="become a daemon but keep stdout")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    require_midas()
-    import midas.client
-
-    from cygno_mw.midas_client import defer_disconnect_on_stop
-
-    daemon_flag = 0 if args.daemon else 1 if args.daemon_keep_stdout else None
-    client = defer_disconnect_on_stop(
-        midas.client.MidasClient(args.name, args.host, args.expt, daemon_flag))
-    try:
-        Uploader(client, name=args.name).run_forever()
-    except SystemExit:
-        pass
-    finally:
-        client.disconnect()
-    return 0
+    args = client_program_parser(prog, CLIENT_NAME, description=__doc__).parse_args(argv)
+    return run_client_program(args, lambda client: Uploader(
+        client, name=args.name).run_forever())
