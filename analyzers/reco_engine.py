@@ -155,9 +155,9 @@ class ProcessPoolEngine:
         self.workers = int(workers)
         self._backend = numpy_backend()
         context = multiprocessing.get_context("forkserver")
-        # the compiled CPU kernels' modules too: Numba is imported once, in the fork server
+        # the compiled CPU kernels loaded once, in the fork server: workers share them
         context.set_forkserver_preload(["cygno_mw.analyzers.reco_engine",
-                                        "cygno_mw.gpu.cpu_kernels", "cygno_mw.gpu.cpu_clustering"])
+                                        "cygno_mw.gpu.cpu_preload"])
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_init_worker,
             initargs=(self.params.to_mapping(), [str(p) for p in preload or []]))

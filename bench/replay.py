@@ -12,14 +12,22 @@ images, with the same engine settings (`-j N`, GPU batches when CuPy sees a GPU)
 Both are timed after a warm-up (worker processes started, Reconstructors built), `repeats`
 times in alternation; the medians are printed with their ratio (goal: >= 0.7).
 
+It also prints the CPU time per image end to end (this process's threads plus its worker
+processes) and the rate those CPU seconds allow on this machine's cores (the ceiling for
+any -j), and the memory of each helper process (peak RSS, PSS and unique USS, sampled from
+/proc: with -j N the fork server and the N workers).
+
     .venv/bin/python bench/replay.py [--events 24] [-j 1] [--repeats 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +66,87 @@ def reco_only(engine: object, images: list, pedestal: Path,
     return elapsed
 
 
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as handle:
+                    kids = [int(k) for k in handle.read().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def _memory_mb(pid: int) -> dict[str, float]:
+    """RSS, PSS and USS (private pages) of a process, MB."""
+    values = {}
+    with open(f"/proc/{pid}/smaps_rollup") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                values[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    return {"RSS": values["Rss"], "PSS": values["Pss"],
+            "USS": values["Private_Clean"] + values["Private_Dirty"]}
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class HelperProcesses:
+    """Peak memory and CPU time of this process's children (worker pool, fork server)."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, dict[str, float]] = {}
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            for pid in _descendants(os.getpid()):
+                try:
+                    memory = _memory_mb(pid)
+                    with open(f"/proc/{pid}/cmdline") as handle:
+                        command = handle.read()
+                except (OSError, KeyError):
+                    continue
+                if "resource_tracker" in command:
+                    continue
+                self.names[pid] = "fork server" if _parent(pid) == os.getpid() else "worker"
+                peak = self.peaks.setdefault(pid, dict.fromkeys(memory, 0.0))
+                for key, value in memory.items():
+                    peak[key] = max(peak[key], value)
+
+    def cpu_s(self) -> float:
+        """CPU seconds the live children have used so far."""
+        total = 0.0
+        for pid in _descendants(os.getpid()):
+            with contextlib.suppress(OSError):
+                total += _cpu_s(pid)
+        return total
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=24, help="physics images (default 24)")
@@ -78,17 +167,21 @@ def main() -> None:
             pedestal_map = work / "out" / "pedestals" / "run00001_cam0.npz"
             images = load_images(physics_run.path)
             engine = make_engine(params.reco, args.jobs, preload=[pedestal_map])
+            helpers = HelperProcesses()
             try:
                 reco_only(engine, images[: max(2, 2 * args.jobs)], pedestal_map)  # warm-up
                 session.replay(physics_run.path)  # warm-up
-                reco_times, e2e_times, parent_cpu = [], [], []
+                reco_times, e2e_times, parent_cpu, e2e_cpu = [], [], [], []
                 for _ in range(args.repeats):
                     reco_times.append(reco_only(engine, images, pedestal_map, parent_cpu))
                     started = time.perf_counter()
+                    cpu_started = time.process_time() + helpers.cpu_s()
                     summary = session.replay(physics_run.path)
                     e2e_times.append(time.perf_counter() - started)
+                    e2e_cpu.append(time.process_time() + helpers.cpu_s() - cpu_started)
             finally:
                 engine.close()
+                helpers.close()
     n = len(images)
     reco_rate = n / statistics.median(reco_times)
     e2e_rate = n / statistics.median(e2e_times)
@@ -99,6 +192,14 @@ def main() -> None:
     print(f"end-to-end  {e2e_rate:7.2f} images/s  (passes: "
           + ", ".join(f"{n / t:.2f}" for t in e2e_times) + ")")
     print(f"ratio end-to-end / reco-only = {e2e_rate / reco_rate:.2f} (goal >= 0.70)")
+    cpu_per_image = statistics.median(e2e_cpu) / n
+    cores = os.cpu_count() or 1
+    print(f"end-to-end CPU time per image (all threads and workers) {cpu_per_image * 1e3:.1f} ms"
+          f" = {cpu_per_image * e2e_rate:.2f} cores busy; {cores} cores allow at most "
+          f"{cores / cpu_per_image:.1f} images/s")
+    for pid, peak in sorted(helpers.peaks.items()):
+        print(f"  {helpers.names[pid]:<11} pid {pid}: peak RSS {peak['RSS']:.0f} MB, "
+              f"PSS {peak['PSS']:.0f} MB, USS {peak['USS']:.0f} MB")
     print(f"reco-only: this process's CPU time per image "
           f"{statistics.median(parent_cpu) / n * 1e3:.1f} ms "
           f"(with -j N: handing the images to the workers and taking the results back)")
