@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cpu_kernels import _jit
+from .cpu_kernels import jit_cached
 
 
-@_jit
+@jit_cached
 def segment_sum(values: np.ndarray, segments: np.ndarray, n: int) -> np.ndarray:
     """np.bincount(segments, weights=values, minlength=n)[:n]."""
     out = np.zeros(n, dtype=np.float64)
@@ -31,7 +31,7 @@ def segment_sum(values: np.ndarray, segments: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-@_jit
+@jit_cached
 def segment_min(out: np.ndarray, segments: np.ndarray, values: np.ndarray) -> None:
     """np.minimum.at(out, segments, values)."""
     n = out.size
@@ -45,7 +45,7 @@ def segment_min(out: np.ndarray, segments: np.ndarray, values: np.ndarray) -> No
         out[s] = current if current < value else value
 
 
-@_jit
+@jit_cached
 def segment_max(out: np.ndarray, segments: np.ndarray, values: np.ndarray) -> None:
     """np.maximum.at(out, segments, values)."""
     n = out.size
@@ -59,7 +59,7 @@ def segment_max(out: np.ndarray, segments: np.ndarray, values: np.ndarray) -> No
         out[s] = current if current > value else value
 
 
-@_jit
+@jit_cached
 def _pairwise_leaf64(a: np.ndarray, lo: int, n: int) -> float:
     """NumPy's float64 sum of a[lo:lo+n], n <= 128: eight accumulators, then the rest."""
     if n < 8:
@@ -88,7 +88,7 @@ def _pairwise_leaf64(a: np.ndarray, lo: int, n: int) -> float:
     return res
 
 
-@_jit
+@jit_cached
 def _pairwise_sum64(a: np.ndarray) -> float:
     """NumPy's pairwise float64 sum of a 1-D array (its recursion walked with a stack)."""
     if a.size <= 128:
@@ -118,7 +118,7 @@ def _pairwise_sum64(a: np.ndarray) -> float:
     return 0.0 + values[0]
 
 
-@_jit
+@jit_cached
 def neighbourhood_weight(
     rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, radius: int, n_cols: int
 ) -> np.ndarray:
@@ -153,7 +153,7 @@ def neighbourhood_weight(
     return out
 
 
-@_jit
+@jit_cached
 def _index_grid(rows: np.ndarray, cols: np.ndarray, pad: int) -> tuple:
     """Grid of point indices (-1 empty) over the points' bounding box plus `pad`."""
     r0 = rows.min() - pad
@@ -164,7 +164,7 @@ def _index_grid(rows: np.ndarray, cols: np.ndarray, pad: int) -> tuple:
     return grid, r0, c0
 
 
-@_jit
+@jit_cached
 def _root(parent: np.ndarray, i: int) -> int:
     while parent[i] != i:
         parent[i] = parent[parent[i]]
@@ -172,7 +172,7 @@ def _root(parent: np.ndarray, i: int) -> int:
     return i
 
 
-@_jit
+@jit_cached
 def core_components(rows: np.ndarray, cols: np.ndarray, radius: int) -> tuple:
     """(labels numbered by first point, their count, lattice rank of each label)."""
     n = rows.size
@@ -214,7 +214,7 @@ def core_components(rows: np.ndarray, cols: np.ndarray, radius: int) -> tuple:
     return labels, n_comp, rank
 
 
-@_jit
+@jit_cached
 def attach(
     rows: np.ndarray,
     cols: np.ndarray,
@@ -250,7 +250,7 @@ def attach(
     return out
 
 
-@_jit
+@jit_cached
 def hit_sums(
     prow: np.ndarray,
     pcol: np.ndarray,
@@ -399,7 +399,7 @@ def hit_sums(
     return table, extremes, along_out, across_out, v_out, seg_out
 
 
-@_jit
+@jit_cached
 def hough_votes(
     x: np.ndarray, y: np.ndarray, cos: np.ndarray, sin: np.ndarray, width: float
 ) -> tuple:
@@ -422,7 +422,7 @@ def hough_votes(
     return np.argmax(votes), n_rho, low
 
 
-@_jit
+@jit_cached
 def near_points(
     rows: np.ndarray,
     cols: np.ndarray,

@@ -28,7 +28,7 @@ import numpy as np
 PW_BLOCKSIZE = 128  # NumPy's pairwise-summation leaf size (loops_utils.h)
 
 
-def _jit(fn: Callable[..., Any]) -> Any:
+def jit_cached(fn: Callable[..., Any]) -> Any:
     """njit with an on-disk cache, or without one when no cache location is writable."""
     try:
         return numba.njit(cache=True, nogil=True)(fn)
@@ -36,7 +36,7 @@ def _jit(fn: Callable[..., Any]) -> Any:
         return numba.njit(cache=False, nogil=True)(fn)
 
 
-@_jit
+@jit_cached
 def raw_sum(raw: np.ndarray) -> int:
     """Exact sum of a 2-D uint16 frame (the spark test)."""
     total = np.uint64(0)
@@ -49,7 +49,7 @@ def raw_sum(raw: np.ndarray) -> int:
     return total
 
 
-@_jit
+@jit_cached
 def _zero_suppress(
     raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int,
     out: np.ndarray, lo: int, n: int,
@@ -62,7 +62,7 @@ def _zero_suppress(
         out[i] = value if raw[i] < cimax and value > threshold[i] else zero
 
 
-@_jit
+@jit_cached
 def _pairwise_leaf(a: np.ndarray, lo: int, n: int) -> tuple[np.float32, np.float32]:
     """NumPy's float32 sum of a[lo:lo+n] (n <= PW_BLOCKSIZE) and of its squares: eight
     accumulators combined pairwise, then the rest in order.  (Unsigned indices: no
@@ -109,7 +109,7 @@ def _pairwise_leaf(a: np.ndarray, lo: int, n: int) -> tuple[np.float32, np.float
     return s, q
 
 
-@_jit
+@jit_cached
 def zero_suppress_sums(
     raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int, out: np.ndarray
 ) -> tuple[float, float]:
@@ -147,7 +147,7 @@ def zero_suppress_sums(
     return float(zero + sums[0]), float(zero + squares[0])
 
 
-@_jit
+@jit_cached
 def _median_row(up: np.ndarray, here: np.ndarray, row_sum: np.ndarray, first: bool) -> None:
     """2x2 medians of one row (upper middle of four: max(max(lo1, lo2), min(hi1, hi2)) over
     the vertical pairs of columns j-1 and j; column 0 is mirrored: its pair is (hi, hi)),
@@ -175,7 +175,7 @@ def _median_row(up: np.ndarray, here: np.ndarray, row_sum: np.ndarray, first: bo
             row_sum[b] += med
 
 
-@_jit
+@jit_cached
 def median_rebin_band(zs: np.ndarray, mirror_top: bool, rebin: int, out: np.ndarray) -> None:
     """2x2 median then rebin x rebin block mean of a block-aligned band of rows.
 
@@ -202,7 +202,7 @@ def median_rebin_band(zs: np.ndarray, mirror_top: bool, rebin: int, out: np.ndar
 CLEAN_WAVE_ROWS = 4
 
 
-@_jit
+@jit_cached
 def clean_raster(
     e: np.ndarray, outlier: float, min_average: float, min_active: int
 ) -> None:

@@ -20,6 +20,8 @@ import numpy as np
 
 from cygno_mw.errors import UsageError
 
+FULL_WIDTH_REL_HEIGHT = 0.95  # the second width the experiment stores (rel. height)
+
 
 @dataclass(frozen=True)
 class PmtParams:
@@ -220,37 +222,19 @@ def find_peaks_2d(
     """scipy.signal.find_peaks(height, prominence, width) on every row of `y`.
 
     Returns row, position, height, prominence, half_width (rel. height 0.5) and full_width
-    (rel. height 0.95, as the experiment also stores).  Rows whose maximum is below their
-    height threshold (most noise-only waveforms) are skipped with one array pass; the rest
-    go through scipy itself, so the peaks are scipy's by construction and the whole is
-    never slower than a plain loop over find_peaks (bench/pmt.py).
+    (rel. height 0.95, as the experiment also stores).  One compiled pass over all rows
+    (gpu/cpu_peaks.py) with scipy's definitions and arithmetic: the same peaks, bit for bit,
+    without a Python call per waveform.
     """
-    from scipy.signal import find_peaks, peak_widths
+    from .cpu_peaks import find_peaks_rows  # Numba: loaded with the first PMT event
 
-    y = np.asarray(y, dtype=np.float64)
-    height = np.asarray(height, dtype=np.float64)
-    prominence = np.asarray(prominence, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    n_rows = y.shape[0]
+    height = np.broadcast_to(np.asarray(height, dtype=np.float64), (n_rows,))
+    prominence = np.broadcast_to(np.asarray(prominence, dtype=np.float64), (n_rows,))
+    table = find_peaks_rows(y, np.ascontiguousarray(height), np.ascontiguousarray(prominence),
+                            float(min_width), FULL_WIDTH_REL_HEIGHT)
     names = ("position", "height", "prominence", "half_width", "full_width")
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("row", *names)}
-    if y.shape[1] >= 3:
-        candidates = np.flatnonzero(y[:, 1:-1].max(axis=1) >= height)
-    else:
-        candidates = np.zeros(0, dtype=np.int64)
-    for r in candidates.tolist():
-        row = y[r]
-        pos, props = find_peaks(row, height=height[r], prominence=prominence[r],
-                                width=min_width)
-        if pos.size == 0:
-            continue
-        full = peak_widths(row, pos, rel_height=0.95,
-                           prominence_data=(props["prominences"], props["left_bases"],
-                                            props["right_bases"]))[0]
-        parts["row"].append(np.full(pos.size, r, dtype=np.int64))
-        parts["position"].append(pos.astype(np.float64))
-        parts["height"].append(props["peak_heights"])
-        parts["prominence"].append(props["prominences"])
-        parts["half_width"].append(props["widths"])
-        parts["full_width"].append(full)
-    out = {name: (np.concatenate(v) if v else np.zeros(0)) for name, v in parts.items()}
-    out["row"] = out["row"].astype(np.int64)
+    out = {"row": table[0].astype(np.int64)}
+    out.update({name: table[k + 1].copy() for k, name in enumerate(names)})
     return out

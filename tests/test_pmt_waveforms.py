@@ -62,23 +62,62 @@ def test_drs4_bad_input():
         drs4_correct(np.zeros((8, 1024)), [0], *tables)
 
 
-@pytest.mark.parametrize("seed", range(4))
+def assert_scipy_peaks(y, height, prominence, min_width):
+    """find_peaks_2d equals scipy's find_peaks + peak_widths row by row, bit for bit."""
+    ours = find_peaks_2d(y, height, prominence, min_width=min_width)
+    assert ours["row"].dtype == np.int64
+    for r in range(y.shape[0]):
+        peaks, props = find_peaks(y[r], height=height[r], prominence=prominence[r],
+                                  width=min_width)
+        mine = ours["row"] == r
+        np.testing.assert_array_equal(ours["position"][mine], peaks)
+        np.testing.assert_array_equal(ours["height"][mine], props["peak_heights"])
+        np.testing.assert_array_equal(ours["prominence"][mine], props["prominences"])
+        np.testing.assert_array_equal(ours["half_width"][mine], props["widths"])
+        full = peak_widths(y[r], peaks, rel_height=0.95,
+                           prominence_data=(props["prominences"], props["left_bases"],
+                                            props["right_bases"]))[0]
+        np.testing.assert_array_equal(ours["full_width"][mine], full)
+    return ours
+
+
+@pytest.mark.parametrize("seed", range(6))
 def test_peaks_equal_scipy_find_peaks(seed):
     rng = np.random.default_rng(seed)
     y = rng.normal(0, 1, (12, 400)).cumsum(axis=1)
     y[:, 50:60] = np.round(y[:, 50:60])  # plateaus
     y[3, 100:110] = 50.0
+    y[5, :3] = y[5, 3] + 1  # a plateau on the first samples: no peak there
     height = rng.uniform(-5, 5, 12)
     prominence = rng.uniform(0.5, 4, 12)
-    ours = find_peaks_2d(y, height, prominence, min_width=2.0)
-    for r in range(12):
-        peaks, props = find_peaks(y[r], height=height[r], prominence=prominence[r], width=2.0)
-        mine = ours["row"] == r
-        np.testing.assert_array_equal(ours["position"][mine], peaks)
-        np.testing.assert_allclose(ours["prominence"][mine], props["prominences"])
-        np.testing.assert_allclose(ours["half_width"][mine], props["widths"])
-        full = peak_widths(y[r], peaks, rel_height=0.95)[0] if len(peaks) else []
-        np.testing.assert_allclose(ours["full_width"][mine], full)
+    assert_scipy_peaks(y, height, prominence, 2.0)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.signal._peak_finding_utils.PeakPropertyWarning")
+def test_peaks_of_short_flat_and_quantised_rows_equal_scipy():
+    rng = np.random.default_rng(7)
+    for n in range(6):
+        y = rng.integers(0, 3, (20, n)).astype(np.float64)  # plateaus everywhere
+        assert_scipy_peaks(y, np.full(20, 0.5), np.full(20, 0.5), 0.0)
+    y = np.zeros((2, 50))
+    y[1, 20:23] = [1.0, 3.0, 1.0]
+    assert assert_scipy_peaks(y, np.zeros(2), np.zeros(2), 0.0)["position"].tolist() == [21.0]
+
+
+def test_peaks_of_pmt_like_waveforms_equal_scipy():
+    """Pulses on noise after the moving average, with the experiment's thresholds."""
+    rng = np.random.default_rng(3)
+    p = PmtParams()
+    t = np.arange(1024)
+    y = rng.normal(0.0, 4.0, (300, 1024))
+    for r in rng.choice(300, 100, replace=False):
+        for _ in range(rng.integers(1, 4)):
+            t0, amp = rng.uniform(150, 900), rng.uniform(30, 400)
+            y[r] += amp * np.exp(-0.5 * ((t - t0) / 8.0) ** 2)
+    y = moving_average(y, p.moving_average)
+    rms = y[:, : p.baseline_samples].std(axis=1)
+    found = assert_scipy_peaks(y, p.height_rms * rms, y.max(axis=1) / 4.0, p.min_width)
+    assert found["row"].size > 100
 
 
 def test_analysis_finds_the_injected_pulses():
