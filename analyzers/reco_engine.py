@@ -4,15 +4,18 @@
 
 - `InlineEngine`: one `Reconstructor` per pedestal map in this process.  On a GPU it
   gathers `batch_size` images and sends them through `process_batch` together.
-- `ProcessPoolEngine` (CPU, `-j N`, N >= 2): N worker processes; each builds its
-  Reconstructor once (pool initializer for the maps known at start, lazily for maps that
-  appear later) and keeps it.  Images go out in submission order and come back in it,
-  through shared memory (shared_images: one copy, no pickling of 10 MB frames).
+- `ProcessPoolEngine` (CPU, `-j N`, N >= 2): N worker processes.  The parent prepares each
+  pedestal file's maps once and publishes them in shared memory (shared_maps: one copy for
+  all workers); each worker builds its Reconstructor on them once (pool initializer for the
+  maps known at start, lazily for maps that appear later) and keeps it.  Images go out in
+  submission order and come back in it, through shared memory too (shared_images: one
+  copy, no pickling of 10 MB frames).
 
 Both take `ImageJob`s with `submit` and hand back (job, result) pairs, in order, as they
-complete; `drain` waits for the rest.  A job names its pedestal map by file, so a worker
-never receives the 40 MB of maps more than once.  The acceptance map for sc_integral
-is the Reco parameter `vignette_map`, loaded here (the Reconstructor takes the array).
+complete; `drain` waits for the rest.  A job names its pedestal map by file; the maps
+travel once (a shared segment per file), never with the images.  The acceptance map for
+sc_integral is the Reco parameter `vignette_map`, loaded here (the Reconstructor takes
+the array).
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from cygno_mw.analyzers.shared_images import ImageSlots, SlotRef, attached_view
+from cygno_mw.analyzers.shared_maps import MapsRef, SharedMaps, attached_maps
 from cygno_mw.gpu.params import VIGNETTE_BUILTIN, VIGNETTE_NONE, RecoParams
 from cygno_mw.gpu.pedestals import PedestalMaps
-from cygno_mw.gpu.pipeline import ImageResult, Reconstructor
+from cygno_mw.gpu.pipeline import HostMaps, ImageResult, Reconstructor, host_maps
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,17 @@ def vignette_for(spec: str, shape: tuple[int, int]) -> np.ndarray | None:
     return load_vignette_map(None if spec == VIGNETTE_BUILTIN else spec, shape)
 
 
+def _file_key(pedestal_path: Path) -> tuple[str, int, int]:
+    """A pedestal file as (path, size, mtime): a file made again is a new key."""
+    stat = os.stat(pedestal_path)
+    return (str(pedestal_path), stat.st_size, stat.st_mtime_ns)
+
+
+def _load_maps(params: RecoParams, pedestal_path: Path) -> HostMaps:
+    maps = PedestalMaps.load(pedestal_path)
+    return host_maps(params, maps, vignette_for(params.vignette_map, maps.shape))
+
+
 class _ReconstructorCache:
     """Reconstructors keyed by pedestal file (path, size, mtime), built on first use."""
 
@@ -65,13 +80,11 @@ class _ReconstructorCache:
         self._built: dict[tuple[str, int, int], Reconstructor] = {}
 
     def get(self, pedestal_path: Path) -> Reconstructor:
-        stat = os.stat(pedestal_path)
-        key = (str(pedestal_path), stat.st_size, stat.st_mtime_ns)
+        key = _file_key(pedestal_path)
         found = self._built.get(key)
         if found is None:
-            maps = PedestalMaps.load(pedestal_path)
-            vignette = vignette_for(self.params.vignette_map, maps.shape)
-            found = Reconstructor(self.params, maps, vignette)
+            found = Reconstructor.from_host_maps(self.params,
+                                                 _load_maps(self.params, pedestal_path))
             self._built[key] = found
         return found
 
@@ -128,20 +141,29 @@ class InlineEngine:
 
 # -- worker processes -----------------------------------------------------------------------
 
-_worker_cache: _ReconstructorCache | None = None
+_worker_params: RecoParams | None = None
+_worker_built: dict[str, Reconstructor] = {}
 
 
-def _init_worker(params: dict[str, Any], preload: list[str]) -> None:
-    """Pool initializer: build this worker's Reconstructors once."""
-    global _worker_cache
-    _worker_cache = _ReconstructorCache(RecoParams.from_mapping(params))
-    for path in preload:
-        _worker_cache.get(Path(path))
+def _worker_reconstructor(maps: MapsRef) -> Reconstructor:
+    assert _worker_params is not None, "worker not initialised"
+    found = _worker_built.get(maps.name)
+    if found is None:
+        found = Reconstructor.from_host_maps(_worker_params, attached_maps(maps))
+        _worker_built[maps.name] = found
+    return found
 
 
-def _reconstruct(pedestal_path: str, slot: SlotRef) -> ImageResult:
-    assert _worker_cache is not None, "worker not initialised"
-    return _worker_cache.get(Path(pedestal_path)).process(attached_view(slot))
+def _init_worker(params: dict[str, Any], preload: list[MapsRef]) -> None:
+    """Pool initializer: build this worker's Reconstructors once, on the shared maps."""
+    global _worker_params
+    _worker_params = RecoParams.from_mapping(params)
+    for maps in preload:
+        _worker_reconstructor(maps)
+
+
+def _reconstruct(maps: MapsRef, slot: SlotRef) -> ImageResult:
+    return _worker_reconstructor(maps).process(attached_view(slot))
 
 
 class ProcessPoolEngine:
@@ -158,9 +180,10 @@ class ProcessPoolEngine:
         # the compiled CPU kernels loaded once, in the fork server: workers share them
         context.set_forkserver_preload(["cygno_mw.analyzers.reco_engine",
                                         "cygno_mw.gpu.cpu_preload"])
+        self._maps = SharedMaps()
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_init_worker,
-            initargs=(self.params.to_mapping(), [str(p) for p in preload or []]))
+            initargs=(self.params.to_mapping(), [self._maps_for(p) for p in preload or []]))
         self._in_flight: collections.deque[tuple[ImageJob, SlotRef, Future[ImageResult]]] = (
             collections.deque())
         self.max_in_flight = 2 * self.workers
@@ -174,10 +197,17 @@ class ProcessPoolEngine:
     def device_name(self) -> str:
         return f"{self._backend.device_name} x {self.workers} processes"
 
+    def _maps_for(self, pedestal_path: Path) -> MapsRef:
+        """The shared maps of a pedestal file, prepared and published on first use."""
+        key = _file_key(pedestal_path)
+        return self._maps.get(key) or self._maps.publish(
+            key, _load_maps(self.params, pedestal_path))
+
     def submit(self, job: ImageJob) -> list[tuple[ImageJob, ImageResult]]:
+        maps = self._maps_for(job.pedestal_path)
         slot = self._slots.put(job.image)
         try:
-            future = self._pool.submit(_reconstruct, str(job.pedestal_path), slot)
+            future = self._pool.submit(_reconstruct, maps, slot)
         except BaseException:
             self._slots.release(slot)
             raise
@@ -214,6 +244,7 @@ class ProcessPoolEngine:
         self.discard()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._slots.close()
+        self._maps.close()
 
 
 def make_engine(params: RecoParams, workers: int = 1,

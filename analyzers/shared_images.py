@@ -96,12 +96,12 @@ def attached_view(ref: SlotRef) -> np.ndarray:
         if segment is not None:  # the parent replaced this slot by a larger one
             with contextlib.suppress(BufferError):
                 segment.close()
-        segment = _attach(ref.name)
+        segment = attach_segment(ref.name)
         _attached[ref.index] = segment
     return np.ndarray(ref.shape, dtype=np.dtype(ref.dtype), buffer=segment.buf)
 
 
-def _attach(name: str) -> shared_memory.SharedMemory:
+def attach_segment(name: str) -> shared_memory.SharedMemory:
     """Attach to a segment the parent owns and unlinks.
 
     Before Python 3.13 attaching registers the name with the resource tracker too; the

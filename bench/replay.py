@@ -109,10 +109,12 @@ def _cpu_s(pid: int) -> float:
 
 
 class HelperProcesses:
-    """Peak memory and CPU time of this process's children (worker pool, fork server)."""
+    """Memory (peak, and last seen) and CPU time of this process's children (worker pool,
+    fork server)."""
 
     def __init__(self) -> None:
         self.peaks: dict[int, dict[str, float]] = {}
+        self.last: dict[int, dict[str, float]] = {}
         self.names: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -133,6 +135,7 @@ class HelperProcesses:
                 peak = self.peaks.setdefault(pid, dict.fromkeys(memory, 0.0))
                 for key, value in memory.items():
                     peak[key] = max(peak[key], value)
+                self.last[pid] = memory
 
     def cpu_s(self) -> float:
         """CPU seconds the live children have used so far."""
@@ -198,8 +201,10 @@ def main() -> None:
           f" = {cpu_per_image * e2e_rate:.2f} cores busy; {cores} cores allow at most "
           f"{cores / cpu_per_image:.1f} images/s")
     for pid, peak in sorted(helpers.peaks.items()):
+        last = helpers.last[pid]
         print(f"  {helpers.names[pid]:<11} pid {pid}: peak RSS {peak['RSS']:.0f} MB, "
-              f"PSS {peak['PSS']:.0f} MB, USS {peak['USS']:.0f} MB")
+              f"PSS {peak['PSS']:.0f} MB, USS {peak['USS']:.0f} MB; at the end "
+              f"{last['RSS']:.0f}, {last['PSS']:.0f}, {last['USS']:.0f} MB")
     print(f"reco-only: this process's CPU time per image "
           f"{statistics.median(parent_cpu) / n * 1e3:.1f} ms "
           f"(with -j N: handing the images to the workers and taking the results back)")

@@ -30,7 +30,7 @@ from .params import RecoParams
 from .pedestals import PedestalMaps
 from .zero_suppression import threshold_map
 
-__all__ = ["CLUSTER_VARIABLES", "ImageResult", "Reconstructor"]
+__all__ = ["CLUSTER_VARIABLES", "HostMaps", "ImageResult", "Reconstructor", "host_maps"]
 
 # Clustering points on more than this fraction of the rebinned grid is a flash of light
 # that the spark test missed, not particle tracks: the frame is skipped as 'flash'.
@@ -62,37 +62,74 @@ class ImageResult:
         return int(self.image.get("nclusters", 0))
 
 
+@dataclass(frozen=True)
+class HostMaps:
+    """The per-pixel arrays a Reconstructor works from, checked, as C-ordered float32 host
+    arrays: pedestal mean, zero-suppression threshold (+inf outside the acceptance window)
+    and acceptance map (None: no correction).  Worker processes receive them through shared
+    memory, so N workers hold one copy."""
+
+    pedestal: np.ndarray
+    threshold: np.ndarray
+    vignette: np.ndarray | None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pedestal.shape  # type: ignore[return-value]
+
+
+def host_maps(
+    params: RecoParams, pedestal: PedestalMaps, vignette: np.ndarray | None = None
+) -> HostMaps:
+    """The arrays a Reconstructor needs from the pedestal maps and the acceptance map."""
+    if not isinstance(params, RecoParams):
+        raise UsageError("params must be a RecoParams")
+    if not isinstance(pedestal, PedestalMaps):
+        raise UsageError("pedestal must be a PedestalMaps (see cygno_mw.gpu.pedestals)")
+    shape = pedestal.shape
+    if shape[0] % params.rebin or shape[1] % params.rebin:
+        raise ConfigError(
+            f"reco parameter 'rebin' = {params.rebin}: must divide the image shape {shape}"
+        )
+    return HostMaps(np.ascontiguousarray(pedestal.mean, dtype=np.float32),
+                    threshold_map(pedestal.sigma, params), _check_vignette(vignette, shape))
+
+
 class Reconstructor:
     """Holds the maps on the chosen device and reconstructs images with them."""
 
     def __init__(
         self, params: RecoParams, pedestal: PedestalMaps, vignette: np.ndarray | None = None
     ) -> None:
+        self._setup(params, host_maps(params, pedestal, vignette))
+
+    @classmethod
+    def from_host_maps(cls, params: RecoParams, maps: HostMaps) -> Reconstructor:
+        """A Reconstructor on maps already prepared by `host_maps` (used, not copied, on
+        the CPU: they may live in shared memory)."""
         if not isinstance(params, RecoParams):
             raise UsageError("params must be a RecoParams")
-        if not isinstance(pedestal, PedestalMaps):
-            raise UsageError("pedestal must be a PedestalMaps (see cygno_mw.gpu.pedestals)")
-        shape = pedestal.shape
-        if shape[0] % params.rebin or shape[1] % params.rebin:
-            raise ConfigError(
-                f"reco parameter 'rebin' = {params.rebin}: must divide the image shape {shape}"
-            )
+        reconstructor = cls.__new__(cls)
+        reconstructor._setup(params, maps)
+        return reconstructor
+
+    def _setup(self, params: RecoParams, maps: HostMaps) -> None:
         self.params = params
-        self.shape: tuple[int, int] = shape
+        self.shape: tuple[int, int] = maps.shape
         self._backend: Backend = get_backend(params.backend)
-        threshold = threshold_map(pedestal.sigma, params)
-        self._vignette_host = _check_vignette(vignette, shape)
+        self._vignette_host = maps.vignette
         xp = self._backend.xp
         if self._backend.is_gpu:
             from .frame_gpu import GpuFrameSteps
 
-            self._frames: Any = GpuFrameSteps(params, pedestal.mean, threshold, self._backend)
+            self._frames: Any = GpuFrameSteps(params, maps.pedestal, maps.threshold,
+                                              self._backend)
             self._pedestal = self._frames.pedestal
             self._threshold = self._frames.threshold
         else:
-            self._frames = CpuFrameSteps(params, pedestal.mean, threshold)
-            self._pedestal = pedestal.mean
-            self._threshold = threshold
+            self._frames = CpuFrameSteps(params, maps.pedestal, maps.threshold)
+            self._pedestal = maps.pedestal
+            self._threshold = maps.threshold
         self._vignette = (
             None if self._vignette_host is None else xp.asarray(self._vignette_host)
         )

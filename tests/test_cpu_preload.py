@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from cygno_mw.gpu.cpu_preload import synthetic_frame
+from cygno_mw.gpu.synthetic import synthetic_frame
 
 CHECK = """
 import json
