@@ -230,10 +230,10 @@ def find_peaks_2d(
 
     y = np.ascontiguousarray(y, dtype=np.float64)
     n_rows = y.shape[0]
-    height = np.broadcast_to(np.asarray(height, dtype=np.float64), (n_rows,))
-    prominence = np.broadcast_to(np.asarray(prominence, dtype=np.float64), (n_rows,))
-    table = find_peaks_rows(y, np.ascontiguousarray(height), np.ascontiguousarray(prominence),
-                            float(min_width), FULL_WIDTH_REL_HEIGHT)
+    # writable float64 copies: one compiled signature whatever the caller passes
+    height = np.array(np.broadcast_to(height, (n_rows,)), dtype=np.float64)
+    prominence = np.array(np.broadcast_to(prominence, (n_rows,)), dtype=np.float64)
+    table = find_peaks_rows(y, height, prominence, float(min_width), FULL_WIDTH_REL_HEIGHT)
     names = ("position", "height", "prominence", "half_width", "full_width")
     out = {"row": table[0].astype(np.int64)}
     out.update({name: table[k + 1].copy() for k, name in enumerate(names)})
