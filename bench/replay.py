@@ -14,8 +14,8 @@ times in alternation; the medians are printed with their ratio (goal: >= 0.7).
 
 It also prints the CPU time per image end to end (this process's threads plus its worker
 processes) and the rate those CPU seconds allow on this machine's cores (the ceiling for
-any -j), and the memory of each helper process (peak RSS, PSS and unique USS, sampled from
-/proc: with -j N the fork server and the N workers).
+any -j), and the memory of each helper process (RSS, PSS and its own USS from /proc, read
+after each pass: with -j N the fork server and the N workers of both engines).
 
     .venv/bin/python bench/replay.py [--events 24] [-j 1] [--repeats 2]
 """
@@ -27,7 +27,6 @@ import contextlib
 import os
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -109,33 +108,30 @@ def _cpu_s(pid: int) -> float:
 
 
 class HelperProcesses:
-    """Memory (peak, and last seen) and CPU time of this process's children (worker pool,
-    fork server)."""
+    """Memory (largest seen, and last) and CPU time of this process's children (the worker
+    pool and its fork server).  Memory is sampled between timed passes only: reading
+    smaps_rollup walks page tables and would slow the passes it measured."""
 
     def __init__(self) -> None:
         self.peaks: dict[int, dict[str, float]] = {}
         self.last: dict[int, dict[str, float]] = {}
         self.names: dict[int, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
 
-    def _sample(self) -> None:
-        while not self._stop.wait(0.05):
-            for pid in _descendants(os.getpid()):
-                try:
-                    memory = _memory_mb(pid)
-                    with open(f"/proc/{pid}/cmdline") as handle:
-                        command = handle.read()
-                except (OSError, KeyError):
-                    continue
-                if "resource_tracker" in command:
-                    continue
-                self.names[pid] = "fork server" if _parent(pid) == os.getpid() else "worker"
-                peak = self.peaks.setdefault(pid, dict.fromkeys(memory, 0.0))
-                for key, value in memory.items():
-                    peak[key] = max(peak[key], value)
-                self.last[pid] = memory
+    def sample(self) -> None:
+        for pid in _descendants(os.getpid()):
+            try:
+                memory = _memory_mb(pid)
+                with open(f"/proc/{pid}/cmdline") as handle:
+                    command = handle.read()
+            except (OSError, KeyError):
+                continue
+            if "resource_tracker" in command:
+                continue
+            self.names[pid] = "fork server" if _parent(pid) == os.getpid() else "worker"
+            peak = self.peaks.setdefault(pid, dict.fromkeys(memory, 0.0))
+            for key, value in memory.items():
+                peak[key] = max(peak[key], value)
+            self.last[pid] = memory
 
     def cpu_s(self) -> float:
         """CPU seconds the live children have used so far."""
@@ -144,10 +140,6 @@ class HelperProcesses:
             with contextlib.suppress(OSError):
                 total += _cpu_s(pid)
         return total
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def main() -> None:
@@ -177,14 +169,15 @@ def main() -> None:
                 reco_times, e2e_times, parent_cpu, e2e_cpu = [], [], [], []
                 for _ in range(args.repeats):
                     reco_times.append(reco_only(engine, images, pedestal_map, parent_cpu))
+                    helpers.sample()
                     started = time.perf_counter()
                     cpu_started = time.process_time() + helpers.cpu_s()
                     summary = session.replay(physics_run.path)
                     e2e_times.append(time.perf_counter() - started)
                     e2e_cpu.append(time.process_time() + helpers.cpu_s() - cpu_started)
+                    helpers.sample()
             finally:
                 engine.close()
-                helpers.close()
     n = len(images)
     reco_rate = n / statistics.median(reco_times)
     e2e_rate = n / statistics.median(e2e_times)
@@ -202,7 +195,7 @@ def main() -> None:
           f"{cores / cpu_per_image:.1f} images/s")
     for pid, peak in sorted(helpers.peaks.items()):
         last = helpers.last[pid]
-        print(f"  {helpers.names[pid]:<11} pid {pid}: peak RSS {peak['RSS']:.0f} MB, "
+        print(f"  {helpers.names[pid]:<11} pid {pid}: largest RSS {peak['RSS']:.0f} MB, "
               f"PSS {peak['PSS']:.0f} MB, USS {peak['USS']:.0f} MB; at the end "
               f"{last['RSS']:.0f}, {last['PSS']:.0f}, {last['USS']:.0f} MB")
     print(f"reco-only: this process's CPU time per image "
