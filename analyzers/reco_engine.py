@@ -197,6 +197,10 @@ class ProcessPoolEngine:
     def device_name(self) -> str:
         return f"{self._backend.device_name} x {self.workers} processes"
 
+    @property
+    def batch_size(self) -> int:
+        return 1  # images go to the workers one by one
+
     def _maps_for(self, pedestal_path: Path) -> MapsRef:
         """The shared maps of a pedestal file, prepared and published on first use."""
         key = _file_key(pedestal_path)

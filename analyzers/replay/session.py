@@ -183,7 +183,7 @@ class ReplaySession:
                                      on_image=None if progress is None else progress.update)
             processor.begin_run(run, midas.bor_odb, source=str(path),
                                 extra_fields={"file_name": Path(str(path)).name})
-            source = FileSource(midas, run, max(READ_AHEAD_EVENTS, params.reco.batch_size))
+            source = FileSource(midas, run, max(READ_AHEAD_EVENTS, engine.batch_size))
             try:
                 for event in source:
                     processor.process(event)
