@@ -9,7 +9,8 @@
   all workers); each worker builds its Reconstructor on them once (pool initializer for the
   maps known at start, lazily for maps that appear later) and keeps it.  Images go out in
   submission order and come back in it, through shared memory too (shared_images: one
-  copy, no pickling of 10 MB frames).
+  copy, no pickling of 10 MB frames).  When /dev/shm has no room (64 MB under Docker's
+  default) they go as copies instead, with one warning.
 
 Both take `ImageJob`s with `submit` and hand back (job, result) pairs, in order, as they
 complete; `drain` waits for the rest.  A job names its pedestal map by file; the maps
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from cygno_mw.analyzers.shared_images import ImageSlots, SlotRef, attached_view
+from cygno_mw.analyzers.shared_images import ImageSlots, NoSharedMemory, SlotRef, attached_view
 from cygno_mw.analyzers.shared_maps import MapsRef, SharedMaps, attached_maps
 from cygno_mw.gpu.params import VIGNETTE_BUILTIN, VIGNETTE_NONE, RecoParams
 from cygno_mw.gpu.pedestals import PedestalMaps
@@ -143,10 +144,14 @@ class InlineEngine:
 
 _worker_params: RecoParams | None = None
 _worker_built: dict[str, Reconstructor] = {}
+_worker_files: _ReconstructorCache | None = None
 
 
-def _worker_reconstructor(maps: MapsRef) -> Reconstructor:
-    assert _worker_params is not None, "worker not initialised"
+def _worker_reconstructor(maps: MapsRef | str) -> Reconstructor:
+    """On the shared maps, or (a pedestal file's path: /dev/shm was full) on its own."""
+    assert _worker_params is not None and _worker_files is not None, "worker not initialised"
+    if isinstance(maps, str):
+        return _worker_files.get(Path(maps))
     found = _worker_built.get(maps.name)
     if found is None:
         found = Reconstructor.from_host_maps(_worker_params, attached_maps(maps))
@@ -154,16 +159,18 @@ def _worker_reconstructor(maps: MapsRef) -> Reconstructor:
     return found
 
 
-def _init_worker(params: dict[str, Any], preload: list[MapsRef]) -> None:
-    """Pool initializer: build this worker's Reconstructors once, on the shared maps."""
-    global _worker_params
+def _init_worker(params: dict[str, Any], preload: list[MapsRef | str]) -> None:
+    """Pool initializer: build this worker's Reconstructors once."""
+    global _worker_params, _worker_files
     _worker_params = RecoParams.from_mapping(params)
+    _worker_files = _ReconstructorCache(_worker_params)
     for maps in preload:
         _worker_reconstructor(maps)
 
 
-def _reconstruct(maps: MapsRef, slot: SlotRef) -> ImageResult:
-    return _worker_reconstructor(maps).process(attached_view(slot))
+def _reconstruct(maps: MapsRef | str, image: SlotRef | np.ndarray) -> ImageResult:
+    frame = attached_view(image) if isinstance(image, SlotRef) else image
+    return _worker_reconstructor(maps).process(frame)
 
 
 class ProcessPoolEngine:
@@ -181,10 +188,12 @@ class ProcessPoolEngine:
         context.set_forkserver_preload(["cygno_mw.analyzers.reco_engine",
                                         "cygno_mw.gpu.cpu_preload"])
         self._maps = SharedMaps()
+        self._unshared: set[tuple[str, int, int]] = set()  # maps /dev/shm had no room for
+        self._warned = False
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_init_worker,
             initargs=(self.params.to_mapping(), [self._maps_for(p) for p in preload or []]))
-        self._in_flight: collections.deque[tuple[ImageJob, SlotRef, Future[ImageResult]]] = (
+        self._in_flight: collections.deque[tuple[ImageJob, SlotRef | None, Future[ImageResult]]] = (
             collections.deque())
         self.max_in_flight = 2 * self.workers
         self._slots = ImageSlots(self.max_in_flight + 1)
@@ -201,19 +210,37 @@ class ProcessPoolEngine:
     def batch_size(self) -> int:
         return 1  # images go to the workers one by one
 
-    def _maps_for(self, pedestal_path: Path) -> MapsRef:
-        """The shared maps of a pedestal file, prepared and published on first use."""
+    def _maps_for(self, pedestal_path: Path) -> MapsRef | str:
+        """The shared maps of a pedestal file, prepared and published on first use; its
+        path when /dev/shm has no room for them (each worker then loads its own)."""
         key = _file_key(pedestal_path)
-        return self._maps.get(key) or self._maps.publish(
-            key, _load_maps(self.params, pedestal_path))
+        found = self._maps.get(key)
+        if found is None and key not in self._unshared:
+            try:
+                found = self._maps.publish(key, _load_maps(self.params, pedestal_path))
+            except NoSharedMemory as exc:
+                self._no_room(exc)
+                self._unshared.add(key)
+        return str(pedestal_path) if found is None else found
+
+    def _no_room(self, exc: NoSharedMemory) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("%s: images or maps go to the workers as copies (slower; each worker "
+                        "holds its own maps). Give /dev/shm more room, e.g. docker run "
+                        "--shm-size=1g", exc)
 
     def submit(self, job: ImageJob) -> list[tuple[ImageJob, ImageResult]]:
         maps = self._maps_for(job.pedestal_path)
-        slot = self._slots.put(job.image)
+        slot: SlotRef | None = None
         try:
-            future = self._pool.submit(_reconstruct, maps, slot)
+            slot = self._slots.put(job.image)
+        except NoSharedMemory as exc:
+            self._no_room(exc)
+        try:
+            future = self._pool.submit(_reconstruct, maps, job.image if slot is None else slot)
         except BaseException:
-            self._slots.release(slot)
+            self._release(slot)
             raise
         self._in_flight.append((job, slot, future))
         done = []
@@ -234,6 +261,10 @@ class ProcessPoolEngine:
         try:
             return job, future.result()
         finally:
+            self._release(slot)
+
+    def _release(self, slot: SlotRef | None) -> None:
+        if slot is not None:
             self._slots.release(slot)
 
     def discard(self) -> None:
@@ -242,7 +273,7 @@ class ProcessPoolEngine:
             _, slot, future = self._in_flight.popleft()
             if not future.cancel():
                 future.exception()
-            self._slots.release(slot)
+            self._release(slot)
 
     def close(self) -> None:
         self.discard()

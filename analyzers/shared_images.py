@@ -13,17 +13,39 @@ worker maps the slot (once per slot, kept) and reconstructs straight from it.
 
 A slot is reused only after `release`, so the parent never writes an image a worker is
 still reading.  The parent owns (and unlinks) the segments; workers only attach.
+
+Shared memory lives in /dev/shm, which can be small (64 MB under Docker's and Kubernetes'
+defaults), and a segment written beyond the room left kills the writer with SIGBUS.  So a
+new segment is made only when `shared_memory_room` says it fits; otherwise `put` raises
+NoSharedMemory and the caller sends that image another way.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import sys
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 
 import numpy as np
+
+SHM_DIR = "/dev/shm"
+SHM_MARGIN = 16 << 20  # left free for everyone else
+
+
+class NoSharedMemory(Exception):
+    """/dev/shm has no room for another segment of this size."""
+
+
+def shared_memory_room(nbytes: int) -> bool:
+    """Whether /dev/shm can take `nbytes` more and still keep SHM_MARGIN free."""
+    try:
+        fs = os.statvfs(SHM_DIR)
+    except OSError:  # no /dev/shm (not Linux): the system's own limits apply
+        return True
+    return fs.f_bavail * fs.f_frsize >= nbytes + SHM_MARGIN
 
 
 @dataclass(frozen=True)
@@ -48,17 +70,23 @@ class ImageSlots:
         return len(self._free)
 
     def put(self, image: np.ndarray) -> SlotRef:
-        """Copy `image` into a free slot (grown when too small); IndexError when none free."""
+        """Copy `image` into a free slot (grown when too small); IndexError when none free,
+        NoSharedMemory when a new segment would not fit in /dev/shm."""
         if not self._free:
             raise IndexError("no free image slot: release the slots of finished images")
         image = np.asarray(image)
-        index = self._free.popleft()
+        index = self._free[0]
         segment = self._segments[index]
         if segment is None or segment.size < image.nbytes:
+            grow = image.nbytes - (0 if segment is None else segment.size)
+            if not shared_memory_room(grow):
+                raise NoSharedMemory(f"{SHM_DIR} has no room for {image.nbytes} bytes more")
             if segment is not None:
                 _drop(segment)
+                self._segments[index] = None
             segment = shared_memory.SharedMemory(create=True, size=max(image.nbytes, 1))
             self._segments[index] = segment
+        self._free.popleft()
         target = np.ndarray(image.shape, dtype=image.dtype, buffer=segment.buf)
         np.copyto(target, image)
         del target

@@ -22,7 +22,12 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from cygno_mw.analyzers.shared_images import attach_segment
+from cygno_mw.analyzers.shared_images import (
+    SHM_DIR,
+    NoSharedMemory,
+    attach_segment,
+    shared_memory_room,
+)
 from cygno_mw.gpu.pipeline import HostMaps
 
 _FIELDS = ("pedestal", "threshold", "vignette")
@@ -56,11 +61,14 @@ class SharedMaps:
         return self._refs.get(key)
 
     def publish(self, key: Hashable, maps: HostMaps) -> MapsRef:
-        """Copy `maps` into a new segment; the same key again returns the first one."""
+        """Copy `maps` into a new segment; the same key again returns the first one.
+        NoSharedMemory when /dev/shm has no room for it."""
         if key in self._refs:
             return self._refs[key]
         fields = tuple(f for f in _FIELDS if getattr(maps, f) is not None)
         offsets = _offsets(maps.shape, fields)
+        if not shared_memory_room(offsets[-1]):
+            raise NoSharedMemory(f"{SHM_DIR} has no room for {offsets[-1]} bytes of maps")
         segment = shared_memory.SharedMemory(create=True, size=offsets[-1])
         self._segments.append(segment)
         for field, offset in zip(fields, offsets, strict=False):

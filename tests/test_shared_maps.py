@@ -50,10 +50,21 @@ def test_workers_see_the_maps_the_parent_published():
             shared_memory.SharedMemory(name=ref.name)
 
 
-def test_worker_results_equal_this_process(tmp_path):
-    """-j 2 on shared maps gives what a Reconstructor here gives, image for image."""
+def _no_room(monkeypatch) -> None:
+    from cygno_mw.analyzers import shared_images, shared_maps
+
+    monkeypatch.setattr(shared_images, "shared_memory_room", lambda nbytes: False)
+    monkeypatch.setattr(shared_maps, "shared_memory_room", lambda nbytes: False)
+
+
+@pytest.mark.parametrize("shm", ["room", "full"])
+def test_worker_results_equal_this_process(tmp_path, shm, monkeypatch, caplog):
+    """-j 2 gives what a Reconstructor here gives, image for image: on shared maps and
+    images, and by copies when /dev/shm has no room (Docker's 64 MB), with one warning."""
     from cygno_mw.gpu.synthetic import synthetic_frame
 
+    if shm == "full":
+        _no_room(monkeypatch)
     pedestal = tmp_path / "ped.npz"
     maps = PedestalMaps(np.full((2304, 2304), 100.0), np.full((2304, 2304), 2.0), 1)
     maps.save(pedestal)
@@ -68,9 +79,25 @@ def test_worker_results_equal_this_process(tmp_path):
     finally:
         engine.close()
     assert [job.serial for job, _ in done] == [0, 1, 2]
+    warnings = [r for r in caplog.records if "/dev/shm" in r.getMessage()]
+    assert len(warnings) == (1 if shm == "full" else 0)
     for (_job, result), frame in zip(done, frames, strict=True):
         expected = here.process(frame)
         assert result.image == expected.image
         assert result.clusters.keys() == expected.clusters.keys()
         for name, values in expected.clusters.items():
             np.testing.assert_array_equal(result.clusters[name], values)
+
+
+def test_a_full_dev_shm_refuses_new_segments_and_keeps_the_slot(monkeypatch):
+    from cygno_mw.analyzers.shared_images import ImageSlots, NoSharedMemory
+
+    _no_room(monkeypatch)
+    slots = ImageSlots(1)
+    with pytest.raises(NoSharedMemory, match="/dev/shm"):
+        slots.put(np.zeros((8, 8), np.uint16))
+    assert slots.free == 1
+    with pytest.raises(NoSharedMemory, match="/dev/shm"):
+        SharedMaps().publish("a", host_maps(RecoParams(backend="numpy", ymin=0, ymax=64,
+                                                       xmax=48), _maps(0)))
+    slots.close()
