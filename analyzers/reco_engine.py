@@ -93,12 +93,14 @@ class _ReconstructorCache:
 class InlineEngine:
     """Reconstruction in this process (batched on a GPU)."""
 
-    def __init__(self, params: RecoParams) -> None:
+    def __init__(self, params: RecoParams, preload: list[Path] | None = None) -> None:
         from cygno_mw.gpu.backend import get_backend
 
         self.params = params
         self._backend = get_backend(params.backend)
         self._cache = _ReconstructorCache(params)
+        for path in preload or []:  # now, before a reader fills memory with images
+            self._cache.get(path)
         self._pending: list[ImageJob] = []
         self.workers = 1
 
@@ -293,4 +295,4 @@ def make_engine(params: RecoParams, workers: int = 1,
                     backend.device_name, params.batch_size)
     if workers >= 2 and not backend.is_gpu:
         return ProcessPoolEngine(params, workers, preload)
-    return InlineEngine(params)
+    return InlineEngine(params, preload)

@@ -53,9 +53,15 @@ def builtin_vignette_map(shape: tuple[int, int] = FULL_FRAME) -> np.ndarray:
     dx = ((np.arange(cols, dtype=np.float32) - (cols - 1) / 2) * col_scale) ** 2
     u = dy[:, None] + dx[None, :]
     c1, c2, c3 = _MODEL_COEFFS
-    acceptance = 1.0 + u * (c1 + u * (c2 + u * c3))
+    # 1 + u * (c1 + u * (c2 + u * c3)) in float32, in place: one frame-sized temporary
+    acceptance = u * np.float32(c3)
+    acceptance += np.float32(c2)
+    acceptance *= u
+    acceptance += np.float32(c1)
+    acceptance *= u
+    acceptance += np.float32(1.0)
     np.clip(acceptance, _MODEL_FLOOR, 1.0, out=acceptance)
-    return acceptance.astype(np.float32, copy=False)
+    return acceptance
 
 
 def load_vignette_map(

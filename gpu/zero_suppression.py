@@ -30,7 +30,8 @@ def threshold_map(sigma: np.ndarray, params: RecoParams) -> np.ndarray:
     """float32 nsigma x noise inside the acceptance window, +inf outside."""
     thr = np.full(sigma.shape, np.inf, dtype=np.float32)
     r0, r1, c0, c1 = acceptance_window(params, sigma.shape)
-    thr[r0:r1, c0:c1] = np.float32(params.nsigma) * sigma[r0:r1, c0:c1].astype(np.float32)
+    np.multiply(np.float32(params.nsigma), sigma[r0:r1, c0:c1], out=thr[r0:r1, c0:c1],
+                dtype=np.float32)
     return thr
 
 
