@@ -23,12 +23,13 @@ after each pass: with -j N the fork server and the N workers of both engines).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from proc_stats import descendants, memory_mb, parent_pid, tree_cpu_s
 
 from cygno_mw.analyzers.events import camera_images, from_midas_event
 from cygno_mw.analyzers.reco_engine import ImageJob, make_engine
@@ -65,48 +66,6 @@ def reco_only(engine: object, images: list, pedestal: Path,
     return elapsed
 
 
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{task}/children") as handle:
-                    kids = [int(k) for k in handle.read().split()]
-            except OSError:
-                continue
-            found += kids
-            todo += kids
-    return found
-
-
-def _memory_mb(pid: int) -> dict[str, float]:
-    """RSS, PSS and USS (private pages) of a process, MB."""
-    values = {}
-    with open(f"/proc/{pid}/smaps_rollup") as handle:
-        for line in handle:
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == "kB":
-                values[parts[0].rstrip(":")] = int(parts[1]) / 1024
-    return {"RSS": values["Rss"], "PSS": values["Pss"],
-            "USS": values["Private_Clean"] + values["Private_Dirty"]}
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as handle:
-        return int(handle.read().rsplit(")", 1)[1].split()[1])
-
-
-def _cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class HelperProcesses:
     """Memory (largest seen, and last) and CPU time of this process's children (the worker
     pool and its fork server).  Memory is sampled between timed passes only: reading
@@ -118,28 +77,20 @@ class HelperProcesses:
         self.names: dict[int, str] = {}
 
     def sample(self) -> None:
-        for pid in _descendants(os.getpid()):
+        for pid in descendants(os.getpid()):
             try:
-                memory = _memory_mb(pid)
+                memory = memory_mb(pid)
                 with open(f"/proc/{pid}/cmdline") as handle:
                     command = handle.read()
             except (OSError, KeyError):
                 continue
             if "resource_tracker" in command:
                 continue
-            self.names[pid] = "fork server" if _parent(pid) == os.getpid() else "worker"
+            self.names[pid] = "fork server" if parent_pid(pid) == os.getpid() else "worker"
             peak = self.peaks.setdefault(pid, dict.fromkeys(memory, 0.0))
             for key, value in memory.items():
                 peak[key] = max(peak[key], value)
             self.last[pid] = memory
-
-    def cpu_s(self) -> float:
-        """CPU seconds the live children have used so far."""
-        total = 0.0
-        for pid in _descendants(os.getpid()):
-            with contextlib.suppress(OSError):
-                total += _cpu_s(pid)
-        return total
 
 
 def main() -> None:
@@ -171,10 +122,10 @@ def main() -> None:
                     reco_times.append(reco_only(engine, images, pedestal_map, parent_cpu))
                     helpers.sample()
                     started = time.perf_counter()
-                    cpu_started = time.process_time() + helpers.cpu_s()
+                    cpu_started = tree_cpu_s()
                     summary = session.replay(physics_run.path)
                     e2e_times.append(time.perf_counter() - started)
-                    e2e_cpu.append(time.process_time() + helpers.cpu_s() - cpu_started)
+                    e2e_cpu.append(tree_cpu_s() - cpu_started)
                     helpers.sample()
             finally:
                 engine.close()

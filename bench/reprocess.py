@@ -5,8 +5,9 @@
 Simulated runs (one pedestal run, one small warm-up run per worker, then `--runs` physics
 runs of `--events` images of `--size`x`--size` pixels, NumPy backend) are re-processed twice
 into two passes: with a local cluster of one worker process (the reference), then of two.
-Prints both rates (images/s, campaign wall time, cluster start-up excluded) and the
-ratio (goal >= 1.7 with 2 workers on a machine with 2 free cores).
+Prints both rates (images/s, campaign wall time, cluster start-up excluded), how many cores
+the whole cluster kept busy meanwhile, and the ratio (goal >= 1.7 with 2 workers on a
+machine with 2 free cores).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from distributed import Client, LocalCluster
+    from proc_stats import tree_cpu_s
 
     from cygno_mw.analyzers.reprocess.campaign import run_campaign
     from cygno_mw.analyzers.reprocess.inputs import file_item
@@ -58,13 +60,15 @@ def main() -> int:
             client.gather([client.submit(process, file_item(str(warm[i])), options,
                                          workers=[address], pure=False)
                            for i, address in enumerate(addresses)])
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), tree_cpu_s()
             report = run_campaign(client, [file_item(str(p)) for p in physics], options)
             seconds = time.perf_counter() - started
+            cores = (tree_cpu_s() - cpu_started) / seconds
         assert not report.failures, report.failures
         rates[workers] = report.images / seconds
         print(f"{workers} worker(s): {report.images} images of {args.size}x{args.size} in "
-              f"{seconds:.1f} s = {rates[workers]:.2f} images/s")
+              f"{seconds:.1f} s = {rates[workers]:.2f} images/s; {cores:.2f} cores busy "
+              f"(client, scheduler, workers)")
     print(f"ratio 2 workers / 1 worker: {rates[2] / rates[1]:.2f} (goal >= 1.7); "
           f"this machine has {os.cpu_count()} cores")
     return 0
