@@ -230,10 +230,22 @@ class MidasExperiment:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+        _remove_shared_memory(self.directory)
         if os.environ.get("CYGNO_KEEP_MIDAS_DIR"):  # for a look at the programs' logs
             print(f"MIDAS experiment kept in {self.directory}")
         else:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _remove_shared_memory(directory: Path) -> None:
+    """Delete the experiment's ODB and buffers from /dev/shm.  MIDAS removes them when its
+    last client leaves cleanly; after a killed program they would stay (32 MB of ODB and
+    the buffers' size, per experiment) and fill /dev/shm over many test sessions.  MIDAS
+    names them `<n>_<expt>_<NAME>_<MIDAS_DIR with '/' as '_'>`."""
+    tag = str(directory).rstrip("/").replace("/", "_") + "_"
+    for entry in Path("/dev/shm").glob(f"*{tag}"):
+        with contextlib.suppress(OSError):
+            entry.unlink()
 
 
 def _pids_in_experiment(directory: Path) -> set[int]:
