@@ -25,7 +25,6 @@ import collections
 import logging
 import multiprocessing
 import os
-import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,11 +98,6 @@ class InlineEngine:
 
         self.params = params
         self._backend = get_backend(params.backend)
-        self._loading: threading.Thread | None = None
-        if not self._backend.is_gpu:
-            from cygno_mw.gpu.cpu_kernels import start_loading
-
-            self._loading = start_loading()
         self._cache = _ReconstructorCache(params)
         for path in preload or []:  # now, before a reader fills memory with images
             self._cache.get(path)
@@ -146,8 +140,6 @@ class InlineEngine:
 
     def close(self) -> None:
         self._pending = []
-        if self._loading is not None:
-            self._loading.join()
 
 
 # -- worker processes -----------------------------------------------------------------------

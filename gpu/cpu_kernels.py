@@ -19,7 +19,6 @@ is writable the kernels are compiled in memory instead.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -35,16 +34,6 @@ def jit_cached(fn: Callable[..., Any]) -> Any:
         return numba.njit(cache=True, nogil=True)(fn)
     except RuntimeError:  # "no locator available": read-only install, no writable cache dir
         return numba.njit(cache=False, nogil=True)(fn)
-
-
-def start_loading() -> threading.Thread:
-    """Numba's first compiled call in a process sets up its CPU target (about 1 s); made in
-    a thread while the caller opens files and databases, it is out of the way by the first
-    image.  Join the thread before the process ends."""
-    thread = threading.Thread(target=raw_sum, args=(np.zeros((1, 1), np.uint16),),
-                              name="cygno-numba-load", daemon=True)
-    thread.start()
-    return thread
 
 
 @jit_cached
