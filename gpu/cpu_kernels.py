@@ -3,12 +3,13 @@
 Each kernel repeats, operation for operation, the float32 arithmetic of the NumPy version it
 replaces (gpu/reference_cpu.py keeps those), so the results are bit-identical:
 
-- `zero_suppress_sums`: raw < cimax and raw - pedestal > threshold keeps raw - pedestal
-  (float32), as zero_suppression's sign-bit mask does; in the same pass the sum and sum
-  of squares of those values in NumPy's own pairwise summation order (blocks of 128,
-  eight accumulators), i.e. what `zs.sum()` and `np.square(zs).sum()` return.
-- `median_rebin_band`: the 2x2 median (upper middle of four) and the rebin x rebin block
-  mean, rows summed first then columns, in rebin.py's order; no full-size intermediate.
+- `zero_suppress_median_rebin`, steps 2-4 in one pass over the band of kept rows:
+  raw < cimax and raw - pedestal > threshold keeps raw - pedestal (float32), as
+  zero_suppression's sign-bit mask does; the sum and sum of squares of those values in
+  NumPy's own pairwise summation order (blocks of 128, eight accumulators), i.e. what
+  `zs.sum()` and `np.square(zs).sum()` return; the 2x2 median (upper middle of four) and
+  the rebin x rebin block mean, rows summed first then columns, in rebin.py's order.  Only
+  a few rows of zero-suppressed values exist at any time.
 - `clean_raster`: the experiment's in-place raster loop (nred_cython) itself; the array
   version in noise_cleaning reaches the same result as a fixed point.
 
@@ -52,14 +53,14 @@ def raw_sum(raw: np.ndarray) -> int:
 @jit_cached
 def _zero_suppress(
     raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int,
-    out: np.ndarray, lo: int, n: int,
+    lo: int, n: int, out: np.ndarray, at: int,
 ) -> None:
-    """Zero-suppressed float32 values of flat pixels lo .. lo+n-1 into `out`."""
+    """Zero-suppressed float32 values of flat pixels lo .. lo+n-1 into out[at:at+n]."""
     zero = np.float32(0.0)
     for j in range(n):
-        i = np.uint64(lo + j)
+        i = np.uint64(lo + j)  # unsigned: no negative-index wraparound, the loop vectorises
         value = np.float32(raw[i]) - pedestal[i]
-        out[i] = value if raw[i] < cimax and value > threshold[i] else zero
+        out[np.uint64(at + j)] = value if raw[i] < cimax and value > threshold[i] else zero
 
 
 @jit_cached
@@ -110,44 +111,6 @@ def _pairwise_leaf(a: np.ndarray, lo: int, n: int) -> tuple[np.float32, np.float
 
 
 @jit_cached
-def zero_suppress_sums(
-    raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int, out: np.ndarray
-) -> tuple[float, float]:
-    """Zero-suppress flat pixels into `out`; return (out.sum(), np.square(out).sum()) as
-    NumPy computes them: its pairwise tree (leaves of <= PW_BLOCKSIZE, halves rounded down
-    to a multiple of 8), walked with an explicit stack (Numba's cache takes no recursive
-    functions).  Each leaf's pixels are zero-suppressed just before they are summed, while
-    they are in the L1 cache: one pass over the frame."""
-    tasks = np.empty((256, 3), dtype=np.int64)  # (lo, n, combine?); depth ~ log2(n/128)
-    sums = np.empty(256, dtype=np.float32)
-    squares = np.empty(256, dtype=np.float32)
-    n_tasks = 1
-    n_values = 0
-    tasks[0, 0], tasks[0, 1], tasks[0, 2] = 0, out.size, 0
-    while n_tasks:
-        n_tasks -= 1
-        lo, n, combine = tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2]
-        if combine:
-            n_values -= 1
-            sums[n_values - 1] += sums[n_values]
-            squares[n_values - 1] += squares[n_values]
-        elif n <= PW_BLOCKSIZE:
-            _zero_suppress(raw, pedestal, threshold, cimax, out, lo, n)
-            sums[n_values], squares[n_values] = _pairwise_leaf(out, lo, n)
-            n_values += 1
-        else:
-            half = n // 2
-            half -= half % 8
-            tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2] = lo, n, 1
-            tasks[n_tasks + 1, 0], tasks[n_tasks + 1, 1] = lo + half, n - half
-            tasks[n_tasks + 1, 2] = 0
-            tasks[n_tasks + 2, 0], tasks[n_tasks + 2, 1], tasks[n_tasks + 2, 2] = lo, half, 0
-            n_tasks += 3
-    zero = np.float32(0.0)
-    return float(zero + sums[0]), float(zero + squares[0])
-
-
-@jit_cached
 def _median_row(up: np.ndarray, here: np.ndarray, row_sum: np.ndarray, first: bool) -> None:
     """2x2 medians of one row (upper middle of four: max(max(lo1, lo2), min(hi1, hi2)) over
     the vertical pairs of columns j-1 and j; column 0 is mirrored: its pair is (hi, hi)),
@@ -176,26 +139,89 @@ def _median_row(up: np.ndarray, here: np.ndarray, row_sum: np.ndarray, first: bo
 
 
 @jit_cached
-def median_rebin_band(zs: np.ndarray, mirror_top: bool, rebin: int, out: np.ndarray) -> None:
-    """2x2 median then rebin x rebin block mean of a block-aligned band of rows.
-
-    The row above the band is zs[0] itself when `mirror_top` (the frame's top edge), else
-    zero (outside the acceptance window).  out: (n // rebin, cols // rebin) float32; block
-    sums add rows first, then columns, in order (rebin.py's order).
-    """
-    n, cols = zs.shape
-    row_sum = np.empty(cols, dtype=np.float32)
-    top = zs[0].copy() if mirror_top else np.zeros(cols, dtype=np.float32)
+def _finish_block(row_sum: np.ndarray, rebin: int, out_row: np.ndarray) -> None:
+    """rebin x rebin block means from the summed medians of a block of rows: within a block
+    the rows were added first, then the columns are, in order (rebin.py's order)."""
     area = np.float32(rebin * rebin)
-    for block in range(n // rebin):
-        for k in range(rebin):
-            i = block * rebin + k
-            _median_row(zs[i - 1] if i > 0 else top, zs[i], row_sum, k == 0)
-        for c in range(cols // rebin):
-            acc = row_sum[c * rebin]
-            for k in range(1, rebin):
-                acc += row_sum[c * rebin + k]
-            out[block, c] = acc / area
+    for c in range(out_row.size):
+        acc = row_sum[c * rebin]
+        for k in range(1, rebin):
+            acc += row_sum[c * rebin + k]
+        out_row[c] = acc / area
+
+
+@jit_cached
+def zero_suppress_median_rebin(
+    raw: np.ndarray, pedestal: np.ndarray, threshold: np.ndarray, cimax: int,
+    mirror_top: bool, rebin: int, out: np.ndarray,
+) -> tuple[float, float]:
+    """Steps 2-4 on a block-aligned band of rows in one pass: zero suppression, its sum and
+    sum of squares, the 2x2 median and the rebin x rebin block mean into `out`.
+
+    raw, pedestal, threshold: (n, cols) C-ordered band; out: (n // rebin, cols // rebin).
+    The sums are NumPy's for `zs.sum()` and `np.square(zs).sum()` over the band: its
+    pairwise tree (leaves of <= PW_BLOCKSIZE, halves rounded down to a multiple of 8)
+    walked with an explicit stack (Numba's cache takes no recursive functions), whose
+    leaves come in flat order.  Each leaf is zero-suppressed into a ring of a few rows and
+    summed there; each row, once complete, is median-filtered
+    with the row above (the row itself at the frame's top edge when `mirror_top`, else
+    zero: outside the acceptance window) into its block's row sums.  No frame-sized
+    buffer, and the values are read while they are in the cache.
+    """
+    n_rows, cols = raw.shape
+    flat_raw, flat_ped, flat_thr = raw.reshape(-1), pedestal.reshape(-1), threshold.reshape(-1)
+    # band row r lives at ring[(r % ring_rows) * cols:]: enough rows for those a leaf can
+    # touch plus the one above; a leaf that runs past the end spills into the tail, which
+    # is then copied to the start
+    ring_rows = 3 + (PW_BLOCKSIZE + cols - 1) // cols
+    span = ring_rows * cols
+    ring = np.empty(span + PW_BLOCKSIZE, dtype=np.float32)
+    top = ring[:cols] if mirror_top else np.zeros(cols, dtype=np.float32)  # row 0's "up"
+    row_sum = np.empty(cols, dtype=np.float32)
+    tasks = np.empty((256, 3), dtype=np.int64)  # (lo, n, combine?); depth ~ log2(n/128)
+    sums = np.empty(256, dtype=np.float32)
+    squares = np.empty(256, dtype=np.float32)
+    n_tasks = 1
+    n_values = 0
+    next_row = 0  # the first row not yet median-filtered
+    tasks[0, 0], tasks[0, 1], tasks[0, 2] = 0, n_rows * cols, 0
+    while n_tasks:
+        n_tasks -= 1
+        lo, n, combine = tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2]
+        if combine:
+            n_values -= 1
+            sums[n_values - 1] += sums[n_values]
+            squares[n_values - 1] += squares[n_values]
+        elif n <= PW_BLOCKSIZE:
+            at = lo % span
+            _zero_suppress(flat_raw, flat_ped, flat_thr, cimax, lo, n, ring, at)
+            sums[n_values], squares[n_values] = _pairwise_leaf(ring, at, n)
+            n_values += 1
+            if at + n > span:
+                ring[: at + n - span] = ring[span : at + n]
+            while (next_row + 1) * cols <= lo + n:  # rows completed by this leaf
+                k = next_row
+                start = (k % ring_rows) * cols
+                here = ring[start : start + cols]
+                if k > 0:
+                    start = ((k - 1) % ring_rows) * cols
+                    up = ring[start : start + cols]
+                else:
+                    up = top
+                _median_row(up, here, row_sum, k % rebin == 0)
+                if k % rebin == rebin - 1:
+                    _finish_block(row_sum, rebin, out[k // rebin])
+                next_row += 1
+        else:
+            half = n // 2
+            half -= half % 8
+            tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2] = lo, n, 1
+            tasks[n_tasks + 1, 0], tasks[n_tasks + 1, 1] = lo + half, n - half
+            tasks[n_tasks + 1, 2] = 0
+            tasks[n_tasks + 2, 0], tasks[n_tasks + 2, 1], tasks[n_tasks + 2, 2] = lo, half, 0
+            n_tasks += 3
+    zero = np.float32(0.0)
+    return float(zero + sums[0]), float(zero + squares[0])
 
 
 # rows of the noise cleaning processed together, in a wavefront (see clean_raster)

@@ -2,8 +2,8 @@
 
 Rows outside the acceptance window are zero after zero suppression, and so are the median
 and the rebinned image there, so only the block-aligned band of rows that can be non-zero
-is processed: one pass writes the zero-suppressed band (float32, the only frame-sized
-buffer, allocated once per Reconstructor) and sums it, one median-filters and rebins it.
+is processed, in one pass that zero-suppresses, sums, median-filters and rebins it with
+no frame-sized buffer (cpu_kernels.zero_suppress_median_rebin).
 The kernels (cpu_kernels) repeat the NumPy reference's float32 arithmetic
 (reference_cpu.NumpyFrameSteps), so the results are bit-identical to it.
 """
@@ -44,7 +44,7 @@ def frame_stats(total_raw: int, zs_sum: float, zs_sq_sum: float, n_pixels: int) 
 
 
 class CpuFrameSteps:
-    """Compiled steps 1-5 of one frame with one preallocated band buffer."""
+    """Compiled steps 1-5 of one frame."""
 
     def __init__(self, params: RecoParams, pedestal: np.ndarray, threshold: np.ndarray) -> None:
         from . import cpu_kernels  # Numba: loaded only by the CPU path (not by frame_gpu)
@@ -57,7 +57,6 @@ class CpuFrameSteps:
         rows, cols = self.shape
         r0, r1, _, _ = acceptance_window(params, self.shape)
         self.band = band_rows((r0, r1), params.rebin, rows)
-        self.zs = np.zeros((self.band[1] - self.band[0], cols), dtype=np.float32)
         self.out_shape = (rows // params.rebin, cols // params.rebin)
 
     def run(self, raw: np.ndarray) -> FrameOutput:
@@ -76,16 +75,14 @@ class CpuFrameSteps:
         t0 = time.perf_counter()
         zs_sum = zs_sq = 0.0
         if b > a:
-            zs_sum, zs_sq = kernels.zero_suppress_sums(
-                raw[a:b].reshape(-1), self.pedestal[a:b].reshape(-1),
-                self.threshold[a:b].reshape(-1), p.cimax, self.zs.reshape(-1),
-            )
-        timings["zero_suppression"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if b > a:
             r = p.rebin
-            kernels.median_rebin_band(self.zs, a == 0, r, rebinned[a // r : b // r])
-        timings["median_rebin"] = time.perf_counter() - t0
+            zs_sum, zs_sq = kernels.zero_suppress_median_rebin(
+                raw[a:b], self.pedestal[a:b], self.threshold[a:b], p.cimax, a == 0, r,
+                rebinned[a // r : b // r],
+            )
+        # steps 2-4 are one pass now: the time goes to zero suppression, median_rebin is 0
+        timings["zero_suppression"] = time.perf_counter() - t0
+        timings["median_rebin"] = 0.0
         stats = frame_stats(total, zs_sum, zs_sq, n_pixels)
         t0 = time.perf_counter()
         cleaned = clean_rebinned_cpu(rebinned, p)

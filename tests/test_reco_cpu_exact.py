@@ -145,27 +145,36 @@ def test_steps_1_to_4_on_windows_and_rebins(rebin, window):
     assert ours.cleaned.tobytes() == expected.tobytes()
 
 
-@pytest.mark.parametrize("size", [1, 7, 8, 9, 127, 128, 129, 1000, 8191, 8193, 100_003])
-def test_zero_suppression_sums_are_numpys(size):
-    """Values and their (pairwise) sums as the NumPy reference computes them."""
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (2, 8), (3, 3), (4, 127), (2, 128),
+                                   (8, 129), (40, 25), (4, 2048), (8, 8193), (12, 100_003)])
+def test_one_pass_steps_2_to_4_are_numpys(shape):
+    """Zero-suppressed sums, 2x2 median and block means in one pass equal the NumPy
+    reference's zs.sum(), np.square(zs).sum() and rebinned band, on awkward sizes: leaves
+    of the pairwise sum that span several rows, rows that are not multiples of 8."""
+    from cygno_mw.gpu.rebin import median_rebin_rows
     from cygno_mw.gpu.zero_suppression import zero_suppress_rows
 
-    rng = np.random.default_rng(size)
-    pedestal = rng.uniform(95, 105, (1, size)).astype(np.float32)
-    threshold = rng.uniform(0, 8, (1, size)).astype(np.float32)
-    threshold[0, rng.random(size) < 0.1] = np.inf
-    raw = np.rint(pedestal + rng.exponential(6, (1, size))).astype(np.uint16)
-    raw[0, rng.random(size) < 0.01] = 5000
-    expected = np.empty((1, size), np.float32)
-    zero_suppress_rows(raw, pedestal, threshold, 5000, (0, 1), expected,
-                       np.empty_like(expected))
-    out = np.empty(size, np.float32)
-    total, squares = cpu_kernels.zero_suppress_sums(
-        raw.ravel(), pedestal.ravel(), threshold.ravel(), 5000, out
-    )
-    assert out.tobytes() == expected.tobytes()
-    assert total == float(expected.sum())
-    assert squares == float(np.square(expected).sum())
+    rows, size = shape
+    rng = np.random.default_rng(rows * size)
+    pedestal = rng.uniform(95, 105, shape).astype(np.float32)
+    threshold = rng.uniform(0, 8, shape).astype(np.float32)
+    threshold[rng.random(shape) < 0.1] = np.inf
+    raw = np.rint(pedestal + rng.exponential(6, shape)).astype(np.uint16)
+    raw[rng.random(shape) < 0.01] = 5000
+    zs = np.empty(shape, np.float32)
+    zero_suppress_rows(raw, pedestal, threshold, 5000, (0, rows), zs, np.empty_like(zs))
+    for rebin in (r for r in (1, 2, 4) if rows % r == 0 and size % r == 0):
+        for mirror_top in (True, False):
+            out = np.full((rows // rebin, size // rebin), np.nan, np.float32)
+            total, squares = cpu_kernels.zero_suppress_median_rebin(
+                raw, pedestal, threshold, 5000, mirror_top, rebin, out)
+            assert total == float(zs.sum())
+            assert squares == float(np.square(zs).sum())
+            top = zs[:1] if mirror_top else np.zeros((1, size), np.float32)
+            expected = np.empty_like(out)
+            median_rebin_rows(np.vstack([top, zs]), rebin, np.empty_like(zs),
+                              np.empty_like(zs), expected)
+            assert out.tobytes() == expected.tobytes()
 
 
 @pytest.mark.parametrize("seed", range(8))
