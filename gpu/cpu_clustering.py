@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cpu_kernels import jit_cached
+from .cpu_kernels import jit_cached, pairwise_split
 
 
 @jit_cached
@@ -108,13 +108,7 @@ def _pairwise_sum64(a: np.ndarray) -> float:
             values[n_values] = _pairwise_leaf64(a, lo, n)
             n_values += 1
         else:
-            half = n // 2
-            half -= half % 8
-            tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2] = lo, n, 1
-            tasks[n_tasks + 1, 0], tasks[n_tasks + 1, 1] = lo + half, n - half
-            tasks[n_tasks + 1, 2] = 0
-            tasks[n_tasks + 2, 0], tasks[n_tasks + 2, 1], tasks[n_tasks + 2, 2] = lo, half, 0
-            n_tasks += 3
+            n_tasks = pairwise_split(tasks, n_tasks, lo, n)
     return 0.0 + values[0]
 
 

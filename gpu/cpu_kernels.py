@@ -111,6 +111,20 @@ def _pairwise_leaf(a: np.ndarray, lo: int, n: int) -> tuple[np.float32, np.float
 
 
 @jit_cached
+def pairwise_split(tasks: np.ndarray, n_tasks: int, lo: int, n: int) -> int:
+    """One split of NumPy's pairwise summation on an explicit stack of (lo, n, combine?):
+    push "combine" for (lo, n), then its right and left halves (the half rounded down to
+    a multiple of 8), the left on top; returns the new stack size."""
+    half = n // 2
+    half -= half % 8
+    tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2] = lo, n, 1
+    tasks[n_tasks + 1, 0], tasks[n_tasks + 1, 1] = lo + half, n - half
+    tasks[n_tasks + 1, 2] = 0
+    tasks[n_tasks + 2, 0], tasks[n_tasks + 2, 1], tasks[n_tasks + 2, 2] = lo, half, 0
+    return n_tasks + 3
+
+
+@jit_cached
 def _median_row(up: np.ndarray, here: np.ndarray, row_sum: np.ndarray, first: bool) -> None:
     """2x2 medians of one row (upper middle of four: max(max(lo1, lo2), min(hi1, hi2)) over
     the vertical pairs of columns j-1 and j; column 0 is mirrored: its pair is (hi, hi)),
@@ -213,13 +227,7 @@ def zero_suppress_median_rebin(
                     _finish_block(row_sum, rebin, out[k // rebin])
                 next_row += 1
         else:
-            half = n // 2
-            half -= half % 8
-            tasks[n_tasks, 0], tasks[n_tasks, 1], tasks[n_tasks, 2] = lo, n, 1
-            tasks[n_tasks + 1, 0], tasks[n_tasks + 1, 1] = lo + half, n - half
-            tasks[n_tasks + 1, 2] = 0
-            tasks[n_tasks + 2, 0], tasks[n_tasks + 2, 1], tasks[n_tasks + 2, 2] = lo, half, 0
-            n_tasks += 3
+            n_tasks = pairwise_split(tasks, n_tasks, lo, n)
     zero = np.float32(0.0)
     return float(zero + sums[0]), float(zero + squares[0])
 
