@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from cygno_mw.analyzers.file_digest import file_hexdigest
 from cygno_mw.errors import CygnoError
 from cygno_mw.gpu.pedestals import PedestalMaps
 
@@ -65,14 +66,6 @@ def pedestal_statistics(maps: PedestalMaps) -> dict[str, Any]:
         "noise_rms": float(sigma.std()),
         "hot_pixels": int(np.count_nonzero(sigma > HOT_PIXEL_FACTOR * median)),
     }
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(8 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class PedestalStore:
@@ -155,7 +148,7 @@ class PedestalStore:
         stat = path.stat()
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         if key not in self._sha256:
-            self._sha256[key] = sha256_of(path)
+            self._sha256[key] = file_hexdigest(path, "sha256")
         return self._sha256[key]
 
     # -- --pedestal FILE cache -------------------------------------------------------------

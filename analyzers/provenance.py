@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cygno_mw.analyzers.file_digest import file_hexdigest
 from cygno_mw.analyzers.outputs.passes import EXECUTION_ONLY
 from cygno_mw.analyzers.parameters import AnalyzerParameters
 
@@ -56,11 +57,7 @@ def vignette_identity(value: str) -> str:
     path = Path(text).expanduser()
     if not path.is_file():
         return f"missing:{text}"
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(8 << 20):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
+    return f"sha256:{file_hexdigest(path, 'sha256')}"
 
 
 def parameters_hash(reco: Mapping[str, Any], vignette: str) -> str:

@@ -6,12 +6,11 @@ The checksum is computed in a background thread while the file is being replayed
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-_BLOCK = 8 << 20
+from cygno_mw.analyzers.file_digest import file_hexdigest
 
 
 @dataclass(frozen=True)
@@ -19,14 +18,6 @@ class FileFacts:
     name: str
     size: int
     md5: str
-
-
-def md5_file(path: str | Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while block := handle.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class FileFactsTask:
@@ -42,7 +33,7 @@ class FileFactsTask:
     def _run(self) -> None:
         try:
             size = self.path.stat().st_size
-            self._facts = FileFacts(self.path.name, size, md5_file(self.path))
+            self._facts = FileFacts(self.path.name, size, file_hexdigest(self.path, "md5"))
         except OSError as exc:
             self._error = exc
 

@@ -23,7 +23,7 @@ from typing import Any
 from cygno_mw.midasfile.event import EVENT_HEADER_SIZE, EventHeader
 from cygno_mw.midasfile.writer import MidasWriter
 
-from .spool import ChunkManifest, ChunkSpool, chunk_name
+from .spool import ChunkManifest, ChunkSpool, atomic_write, chunk_name, fsync_path
 
 _JOURNAL = ".journal"
 _META = ".meta.json"
@@ -120,8 +120,8 @@ class Chunker:
         journal = self.open_dir / (name + _JOURNAL)
         chunk = OpenChunk(self.run, sequence, journal, self.clock(), odb)
         meta = self.open_dir / (name + _META)
-        _write_json(meta, {"run": self.run, "sequence": sequence, "opened_at": chunk.opened_at,
-                           "odb": odb})
+        atomic_write(meta, json.dumps({"run": self.run, "sequence": sequence,
+                                       "opened_at": chunk.opened_at, "odb": odb}))
         chunk.fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.current = chunk
         return chunk
@@ -154,7 +154,7 @@ class Chunker:
                 span[1] = header.serial_number
             if eor_odb is not None:
                 writer.odb = dict(eor_odb)
-        _fsync(target)
+        fsync_path(target)
         manifest = ChunkManifest(run=run, sequence=sequence, name=name, events=events,
                                  event_bytes=size, serials=serials, opened_at=opened_at,
                                  closed_at=self.clock(), last_chunk=last)
@@ -217,21 +217,3 @@ def _write_all(fd: int, view: memoryview) -> None:
     while view.nbytes:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Atomically (write, fsync, rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -13,7 +13,6 @@ gets `storage_cloud_status` = 1 (on the cloud), `file_size`, `file_checksum` (MD
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import re
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from cygno_mw.analyzers.file_digest import file_hexdigest
 from cygno_mw.analyzers.outputs import schema
 from cygno_mw.analyzers.outputs.errors import OutputError, S3Error
 from cygno_mw.analyzers.outputs.s3_store import S3Store
@@ -38,14 +38,6 @@ class RunFileResult:
     name: str
     uploaded: bool = False  # bytes were sent (False: S3 had them already)
     error: str = ""  # why it was not done (checksum mismatch, S3/SQL unreachable)
-
-
-def md5_hex(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while block := handle.read(8 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class RunFileShipper:
@@ -90,7 +82,7 @@ class RunFileShipper:
             if row is not None and row.get("storage_cloud_status") == ON_CLOUD:
                 self.done.add(run)
                 return result
-            md5 = md5_hex(path)
+            md5 = file_hexdigest(path, "md5")
             recorded = (row or {}).get("file_checksum")
             if recorded and recorded != md5:
                 result.error = (f"run {run}: {path.name} has MD5 {md5}, the Run row says "

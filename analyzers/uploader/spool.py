@@ -11,12 +11,13 @@ so a restarted uploader never reuses one.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cygno_mw.analyzers.file_digest import file_hexdigest
 
 READY = "ready"
 STORED = "stored"
@@ -73,7 +74,7 @@ class ChunkSpool:
         state = self._state()
         number = int(state.get(str(run), 0))
         state = {str(run): number + 1}  # only the latest run matters
-        _atomic_write(self._state_path, json.dumps(state))
+        atomic_write(self._state_path, json.dumps(state))
         return number
 
     def _state(self) -> dict[str, Any]:
@@ -86,15 +87,15 @@ class ChunkSpool:
     def add(self, path: Path, manifest: ChunkManifest) -> ChunkManifest:
         """Take a complete, fsynced chunk file (moved in) and its manifest."""
         manifest.bytes = path.stat().st_size
-        manifest.sha256 = sha256_hex(path)
+        manifest.sha256 = file_hexdigest(path, "sha256")
         target = self.ready_dir / manifest.name
         os.replace(path, target)
         self.save(manifest)
-        _fsync_dir(self.ready_dir)
+        fsync_path(self.ready_dir)
         return manifest
 
     def save(self, manifest: ChunkManifest) -> None:
-        _atomic_write(self.ready_dir / (manifest.name + ".json"), manifest.to_json())
+        atomic_write(self.ready_dir / (manifest.name + ".json"), manifest.to_json())
 
     def has(self, name: str) -> bool:
         return (self.ready_dir / (name + ".json")).exists()
@@ -130,15 +131,8 @@ class ChunkSpool:
         return self.size_bytes() / self.limit_bytes if self.limit_bytes > 0 else 0.0
 
 
-def sha256_hex(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(8 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write, fsync, rename: `path` has the old text or the new, never a part."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as handle:
         handle.write(text)
@@ -147,8 +141,9 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder by its path (a folder: so a rename in it is durable)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
