@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from live_midas import wait_for  # noqa: E402
 from midas_bundle import bundle_path, unpacked_midas  # noqa: E402
 from midas_experiment import MidasExperiment  # noqa: E402
 
@@ -72,7 +73,7 @@ def main() -> int:
         crew = experiment.crew
         experiment.jsonrpc("cm_shutdown", {"name": "Logger", "unique": True})  # no disk writes
         frontend = experiment.spawn([*command, "frontend", "camera", "-i", "0"], "camera")
-        wait(lambda: CAMERA in experiment.client_pids(), "the camera frontend")
+        wait_for(lambda: CAMERA in experiment.client_pids(), 120, "the camera frontend")
 
         # 1. the frontend alone into the real buffer
         crew.start_run()
@@ -84,7 +85,7 @@ def main() -> int:
 
         # 2. frontend -> SYSTEM -> online analyzer
         analyzer = experiment.spawn([*command, "analyzer", "online"], "analyzer")
-        wait(lambda: ANALYZER in experiment.client_pids(), "the analyzer")
+        wait_for(lambda: ANALYZER in experiment.client_pids(), 120, "the analyzer")
         take_run(crew, pedestal=True, seconds=3.0)
         started = time.perf_counter()
         run = take_run(crew, pedestal=False, seconds=args.seconds)
@@ -117,8 +118,8 @@ def take_run(crew, pedestal: bool, seconds: float) -> int:
     run = int(crew.odb_get("/Runinfo/Run number"))
     crew.wait(seconds)
     crew.stop_run()
-    wait(lambda: (crew.odb_get_or("/Analyzer/Reco/Last run") or {}).get("Run") == run,
-         f"the analyzer to finish run {run}", timeout=600)
+    wait_for(lambda: (crew.odb_get_or("/Analyzer/Reco/Last run") or {}).get("Run") == run,
+             600, f"the analyzer to finish run {run}")
     return run
 
 
@@ -152,15 +153,6 @@ def reference_rate(directory: Path, camera: dict, reco: dict, events: int) -> tu
 def shape_bytes(shape: str) -> int:
     rows, cols = (int(n) for n in shape.split("x"))
     return rows * cols * 2
-
-
-def wait(condition, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from live_midas import wait_for  # noqa: E402
 from midas_bundle import bundle_path, unpacked_midas  # noqa: E402
 from midas_experiment import MidasExperiment  # noqa: E402
 from servers import MotoS3Server  # noqa: E402
@@ -78,7 +79,7 @@ def main() -> int:
             crew = experiment.crew
             experiment.jsonrpc("cm_shutdown", {"name": "Logger", "unique": True})
             frontend = experiment.spawn([*command, "frontend", "camera", "-i", "0"], "camera")
-            wait(lambda: CAMERA in experiment.client_pids(), "the camera frontend")
+            wait_for(lambda: CAMERA in experiment.client_pids(), 120, "the camera frontend")
 
             # 1. the frontend alone
             alone_started = time.perf_counter()
@@ -96,7 +97,7 @@ def main() -> int:
                 "Chunk max MB": 256.0, "Chunk max s": 5.0, "Statistics interval s": 0.5},
                 remove_unspecified_keys=False)
             uploader = experiment.spawn([*command, "analyzer", "uploader"], "uploader")
-            wait(lambda: UPLOADER in experiment.client_pids(), "the uploader")
+            wait_for(lambda: UPLOADER in experiment.client_pids(), 120, "the uploader")
             started = time.perf_counter()
             crew.start_run()
             crew.wait(args.seconds)
@@ -104,8 +105,8 @@ def main() -> int:
             run_s = time.perf_counter() - started
             taken = float(crew.odb_get(f"{STATS}/Bytes"))
             events = float(crew.odb_get(f"{STATS}/Events"))
-            wait(lambda: crew.odb_get(f"{STATS}/Backlog chunks") == 0
-                 and crew.odb_get(f"{STATS}/Chunks uploaded") >= 1, "the spool to drain", 600)
+            wait_for(lambda: crew.odb_get(f"{STATS}/Backlog chunks") == 0
+                     and crew.odb_get(f"{STATS}/Chunks uploaded") >= 1, 600, "the spool to drain")
             total_s = time.perf_counter() - started
             chunks = int(crew.odb_get(f"{STATS}/Chunks uploaded"))
             event_mb = taken / events / 1e6 if events else 0.0
@@ -128,15 +129,6 @@ def main() -> int:
     print(f"end to end to S3 (run start -> spool empty): {end_mb_s:.0f} MB/s = "
           f"{end_mb_s / DETECTOR_MB_S:.1f}x the detector's {DETECTOR_MB_S} MB/s (goal >= 10x)")
     return 0
-
-
-def wait(condition, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,18 @@ def client_program_parser(prog: str, client_name: str,
     return parser
 
 
+def communicate_until_stopped(client: Any, poll: Callable[[], int],
+                              close: Callable[[], None], yield_ms: int = 10) -> None:
+    """Alternate `poll()` and `client.communicate()` until the status page stops the program
+    (communicate() raises SystemExit), then `close()`, also after an error.  A poll that did
+    some work (non-zero) is followed by a communicate() that does not wait."""
+    try:
+        while True:
+            client.communicate(yield_ms if poll() == 0 else 0)
+    finally:
+        close()
+
+
 def run_client_program(args: argparse.Namespace, run: Callable[[Any], None]) -> int:
     """Connect as `args.name` (daemonized by MIDAS itself with -D/-O), `run(client)` until
     the status page stops it, then disconnect; exit status 0."""

@@ -90,6 +90,7 @@ from cygno_mw.analyzers.online.statistics import (
 )
 from cygno_mw.analyzers.parameters import ODB_PARAMETERS, SECTIONS, AnalyzerParameters
 from cygno_mw.errors import ConfigError
+from cygno_mw.midas_client import communicate_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -606,12 +607,8 @@ class OnlineAnalyzer:
 
     # -- main loop -------------------------------------------------------------------------
     def run_forever(self, yield_ms: int = 10) -> None:
-        """communicate() and poll until the status page stops the program."""
-        try:
-            while True:
-                self.client.communicate(yield_ms if self.poll() == 0 else 0)
-        finally:
-            self.close()
+        """communicate() and poll until the status page stops the program, then close."""
+        communicate_until_stopped(self.client, self.poll, self.close, yield_ms)
 
     def close(self) -> None:
         """Flush everything queued (an open run is ended as it stands) and let go of MIDAS."""

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cygno_mw.midas_client import communicate_until_stopped
+
 from .chunker import Chunker
 from .runfiles import RunFileShipper
 from .shipper import Shipper
@@ -475,11 +477,8 @@ class Uploader:
 
     # -- main loop -------------------------------------------------------------------------
     def run_forever(self, yield_ms: int = 10) -> None:
-        try:
-            while True:
-                self.client.communicate(yield_ms if self.poll() == 0 else 0)
-        finally:
-            self.close()
+        """communicate() and poll until the status page stops the program, then close."""
+        communicate_until_stopped(self.client, self.poll, self.close, yield_ms)
 
     def close(self) -> None:
         """Close the open chunk (the run goes on in a new one at the next start) and give
