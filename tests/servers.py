@@ -464,6 +464,20 @@ def s3_server() -> Iterator[MotoS3Server]:
     server.close()
 
 
+AWS_TEST_SECRET = "cygno-test-secret"
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test credentials for moto in the environment, and none of the machine's own
+    (profile, session token, endpoint) to leak in."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cygno-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_TEST_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def influx_server() -> Iterator[VictoriaMetricsServer]:
     """victoria-metrics answering the InfluxDB v2 write API for the session."""

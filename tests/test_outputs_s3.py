@@ -8,6 +8,7 @@ import logging
 import os
 
 import pytest
+from servers import AWS_TEST_SECRET
 
 from cygno_mw.analyzers.outputs import s3_store
 from cygno_mw.analyzers.outputs.database import RetryPolicy
@@ -15,16 +16,7 @@ from cygno_mw.analyzers.outputs.errors import ChecksumMismatchError, S3Error, S3
 from cygno_mw.analyzers.outputs.s3_store import S3Store, run_key
 
 MIB = 1024 * 1024
-SECRET = "very-secret-key-0123"
-
-
-@pytest.fixture
-def aws_env(monkeypatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cygno-test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+SECRET = AWS_TEST_SECRET  # what the aws_env fixture puts in the environment
 
 
 @pytest.fixture

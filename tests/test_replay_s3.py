@@ -18,12 +18,9 @@ pytestmark = pytest.mark.s3
 
 
 @pytest.fixture
-def s3(s3_server, monkeypatch: pytest.MonkeyPatch):
+def s3(s3_server, aws_env):
     import boto3
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     client = boto3.client("s3", endpoint_url=s3_server.endpoint_url, region_name="us-east-1")
     for bucket in ("cygno-raw", "cygno-results"):
         client.create_bucket(Bucket=bucket)

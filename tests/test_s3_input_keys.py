@@ -30,12 +30,9 @@ def test_bucket_names_are_checked(url: str) -> None:
 
 
 @pytest.mark.s3
-def test_hostile_keys_are_fetched_into_the_cache(s3_server, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_keys_are_fetched_into_the_cache(s3_server, aws_env, tmp_path: Path) -> None:
     import boto3
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     client = boto3.client("s3", endpoint_url=s3_server.endpoint_url, region_name="us-east-1")
     client.create_bucket(Bucket="raw")
     outside = tmp_path / "outside.mid"

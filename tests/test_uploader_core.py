@@ -87,15 +87,6 @@ def test_a_crash_mid_chunk_loses_no_written_event(tmp_path) -> None:
 
 
 @pytest.fixture
-def aws_env(monkeypatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cygno-test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "cygno-test-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
 def store(s3_server, aws_env) -> S3Store:
     s3_server.start()
     made = S3Store("cygno-chunks", prefix="lime", endpoint_url=s3_server.endpoint_url,
