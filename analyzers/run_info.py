@@ -57,6 +57,21 @@ def end_of_run_fields(eor_odb: Mapping[str, Any] | None) -> dict[str, Any]:
     return {} if stop is None else {"stop_time": stop}
 
 
+def daq_event_count(eor_odb: Mapping[str, Any] | None) -> int | None:
+    """The run's event count as the DAQ knows it: the events its camera frontends sent
+    (`/Equipment/Camera<n>/Statistics/Events sent` of the end-of-run ODB; the largest, one
+    event per trigger each), else None (no such statistics: a file's events are its count)."""
+    equipment = odb_get(eor_odb or {}, "/Equipment", {})
+    counts = []
+    for name in equipment if isinstance(equipment, Mapping) else ():
+        if not (name.startswith("Camera") and name[6:].isdigit()):
+            continue
+        sent = _number(odb_get(equipment, f"/{name}/Statistics/Events sent", None))
+        if sent is not None and sent >= 0:
+            counts.append(int(sent))
+    return max(counts) if counts else None
+
+
 def run_exposure(odb: Mapping[str, Any]) -> float | None:
     """The run's exposure in seconds: `/Configurations/Exposure` when set (> 0, as in LIME's
     ODB), else the `Settings/Exposure` of the camera equipment (the lowest camera index)."""

@@ -49,6 +49,7 @@ from cygno_mw.analyzers.pedestal_store import PedestalChoice
 from cygno_mw.analyzers.reco_engine import ImageJob
 from cygno_mw.analyzers.run_info import (
     begin_of_run_fields,
+    daq_event_count,
     end_of_run_fields,
     is_pedestal_run,
     utc_time,
@@ -300,13 +301,22 @@ class RunProcessor:
             summary.partial = problem is not None
             summary.problem = problem
             summary.reco_status = "partial" if summary.partial else "done"
+            # the run's event count as the DAQ knows it (frontends' statistics in the
+            # end-of-run ODB), else the events the input held; fewer seen: a sampled run
+            taken = daq_event_count(eor_odb)
+            seen = summary.triggers
+            if taken is None or summary.pedestal_run:
+                taken = seen
             record = {
                 **end_of_run_fields(eor_odb),
-                "number_of_events": summary.triggers,
+                "number_of_events": taken,
+                "skipped_events": max(0, taken - seen),
+                "sampled": taken > seen,
                 "reco_status": summary.reco_status,
                 "partial": summary.partial,
                 "reco_events": summary.images if summary.pedestal_run else summary.reconstructed,
                 "reco_backend": summary.backend,
+                "problem": summary.problem,
                 **dict(extra_fields or {}),
             }
             if "stop_time" not in record and self._last_time:
@@ -356,9 +366,14 @@ class RunProcessor:
         self.engine.discard()
         self.summary.reco_status = "failed"
         self.summary.wall_s = time.perf_counter() - self._started
+        interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
+        reason = "interrupted (Ctrl-C or a stop signal)" if interrupted else \
+            (f"{type(error).__name__}: {error}" if not isinstance(error, CygnoError)
+             else str(error))
         self.sinks.abort_run(run, {"reco_status": "failed",
                                    "reco_events": self.summary.reconstructed,
-                                   "number_of_events": self.summary.triggers})
+                                   "number_of_events": self.summary.triggers},
+                             reason=reason, status="interrupted" if interrupted else "failed")
         self.run = None
         log.debug("run %d aborted: %s", run, error)
 

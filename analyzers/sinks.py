@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,9 @@ from cygno_mw.analyzers.slow_control import SlowControlReading
 from cygno_mw.gpu.pedestals import PedestalMaps
 
 log = logging.getLogger(__name__)
+# Run-row columns that report processing: set from the run's best finished pass (see
+# analyzers/outputs/run_record.py), never by an attempt that did not finish.
+RECO_FIELDS = ("reco_status", "reco_events", "reco_backend", "partial")
 INFLUX_RUN_FLUSH_S = 10.0  # a replayed run waits this long for its InfluxDB points
 
 
@@ -99,7 +104,7 @@ class ResultSinks:
         self._counts_added: int | None = None  # the run whose counts this process added
         self.pass_row: dict[str, Any] | None = None  # the registered pass (use_pass)
         self._registered: tuple[str, str] | None = None  # (name, parameters hash)
-        self._failed_runs = 0
+        self._attempt: str | None = None  # this process's attempts row of the open run
 
     @property
     def shares_run(self) -> bool:
@@ -128,7 +133,7 @@ class ResultSinks:
             return name
         if self._registered is not None and self._registered[0] != name:
             self.finish_pass()  # this process leaves its previous pass (online: a new name)
-            self._registered, self._failed_runs = None, 0
+            self._registered = None
         previous = self.sql.pass_name
         self.sql.set_pass(name)
         try:
@@ -140,10 +145,35 @@ class ResultSinks:
         return name
 
     def finish_pass(self) -> None:
-        """Mark the pass finished (failed if a run failed), when this process is done."""
+        """Mark the pass finished (failed if a run of it has no finished result), when this
+        process is done."""
         if self._registered is not None:
-            self.sql.finish_pass("failed" if self._failed_runs else "finished")
+            self.sql.finish_pass()
             self.sql.flush()
+
+    @property
+    def settles_run_row(self) -> bool:
+        """The Run row's status is this process's to settle (it alone writes the row)."""
+        return self.writes_run_row and not self.shares_run
+
+    def _record_attempt(self, run: int, status: str, reason: str | None = None,
+                        *, start: bool = False) -> None:
+        if not self.writes_run_row:
+            return
+        from cygno_mw.analyzers.provenance import source_revision
+
+        now = _utc_now()
+        if start or self._attempt is None:
+            self._attempt = uuid.uuid4().hex
+            fields: dict[str, Any] = {"started_at": now, "host": socket.gethostname(),
+                                      "pid": os.getpid(), "revision": source_revision()}
+        else:
+            fields = {}
+        if status != "running":
+            fields["finished_at"] = now
+        self.sql.record_attempt(self._attempt, run, status=status,
+                                reason=None if reason is None else str(reason)[:4000],
+                                **fields)
 
     def _pass_run(self, run: int, **fields: Any) -> None:
         from cygno_mw.analyzers.provenance import source_revision
@@ -160,12 +190,30 @@ class ResultSinks:
                                        pass_name=self.pass_name)
         self._influx_before = None if self.influx is None else self.influx.stats()
         self._run_start = record.get("start_time")  # time of the run's pedestal points
+        self._counts_added = None
+        if self.whole_runs and self.settles_run_row:
+            # the earlier results stay until this attempt commits its own: the Run row keeps
+            # reporting them, the attempt is recorded at once (a killed replay leaves a trace)
+            daq = {k: v for k, v in record.items() if k not in RECO_FIELDS}
+            self.sql.write_runs([{**daq, "run": int(run)}])
+            self._record_attempt(run, "running", start=True)
+            from cygno_mw.analyzers.provenance import source_revision
+
+            self.sql.keep_finished_pass_run(
+                run, status="running", backend=record.get("reco_backend"),
+                started_at=_utc_now(), finished_at=None, host=socket.gethostname(),
+                revision=source_revision())
+            self.sql.settle_run(run, "running", 0)
+            self.sql.flush()
+            self.sql.begin_run(run, mark_running=False)
+            self._start_reco_file(run, reconstruct)
+            return
         if self.cameras is None:
             self.sql.begin_run(run)
         for camera in self.cameras or ():
             self.sql.begin_run(run, camera)
-        self._counts_added = None
         if self.writes_run_row:
+            self._record_attempt(run, "running", start=True)
             if self.shares_run:  # the others add to these counters: reset them, right now
                 from cygno_mw.analyzers.outputs.sql_writer import RUN_COUNTS
 
@@ -178,6 +226,9 @@ class ResultSinks:
                            started_at=_utc_now(), finished_at=None, pedestals=None)
             if self.shares_run:
                 self.sql.flush()
+        self._start_reco_file(run, reconstruct)
+
+    def _start_reco_file(self, run: int, reconstruct: bool) -> None:
         fmt = self.output.reco_file_format
         if reconstruct and fmt != "none":
             path = self.output_dir / "reco" / self._reco_file_name(run, fmt)
@@ -267,11 +318,20 @@ class ResultSinks:
             lost = self._influx_account(written)
             if lost:
                 record = {**record, "reco_status": "partial", "partial": True}
-        self._complete_run_row(run, record)
+        status = record.get("reco_status", "done")
+        if self.settles_run_row:
+            self._complete_run_row(run, {k: v for k, v in record.items()
+                                         if k not in RECO_FIELDS})
+        else:
+            self._complete_run_row(run, record)
         if self.writes_run_row:
-            self._pass_run(run, status=record.get("reco_status", "done"),
-                           backend=record.get("reco_backend"), finished_at=_utc_now(),
+            self._pass_run(run, status=status, backend=record.get("reco_backend"),
+                           finished_at=_utc_now(), reco_events=record.get("reco_events"),
+                           skipped_events=record.get("skipped_events"),
                            pedestals=json.dumps(used, sort_keys=True) if used else None)
+            self._record_attempt(run, status, written.problem or record.get("problem"))
+        if self.settles_run_row:
+            self.sql.settle_run(run, status, record.get("reco_events"))
         self.sql.flush()
         if self.influx is not None and not self.whole_runs:
             self.influx.flush(timeout=10.0)
@@ -298,19 +358,34 @@ class ResultSinks:
                                f"{sent + lost} points not written ({why})")
         return lost
 
-    def abort_run(self, run: int, record: Mapping[str, Any]) -> None:
-        """After an error: drop the unfinished reco file, still record how the run ended."""
+    def abort_run(self, run: int, record: Mapping[str, Any], *, reason: str | None = None,
+                  status: str = "failed") -> None:
+        """After an error: drop the unfinished reco file, record the attempt (`status`
+        failed or interrupted, `reason`) and how the run stands.  In a replay (whole runs)
+        nothing of the attempt is committed: the earlier results, their `pass_runs` row
+        and the Run row's status stay as they were (see analyzers/outputs/run_record.py)."""
         if self._reco_file is not None:
             self._reco_file.abort()
             self._reco_file = None
         self.fe55.end_run(run)  # an unfinished window: no estimate
-        self._failed_runs += 1
         if self.whole_runs:
             self.sql.discard_run(run)  # the previous pass's rows stay
         try:
-            self._complete_run_row(run, record)
+            if self.whole_runs and self.settles_run_row:
+                # only what the DAQ says (stop time) goes to the Run row; no count of events
+                # this attempt happened to see
+                daq = {k: v for k, v in record.items()
+                       if k not in RECO_FIELDS and k != "number_of_events"}
+                self._complete_run_row(run, daq)
+                self.sql.keep_finished_pass_run(run, status="failed", finished_at=_utc_now())
+            else:
+                self._complete_run_row(run, record)
+                if self.writes_run_row:
+                    self._pass_run(run, status="failed", finished_at=_utc_now())
             if self.writes_run_row:
-                self._pass_run(run, status="failed", finished_at=_utc_now())
+                self._record_attempt(run, status, reason)
+            if self.whole_runs and self.settles_run_row:
+                self.sql.settle_run(run, "failed", 0)
             self.sql.flush()
         except Exception as exc:  # the first error is the one to report
             log.error("run %d: could not record the failure in the database: %s", run, exc)
@@ -318,7 +393,7 @@ class ResultSinks:
     def _complete_run_row(self, run: int, record: Mapping[str, Any]) -> None:
         """The writer sets the Run row's columns; with shared runs, the counters are added
         (once per run and process) instead of set."""
-        fields = {k: v for k, v in record.items() if k != "run"}
+        fields = {k: v for k, v in record.items() if k not in ("run", "problem")}
         if self.shares_run:
             from cygno_mw.analyzers.outputs.sql_writer import RUN_COUNTS
 

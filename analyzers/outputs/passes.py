@@ -7,9 +7,10 @@ says what made it (version, parameters, vignetting map, who, where, when, status
 the same parameters replaces that pass's rows of the run; the same name with different
 parameters is refused (`PassConflictError`); another name coexists with the others.
 
-Default pass of a run (`default_passes`): its newest finished pass (`pass_runs.status` done
-or partial, latest `finished_at`); a run no pass has finished yet reads its most recently
-started pass (one still running, or one that was killed).
+Default pass of a run (`default_passes`): its best finished pass (`pass_runs.status` done
+before partial, then the latest `finished_at`), the same pass the Run row's `reco_status`
+reports (`reco_pass`); a run no pass has finished yet reads its most recently started pass
+(one still running, or one that was killed).
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def register(conn: Connection, record: Mapping[str, Any]) -> dict[str, Any]:
     """Start (or resume) the pass `record["pass_name"]`, in the caller's transaction.
 
     A new name is inserted as `unfinished`. An existing one must have the same
-    `parameters_hash`, else `PassConflictError` says which parameters differ; it is then
-    marked `unfinished` again with this process as its latest starter. Returns the row."""
+    `parameters_hash`, else `PassConflictError` says which parameters differ; this process
+    becomes its latest starter, and its status stays as it was (an attempt that fails or
+    is killed never degrades it). Returns the row."""
     table = schema.passes
     name = check_pass_name(str(record["pass_name"]))
     now = utc_now()
@@ -68,7 +70,8 @@ def register(conn: Connection, record: Mapping[str, Any]) -> dict[str, Any]:
         return fresh
     if row.get("parameters_hash") != record.get("parameters_hash"):
         raise PassConflictError(conflict_message(name, row, record))
-    changes = {"status": "unfinished", "finished_at": None, "updated_at": now,
+    # a finished pass stays finished until a run of it fails (finish_pass says which)
+    changes = {"updated_at": now,
                **{k: record[k] for k in ("started_by", "host", "revision", "version")
                   if record.get(k) is not None}}
     conn.execute(sa.update(table).where(table.c.pass_name == name).values(changes))
@@ -139,13 +142,32 @@ def default_passes(conn: Connection, runs: Iterable[int] | None) -> dict[int, st
             return {}
         statement = statement.where(table.c.run.in_(numbers))
     best: dict[int, tuple[Any, ...]] = {}
-    floor = dt.datetime.min
     for run, name, status, started, finished in conn.execute(statement):
-        finished_ok = status in FINISHED_RUN_STATUSES
-        rank = (finished_ok, (finished if finished_ok else started) or floor, name)
+        rank = _rank(name, status, started, finished)
         if run not in best or rank > best[run][0]:
             best[run] = (rank, name)
     return {run: entry[1] for run, entry in best.items()}
+
+
+def _rank(name: str, status: str | None, started: Any, finished: Any) -> tuple[Any, ...]:
+    """Finished before unfinished, done before partial, then the newest."""
+    finished_ok = status in FINISHED_RUN_STATUSES
+    floor = dt.datetime.min
+    return (finished_ok, status == "done", (finished if finished_ok else started) or floor,
+            name)
+
+
+def best_finished(conn: Connection, run: int) -> dict[str, Any] | None:
+    """The `pass_runs` row of the run's best finished pass (done before partial, then the
+    newest), or None when no pass has finished it."""
+    table = schema.pass_runs
+    rows = conn.execute(sa.select(table).where(
+        table.c.run == sa.bindparam("the_run", int(run)),
+        table.c.status.in_(FINISHED_RUN_STATUSES))).mappings().all()
+    if not rows:
+        return None
+    return dict(max(rows, key=lambda r: _rank(r["pass_name"], r["status"], r["started_at"],
+                                              r["finished_at"])))
 
 
 def pass_condition(table: sa.Table, chosen: Mapping[int, str]) -> Any:

@@ -16,6 +16,7 @@ Tables and their keys:
 - `pmt`          one row per PMT waveform and peak    PK (pass_name, run, event, board,
                                     pmt_wf_trigger, pmt_wf_channel, pmt_peak_Number)
 - `chunks`       one row per uploaded chunk file      PK (run, sequence)
+- `attempts`     one row per attempt at a run in a pass  PK (attempt)
 `camera` is the camera's index (n of its CAMn bank); 0 for LIME's single camera.
 Every `reco` and `macro` row belongs to one processing pass (`pass_name`, see `passes`).
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = "0006"
+SCHEMA_VERSION = "0007_attempts"
 
 metadata = sa.MetaData()
 
@@ -109,6 +110,10 @@ runs = sa.Table(
     sa.Column("reco_events", sa.Integer, comment="events reconstructed so far"),
     sa.Column("reco_backend", sa.String(16)),
     sa.Column("updated_at", Timestamp),
+    # -- the record (0007): which pass the status reports, and the run's coverage ------------
+    sa.Column("reco_pass", sa.String(64), comment="the pass reco_status/reco_events report"),
+    sa.Column("skipped_events", sa.Integer, comment="events taken but not analyzed (sampled)"),
+    sa.Column("sampled", sa.Boolean, comment="the analysis saw only part of the events"),
     sa.Index("ix_runs_start_time", "start_time"),
 )
 
@@ -209,7 +214,29 @@ pass_runs = sa.Table(
     sa.Column("host", sa.String(255)),
     sa.Column("started_at", Timestamp),
     sa.Column("finished_at", Timestamp),
+    sa.Column("reco_events", sa.Integer, comment="images reconstructed in this pass"),
+    sa.Column("skipped_events", sa.Integer,
+              comment="events of the run this pass did not analyze"),
     sa.Index("ix_pass_runs_run", "run"),
+)
+
+# -- attempts (0007): every try at a run in a pass, however it ended ------------------------
+ATTEMPT_STATUSES = ("running", "done", "partial", "failed", "interrupted")
+
+attempts = sa.Table(
+    "attempts", metadata,
+    sa.Column("attempt", sa.String(32), primary_key=True),
+    sa.Column("pass_name", sa.String(64), nullable=False),
+    sa.Column("run", sa.Integer, nullable=False, autoincrement=False),
+    sa.Column("status", sa.String(16),
+              comment="running | done | partial | failed | interrupted"),
+    sa.Column("reason", sa.Text, comment="why it failed, was interrupted or is partial"),
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer, autoincrement=False),
+    sa.Column("revision", sa.String(128)),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Index("ix_attempts_run", "run"),
 )
 
 # PMT results (0005): the experiment's pmt_* variables under its names, in its units.
@@ -270,7 +297,8 @@ chunks = sa.Table(
 )
 
 TABLES: dict[str, sa.Table] = {t.name: t for t in (runs, slow_control, reco, macro, pedestals,
-                                                   passes, pass_runs, pmt, chunks)}
+                                                   passes, pass_runs, pmt, chunks,
+                                                   attempts)}
 
 RECO_COLUMNS: tuple[str, ...] = tuple(c.name for c in reco.columns)
 MACRO_COLUMNS: tuple[str, ...] = tuple(c.name for c in macro.columns)

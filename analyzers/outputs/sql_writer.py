@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from . import credentials, database, migrate, passes, schema, sql_ops
+from . import credentials, database, migrate, passes, run_record, schema, sql_ops
 from .batch import Batch, Columns, to_utc_naive
 from .database import RetryPolicy
 from .errors import DatabaseAuthError, DatabaseUnavailableError, OutputError
@@ -151,11 +151,28 @@ class SqlSink:
         self._queue_records("pass_runs", [{"pass_name": self.pass_name, "run": int(run),
                                            **fields}])
 
-    def finish_pass(self, status: str = "finished") -> None:
-        """Mark this writer's pass finished (or failed), with the time, at the next flush."""
-        now = to_utc_naive(_now())
-        self._queue_records("passes", [{"pass_name": self.pass_name, "status": status,
-                                        "finished_at": now, "updated_at": now}])
+    def finish_pass(self) -> None:
+        """Mark this writer's pass finished, or failed when one of its runs has no finished
+        result (decided in SQL, at the next flush: see run_record.finish_pass)."""
+        self._queue_records(run_record.FINISH_PASS, [{
+            "pass_name": self.pass_name, "finished_at": to_utc_naive(_now())}])
+
+    def record_attempt(self, attempt: str, run: int, **fields: Any) -> None:
+        """Upsert this pass's `attempts` row `attempt` of `run` (status, reason, times)."""
+        self._queue_records("attempts", [{"attempt": attempt, "pass_name": self.pass_name,
+                                          "run": int(run), **fields}])
+
+    def keep_finished_pass_run(self, run: int, **fields: Any) -> None:
+        """Set this pass's `pass_runs` row of `run`, unless it is finished (done/partial)."""
+        self._queue_records(run_record.KEEP_FINISHED_PASS_RUN, [{
+            "pass_name": self.pass_name, "run": int(run), **fields}])
+
+    def settle_run(self, run: int, fallback_status: str,
+                   fallback_events: int | None = None) -> None:
+        """The Run row reports the run's best finished pass, else `fallback_status`."""
+        self._queue_records(run_record.SETTLE_RUN, [{
+            "run": int(run), "fallback_status": fallback_status,
+            "fallback_events": fallback_events, "updated_at": to_utc_naive(_now())}])
 
     # -- buffering ----------------------------------------------------------------------------
     def write_event(self, run: int, event: int, camera: int, result: Any, *,
@@ -207,14 +224,16 @@ class SqlSink:
                    for row in rows]
         self._queue_records("pmt", records)
 
-    def begin_run(self, run: int, camera: int | None = None) -> None:
+    def begin_run(self, run: int, camera: int | None = None, *,
+                  mark_running: bool = True) -> None:
         """Re-processing: the run's existing reco/macro rows of this pass (this camera, or
-        all) are deleted in the same transaction as the next batch, and the pass's
-        `pass_runs` row of the run says `running` again."""
+        all) are deleted in the same transaction as the next batch, and (`mark_running`)
+        the pass's `pass_runs` row of the run says `running` again."""
         with self._lock:
             self._replace.append((int(run), None if camera is None else int(camera)))
-        self.update_pass_run(run, status="running", started_at=to_utc_naive(_now()),
-                             finished_at=None)
+        if mark_running:
+            self.update_pass_run(run, status="running", started_at=to_utc_naive(_now()),
+                                 finished_at=None)
 
     def write_slow_control(self, samples: Iterable[Mapping[str, Any]]) -> None:
         """Queue slow-control samples: mappings with time, equipment, variable, value and
@@ -242,12 +261,19 @@ class SqlSink:
             self.rows_written += len(rows)
 
     def discard_run(self, run: int) -> None:
-        """Forget the buffered images of `run` and its pending replacement: after a failed
-        pass the rows of the previous pass stay as they were."""
+        """Forget the buffered images (and PMT rows) of `run` and its pending replacement:
+        after a failed pass the rows of the previous pass stay as they were."""
         with self._lock:
             for key in [k for k in self._events if k[0] == int(run)]:
                 self._pending_clusters -= self._events.pop(key).clusters.shape[1]
             self._replace = [(r, c) for r, c in self._replace if r != int(run)]
+            kept = []
+            for name, records in self._records:
+                if name == "pmt":
+                    records = [r for r in records if int(r["run"]) != int(run)]
+                if records:
+                    kept.append((name, records))
+            self._records = kept
 
     def write_runs(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Queue rows of `runs` (column names as in the schema); existing runs are updated in
@@ -357,7 +383,12 @@ class SqlSink:
             if camera is None or camera == 0:  # PMT rows go with camera 0's process
                 sql_ops.delete_run(conn, schema.pmt, run, None, pass_name)
         for name, records in batch.records:
-            sql_ops.upsert(conn, schema.TABLES[name], records)
+            operation = run_record.OPERATIONS.get(name)
+            if operation is None:
+                sql_ops.upsert(conn, schema.TABLES[name], records)
+                continue
+            for record in records:
+                operation(conn, record)
         for run, counts in batch.add_counts:
             _add_run_counts(conn, run, counts)
         macro = batch.events.get("macro")

@@ -174,6 +174,10 @@ class ReplaySession:
             params = self.parameters(midas.bor_odb, str(path))
             sinks = self.sinks_for(params.output)
             pedestal_run = is_pedestal_run(midas.bor_odb)
+            if not pedestal_run and self.options.pedestal_file is not None:
+                # a --pedestal that is missing or refused is refused before anything is
+                # written (no pass, no attempt, no Run row)
+                self._maps_from_pedestal_file(params, sinks)
             preload = [] if pedestal_run else self._known_maps(params, sinks, run)
             engine = self.engine_for(params, preload)
             sinks.use_pass(self.options.pass_name, params, engine.backend)
@@ -187,15 +191,16 @@ class ReplaySession:
             try:
                 for event in source:
                     processor.process(event)
-            except BaseException as exc:  # process() has aborted the run itself already
-                processor.abort(exc)
+                file_fields = _file_fields(facts)
+                eor_odb = midas.eor_odb  # a broken end-of-run dump fails the run here
+                summary = processor.end_run(eor_odb, problem=source.problem,
+                                            extra_fields=file_fields)
+            except BaseException as exc:  # nothing of this attempt is committed
+                processor.abort(exc)  # (a no-op when process/end_run aborted already)
                 raise
             finally:
                 if progress is not None:
                     progress.close()
-            file_fields = _file_fields(facts)
-            summary = processor.end_run(midas.eor_odb, problem=source.problem,
-                                        extra_fields=file_fields)
         if pedestal_run:
             self._resolved.clear()  # the pedestals table has changed
         return summary
