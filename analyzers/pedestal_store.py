@@ -84,9 +84,12 @@ class PedestalStore:
         """Write the map (and upload it); returns the `pedestals` row minus run/camera."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.map_path(run, camera)
-        partial = path.with_name(path.stem + ".part")
-        written = maps.save(partial)
-        os.replace(written, path)
+        partial = path.with_name(path.stem + ".part.npz")
+        try:
+            os.replace(maps.save(partial), path)
+        except BaseException:  # a full disk: no half map left to fill it (or be read)
+            partial.unlink(missing_ok=True)
+            raise
         sha = self._checked_sha256(path)
         location = str(path.resolve())
         if self.s3 is not None:

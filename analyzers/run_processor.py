@@ -305,8 +305,8 @@ class RunProcessor:
             # end-of-run ODB), else the events the input held; fewer seen: a sampled run
             taken = daq_event_count(eor_odb)
             seen = summary.triggers
-            if taken is None or summary.pedestal_run:
-                taken = seen
+            if taken is None or taken < seen or summary.pedestal_run:
+                taken = seen  # (statistics below what arrived are not the run's count)
             record = {
                 **end_of_run_fields(eor_odb),
                 "number_of_events": taken,

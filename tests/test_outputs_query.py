@@ -36,14 +36,14 @@ def filled(sql_url: str) -> str:
 
 def test_reco_filter(filled: str) -> None:
     db = Database(filled)
-    frame = db.reco(run=100, where="sc_integral > 1000 and sc_length < 50")
+    frame = db.reco(100, where="sc_integral > 1000 and sc_length < 50")
     assert sorted(set(frame["sc_integral"])) == [1500.0, 3500.0]
     assert len(frame) == 10
     both = db.reco(runs=[100, 101], where="(sc_length between 15 and 45) and not event = 0")
     assert len(both) == 2 * 4 * 2
-    assert len(db.reco(run=100, where="sc_integral in (500, 2500)")) == 10
-    assert len(db.reco(run=100, where="sc_length >= sc_integral")) == 0  # column vs column
-    assert list(db.reco(run=100, columns=["event", "sc_integral"], limit=3).columns) == [
+    assert len(db.reco(100, where="sc_integral in (500, 2500)")) == 10
+    assert len(db.reco(100, where="sc_length >= sc_integral")) == 0  # column vs column
+    assert list(db.reco(100, columns=["event", "sc_integral"], limit=3).columns) == [
         "event", "sc_integral"]
 
 
@@ -80,7 +80,7 @@ INJECTIONS = [
 def test_filters_cannot_inject_sql(filled: str, where: str) -> None:
     db = Database(filled)
     with pytest.raises(FilterError):
-        db.reco(run=100, where=where)
+        db.reco(100, where=where)
     assert count(filled, "reco") == 40  # nothing dropped, nothing changed
 
 

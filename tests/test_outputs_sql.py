@@ -52,7 +52,7 @@ def test_event_round_trip(sql_url: str) -> None:
                              backend="numpy", pedestal_mean=99.5, noise_mean=2.25)
 
     db = Database(sql_url)
-    reco = db.reco(run=11021)
+    reco = db.reco(11021)
     assert len(reco) == 8
     assert reco[["event", "cluster"]].values.tolist() == [
         [0, 0], [0, 1], [0, 2], [2, 0], [2, 1], [2, 2], [2, 3], [2, 4]]
@@ -86,7 +86,7 @@ def test_sqlite_multirow_statements_split_exactly(tmp_path, monkeypatch) -> None
         for event, result in enumerate(results):
             sink.write_event(5, event, 0, result)
     db = Database(url)
-    reco = db.reco(run=5)
+    reco = db.reco(5)
     db.close()
     for name in ("sc_integral", "sc_nhits", "sc_size"):
         expected = np.concatenate([results[0]["clusters"][name], results[2]["clusters"][name]])

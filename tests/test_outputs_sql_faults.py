@@ -68,7 +68,7 @@ def test_server_killed_mid_batch_is_retried_once(mariadb_server, mariadb_url) ->
     assert fired, "the fault was not injected"
     assert count(mariadb_url, "reco", "WHERE run = 42") == 1000
     assert count(mariadb_url, "macro", "WHERE run = 42") == 50
-    stored = Database(mariadb_url).reco(run=42, event=7)
+    stored = Database(mariadb_url).reco(42, event=7)
     assert stored["sc_length"].tolist() == results[7]["clusters"]["sc_length"].tolist()
 
 
@@ -170,7 +170,7 @@ def test_spool_keeps_batches_while_down_and_replays_in_order(mariadb_server, mar
     assert sink.stats()["spooled_batches"] == 0
     assert sink.stats()["replayed_batches"] == 2
     sink.close()
-    reco = Database(mariadb_url).reco(run=9)
+    reco = Database(mariadb_url).reco(9)
     assert reco.groupby("event").size().to_dict() == {0: 2, 1: 3, 2: 3}
     assert reco[reco.event == 0]["sc_xmean"].tolist() == second["clusters"]["sc_xmean"].tolist()
     assert count(mariadb_url, "slow_control") == 1

@@ -63,7 +63,7 @@ def test_run_row_and_slow_control_from_the_real_dump(lime_odb: dict, simulated: 
                  str(path)]) == 0
     with Database(f"sqlite:///{out / 'cygno.sqlite'}") as db:
         row = db.runs(RUN).iloc[0]
-        sc = db.slow_control(run=RUN)
+        sc = db.slow_control(runs=RUN)
         macro = db.macro(RUN)
     assert row["description"] == "Standard - LOW Gain"
     assert row["start_time"] == dt.datetime(2023, 12, 14, 22, 33, 17)

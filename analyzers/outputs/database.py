@@ -35,26 +35,35 @@ _MYSQL_UNKNOWN_DB = 1049
 _MYSQL_UNAVAILABLE = {1040, 1053, 1205, 1213, 2002, 2003, 2005, 2006, 2013, 2055, 1927, 4031}
 
 
+# How long one attempt may block (a connection that hangs, an SQLite lock held by another)
+ATTEMPT_TIMEOUT_S = 30.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded exponential backoff: `attempts` tries in all, waits growing by `factor`."""
+    """Bounded exponential backoff: `attempts` tries in all, waits growing by `factor`;
+    with `deadline_s`, no retry starts (and no wait) past that many seconds from the first
+    try, whatever each try took (`clock`, `sleep`: time.monotonic and time.sleep)."""
 
     attempts: int = 5
     initial_delay: float = 0.5
     max_delay: float = 8.0
     factor: float = 2.0
+    deadline_s: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
     @classmethod
     def for_wait(cls, seconds: float) -> RetryPolicy:
-        """Backoff that keeps trying for at least `seconds` in all (an outage to wait out)."""
-        attempts = 1
-        waited = 0.0
-        for delay in cls(attempts=10_000).delays():
-            if waited >= seconds:
-                break
-            waited += delay
-            attempts += 1
-        return cls(attempts=attempts)
+        """Keep trying for `seconds` in all, and not longer (an outage to wait out)."""
+        return cls(attempts=1_000_000, deadline_s=max(0.0, float(seconds)))
+
+    @property
+    def attempt_timeout_s(self) -> float:
+        """How long one try may block: at most ATTEMPT_TIMEOUT_S, and within the deadline."""
+        if self.deadline_s is None:
+            return ATTEMPT_TIMEOUT_S
+        return max(1.0, min(ATTEMPT_TIMEOUT_S, self.deadline_s))
 
     def delays(self) -> Iterator[float]:
         """The waits between consecutive attempts (attempts - 1 of them)."""
@@ -77,28 +86,43 @@ _URL_FORMS = ("use sqlite:///PATH, mysql+mysqlconnector://USER@HOST/DB or "
               "postgresql://USER@HOST/DB")
 
 
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+
 def parse_url(url: str | URL) -> URL:
-    """The URL, password filled from the environment; a bad URL is a clear error."""
+    """The URL, password filled from the environment; a plain path to an SQLite file
+    (`cygno-out/cygno.sqlite`: an existing file or a name ending .sqlite/.sqlite3/.db) is
+    taken as sqlite:///PATH; a bad URL is a clear error (one line)."""
+    if isinstance(url, str) and "://" not in url and not url.startswith("sqlite:"):
+        path = Path(url).expanduser()
+        if path.suffix.lower() in SQLITE_SUFFIXES or path.is_file():
+            url = f"sqlite:///{path}"
+        else:
+            raise UsageError(f"not a valid database URL: {url!r} (for an SQLite file give "
+                             f"its path ending .sqlite, or sqlite:///PATH; for MariaDB "
+                             "mysql+mysqlconnector://user@host:3306/db)")
     try:
         return credentials.resolve_url(url)
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):  # ValueError: e.g. an unclosed [ in the host
         raise UsageError("not a valid database URL (expected e.g. sqlite:///file.sqlite or "
                           "mysql+mysqlconnector://user@host:3306/db)") from None
 
 
-def create_db_engine(url: str | URL, *, local_infile_dir: Path | None = None) -> Engine:
+def create_db_engine(url: str | URL, *, local_infile_dir: Path | None = None,
+                     timeout_s: float = ATTEMPT_TIMEOUT_S) -> Engine:
     """An Engine for `url`: SQLite tuned for one writer (WAL), MySQL with liveness checks.
 
-    `local_infile_dir` lets the MySQL bulk loader send files from that one folder only.
+    `local_infile_dir` lets the MySQL bulk loader send files from that one folder only;
+    `timeout_s` bounds one connection attempt or SQLite lock wait (see RetryPolicy).
     """
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, timeout_s)
     connect_args: dict[str, object] = {}
     try:
         if parsed.get_driver_name() == "mysqlconnector":
-            connect_args["connection_timeout"] = 30
+            connect_args["connection_timeout"] = max(1, int(round(timeout_s)))
             if local_infile_dir is not None:
                 connect_args["allow_local_infile_in_path"] = str(local_infile_dir)
         return sa.create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
@@ -116,11 +140,11 @@ def create_db_engine(url: str | URL, *, local_infile_dir: Path | None = None) ->
                           f"{credentials.scrub(str(err))}") from None
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, timeout_s: float) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    engine = sa.create_engine(url, connect_args={"timeout": float(timeout_s)})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
@@ -187,6 +211,7 @@ def run_with_retry(engine: Engine, work: Callable[[Connection], T], policy: Retr
     transaction with backoff. `work` must be idempotent (ours delete-then-insert)."""
     delays = policy.delays()
     attempt = 0
+    started = policy.clock()
     while True:
         attempt += 1
         try:
@@ -196,12 +221,17 @@ def run_with_retry(engine: Engine, work: Callable[[Connection], T], policy: Retr
             if not is_retryable(err):
                 raise translate(err, engine.url) from None
             delay = next(delays, None)
+            if delay is not None and policy.deadline_s is not None:
+                left = policy.deadline_s - (policy.clock() - started)
+                delay = None if left <= 0 else min(delay, left)
             if delay is None:
                 raise translate(err, engine.url, attempt) from None
-            log.warning("%s: database %s unavailable (%s); attempt %d of %d, retrying in "
+            bound = (f"waiting at most {policy.deadline_s:g} s in all"
+                     if policy.deadline_s is not None else f"of {policy.attempts}")
+            log.warning("%s: database %s unavailable (%s); attempt %d %s, retrying in "
                         "%.1f s", what, credentials.safe_url(engine.url), describe(err),
-                        attempt, policy.attempts, delay)
-            time.sleep(delay)
+                        attempt, bound, delay)
+            policy.sleep(delay)
 
 
 def check_connection(engine: Engine, policy: RetryPolicy) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,9 @@ def tokenize(text: str) -> list[Token]:
             if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
                 raise FilterError(f"filter: {raw} at character {position + 1} is beyond "
                                   "the 64-bit integer range")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise FilterError(f"filter: {raw} at character {position + 1} is beyond "
+                                  "the range of a double (about 1.8e308)")
             tokens.append(Token("value", raw, value, position))
         elif kind == "string":
             quote = raw[0]

@@ -115,13 +115,15 @@ def parameter_differences(old: Any, new: Any, *, hashed_only: bool = False) -> l
 
 
 def _flat(parameters: Any) -> dict[str, Any]:
-    if parameters is None:
-        return {}
+    """Parameters as {"section.key": value}; none recorded (NULL, NaN: a pass from before
+    parameters were kept) or unreadable: {}."""
     if isinstance(parameters, str):
         try:
             parameters = json.loads(parameters)
         except ValueError:
             return {}
+    if not isinstance(parameters, Mapping):
+        return {}
     flat = {}
     for section, values in dict(parameters).items():
         if isinstance(values, Mapping):

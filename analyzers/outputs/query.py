@@ -2,7 +2,7 @@
 
     from cygno_mw.analyzers.outputs.query import Database
     db = Database("mysql+mysqlconnector://reader@db.example/cygno")
-    clusters = db.reco(run=11021, where="sc_integral > 1000 and sc_length < 50")
+    clusters = db.reco(11021, where="sc_integral > 1000 and sc_length < 50")
 
 Every argument becomes a bound parameter; `where` strings go through `filters.parse_filter`,
 so nothing a user types reaches SQL as text.
@@ -73,15 +73,15 @@ class Database:
         conditions += _time_window(table.c.start_time, start, stop)
         return self._select(table, conditions, where, columns, limit, ("run",))
 
-    def reco(self, run: int | None = None, *, runs: Iterable[int] | None = None,
-             camera: int | None = None, event: int | None = None, where: str | None = None,
+    def reco(self, runs: int | Iterable[int] | None = None, *, camera: int | None = None,
+             event: int | None = None, where: str | None = None,
              columns: Sequence[str] | None = None, limit: int | None = None,
              pass_: str | None = None) -> pd.DataFrame:
         """Clusters (one row each) of a run or runs, optionally filtered; of the pass
-        `pass_`, else of each run's default pass (its newest finished one)."""
+        `pass_`, else of each run's default pass (its best finished one)."""
         table = schema.reco
-        conditions = _runs_condition(table, run if runs is None else runs)
-        conditions.append(self._pass_condition(table, run if runs is None else runs, pass_))
+        conditions = _runs_condition(table, runs)
+        conditions.append(self._pass_condition(table, runs, pass_))
         if camera is not None:
             conditions.append(table.c.camera == _int64(camera, "camera"))
         if event is not None:
@@ -124,9 +124,10 @@ class Database:
 
     def slow_control(self, variable: str | Iterable[str] | None = None, start: Any = None,
                      stop: Any = None, *, equipment: str | None = None,
-                     run: int | None = None, where: str | None = None,
+                     runs: int | Iterable[int] | None = None, where: str | None = None,
                      limit: int | None = None) -> pd.DataFrame:
-        """Samples of one or more variables in [start, stop), oldest first."""
+        """Samples of one or more variables in [start, stop) (or of some runs: `runs`),
+        oldest first."""
         table = schema.slow_control
         conditions: list[Any] = []
         if variable is not None:
@@ -134,20 +135,20 @@ class Database:
             conditions.append(table.c.variable.in_(names))
         if equipment is not None:
             conditions.append(table.c.equipment == equipment)
-        if run is not None:
-            conditions.append(table.c.run == _int64(run, "run"))
+        conditions += _runs_condition(table, runs)
         conditions += _time_window(table.c.time, start, stop)
         return self._select(table, conditions, where, None, limit,
                             ("time", "variable", "equipment"))
 
     def pedestals(self, runs: int | Iterable[int] | None = None, *, camera: int | None = None,
-                  where: str | None = None) -> pd.DataFrame:
+                  where: str | None = None, columns: Sequence[str] | None = None,
+                  limit: int | None = None) -> pd.DataFrame:
         """Pedestal-map summaries and where each map is stored."""
         table = schema.pedestals
         conditions = _runs_condition(table, runs)
         if camera is not None:
             conditions.append(table.c.camera == _int64(camera, "camera"))
-        return self._select(table, conditions, where, None, None, ("run", "camera"))
+        return self._select(table, conditions, where, columns, limit, ("run", "camera"))
 
     # -- processing passes ----------------------------------------------------------------------
     def passes(self, names: str | Iterable[str] | None = None) -> pd.DataFrame:
@@ -160,7 +161,7 @@ class Database:
             wanted = [names] if isinstance(names, str) else list(names)
             conditions.append(table.c.pass_name.in_(wanted))
         frame = self._select(table, conditions, None, None, None, ("started_at", "pass_name"))
-        covered = self.pass_runs(passes_=frame["pass_name"].tolist())
+        covered = self.pass_runs(pass_=frame["pass_name"].tolist())
         runs, done = [], []
         for name in frame["pass_name"]:
             mine = covered[covered["pass_name"] == name]
@@ -179,12 +180,14 @@ class Database:
         return frame
 
     def pass_runs(self, runs: int | Iterable[int] | None = None, *,
-                  passes_: Iterable[str] | None = None) -> pd.DataFrame:
-        """`pass_runs`: which pass covered which run, how it ended, with which pedestals."""
+                  pass_: str | Iterable[str] | None = None) -> pd.DataFrame:
+        """`pass_runs`: which pass covered which run, how it ended, with which pedestals
+        (`pass_`: one pass or several)."""
         table = schema.pass_runs
         conditions = _runs_condition(table, runs)
-        if passes_ is not None:
-            conditions.append(table.c.pass_name.in_(list(passes_)))
+        if pass_ is not None:
+            names = [pass_] if isinstance(pass_, str) else list(pass_)
+            conditions.append(table.c.pass_name.in_(names))
         return self._select(table, conditions, None, None, None, ("run", "pass_name"))
 
     def default_passes(self, runs: int | Iterable[int] | None = None) -> dict[int, str]:
@@ -206,7 +209,7 @@ class Database:
         `_<a>` and `_<b>` (NaN where a side has no cluster). `runs` default: every run both
         passes cover. `columns`: the cluster variables to show (default: all)."""
         if runs is None:
-            covered = self.pass_runs(passes_=[a, b])
+            covered = self.pass_runs(pass_=[a, b])
             per_pass = [set(covered.loc[covered["pass_name"] == p, "run"]) for p in (a, b)]
             runs = sorted(per_pass[0] & per_pass[1])
         from .pass_compare import match_clusters
@@ -221,8 +224,27 @@ class Database:
     def _pass_condition(self, table: sa.Table, runs: int | Iterable[int] | None,
                         pass_: str | None) -> Any:
         if pass_ is not None:
+            self._check_pass(str(pass_))
             return table.c.pass_name == str(pass_)
         return passes.pass_condition(table, self.default_passes(runs))
+
+    def _check_pass(self, name: str) -> None:
+        """A pass that does not exist is an error naming those that do (not an empty
+        frame that looks like a pass without clusters)."""
+        table = schema.passes
+        names = database.run_with_retry(
+            self.engine, lambda conn: [r[0] for r in conn.execute(
+                sa.select(table.c.pass_name).order_by(table.c.pass_name))],
+            self.retry, "query")
+        if name not in names:
+            known = ", ".join(names) if names else "none yet"
+            raise OutputError(f"no pass {name!r} in {self!r}; its passes: {known}")
+
+    def missing_runs(self, runs: int | Iterable[int]) -> list[int]:
+        """Those of `runs` the database has no Run row of."""
+        wanted = _as_list(runs)
+        found = set(self.runs(wanted, columns=["run"])["run"].tolist()) if wanted else set()
+        return [r for r in wanted if r not in found]
 
     # -- machinery ----------------------------------------------------------------------------
     def _select(self, table: sa.Table, conditions: list[Any], where: str | None,
@@ -244,6 +266,8 @@ class Database:
             statement = statement.where(*conditions)
         statement = statement.order_by(*(table.c[c] for c in order))
         if limit is not None:
+            if _int64(limit, "limit") < 0:
+                raise FilterError(f"limit: {limit} is negative (give 0 or more rows)")
             statement = statement.limit(_int64(limit, "limit"))
 
         def fetch(conn: sa.Connection) -> pd.DataFrame:
@@ -354,6 +378,8 @@ def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
         elif isinstance(column_type, sa.DateTime):
             frame[name] = pd.to_datetime(frame[name])
-        elif isinstance(column_type, sa.Integer) and not frame[name].isna().any():
-            frame[name] = frame[name].astype("int64")
+        elif isinstance(column_type, sa.Integer):  # NULLs: float64 with NaN, never object
+            has_null = frame[name].isna().any()
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(
+                "float64" if has_null else "int64")
     return frame

@@ -31,6 +31,7 @@ from .passes import FINISHED_RUN_STATUSES, best_finished
 SETTLE_RUN = "op:settle_run"
 KEEP_FINISHED_PASS_RUN = "op:keep_finished_pass_run"
 FINISH_PASS = "op:finish_pass"
+REOPEN_PASS = "op:reopen_pass"
 
 
 def settle_run(conn: Connection, record: Mapping[str, Any]) -> None:
@@ -76,8 +77,18 @@ def finish_pass(conn: Connection, record: Mapping[str, Any]) -> None:
         updated_at=record.get("finished_at")))
 
 
+def reopen_pass(conn: Connection, record: Mapping[str, Any]) -> None:
+    """{"pass_name", "updated_at"}: the pass is `unfinished` again (its rows of a run are
+    being replaced as they come, as the online analyzer does)."""
+    table = schema.passes
+    conn.execute(sa.update(table).where(
+        table.c.pass_name == sa.bindparam("q", str(record["pass_name"]))).values(
+        status="unfinished", finished_at=None, updated_at=record.get("updated_at")))
+
+
 OPERATIONS: dict[str, Callable[[Connection, Mapping[str, Any]], None]] = {
     SETTLE_RUN: settle_run,
     KEEP_FINISHED_PASS_RUN: keep_finished_pass_run,
     FINISH_PASS: finish_pass,
+    REOPEN_PASS: reopen_pass,
 }

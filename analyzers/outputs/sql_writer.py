@@ -107,7 +107,9 @@ class SqlSink:
     def connect(self) -> Engine:
         if self._bulk_wanted and self._bulk_dir is None:
             self._bulk_dir = make_private_dir()
-        engine = database.create_db_engine(self.url, local_infile_dir=self._bulk_dir)
+        engine = database.create_db_engine(
+            self.url, local_infile_dir=self._bulk_dir,
+            timeout_s=min(self.retry.attempt_timeout_s, self.connect_retry.attempt_timeout_s))
         try:
             database.check_connection(engine, self.connect_retry)
             if self.migrate_schema:
@@ -232,8 +234,10 @@ class SqlSink:
         with self._lock:
             self._replace.append((int(run), None if camera is None else int(camera)))
         if mark_running:
-            self.update_pass_run(run, status="running", started_at=to_utc_naive(_now()),
-                                 finished_at=None)
+            now = to_utc_naive(_now())
+            self.update_pass_run(run, status="running", started_at=now, finished_at=None)
+            self._queue_records(run_record.REOPEN_PASS, [{"pass_name": self.pass_name,
+                                                          "updated_at": now}])
 
     def write_slow_control(self, samples: Iterable[Mapping[str, Any]]) -> None:
         """Queue slow-control samples: mappings with time, equipment, variable, value and

@@ -66,6 +66,7 @@ class ReplayOptions:
     workers: int = 1
     pass_name: str = "replay"  # the processing pass results go to (--pass)
     db_wait_s: float = 60.0  # how long a database outage is waited out (retries, backoff)
+    database_url: str | None = None  # --db: over the configured one
     progress: bool = False
     messages: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
@@ -104,6 +105,7 @@ class ReplaySession:
             from cygno_mw.analyzers.outputs.database import RetryPolicy
 
             sinks = ResultSinks(output, pass_name=self.options.pass_name, whole_runs=True,
+                                database_url=self.options.database_url,
                                 sql_retry=RetryPolicy.for_wait(self.options.db_wait_s))
             sinks.connect()
             self._sinks[output] = sinks

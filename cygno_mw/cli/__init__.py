@@ -48,7 +48,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="cygno-mw", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="cygno-mw", description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"cygno-mw {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help=f"more log output (-vv: debug); also ${LOG_LEVEL_ENV}=LEVEL")
@@ -56,8 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="errors only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
+        # no abbreviations: `--db` must never be taken for `--db-wait`
         sub_parser = sub.add_parser(name, help=help_text, description=help_text,
-                                    add_help=name not in _PROGRAM_COMMANDS)
+                                    add_help=name not in _PROGRAM_COMMANDS,
+                                    allow_abbrev=False)
         if name in _PROGRAM_COMMANDS:  # -h is MIDAS's host flag there
             sub_parser.add_argument("--help", action="help", help="show this help and exit")
         sub_parser.set_defaults(_module=module_name)

@@ -15,6 +15,7 @@ else $CYGNO_DB_URL, else $CYGNO_MW_HOME/cygno.sqlite, else the nearest ./cygno-o
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,13 @@ def run(args: argparse.Namespace) -> int:
     from cygno_mw.analyzers.outputs.query import Database
     from cygno_mw.home import find_database
 
-    with Database(args.db or find_database()[0]) as db:
+    url = args.db
+    if url is None:
+        from cygno_mw.analyzers.outputs.credentials import safe_url
+
+        url, how = find_database()
+        print(f"cygno-mw plot: {safe_url(url)} (from {how})", file=sys.stderr)
+    with Database(url) as db:
         folder = output_folder(db.url)
         if args.plot == "spectrum":
             from cygno_mw.analyzers.plots.spectrum import draw_spectrum

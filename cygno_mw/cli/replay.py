@@ -47,9 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="N worker processes for the reconstruction on the CPU "
                              "(a GPU batches instead)")
+    parser.add_argument("--db", metavar="URL", default=None,
+                        help="database URL or SQLite file (default: $CYGNO_DB_URL, else "
+                             "/Analyzer/Parameters/Output, i.e. DIR/cygno.sqlite)")
     parser.add_argument("--db-wait", type=float, default=60.0, metavar="S",
-                        help="wait out a database outage for up to S seconds, retrying "
-                             "with backoff (default 60)")
+                        help="wait out a database outage for up to S seconds in all, "
+                             "retrying with backoff (default 60)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar and no summary")
 
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     options = ReplayOptions(
         config_file=args.config, overrides=tuple(args.overrides), output_dir=args.output_dir,
         pedestal_file=args.pedestal, force_pedestal=args.force_pedestal, workers=args.jobs,
-        db_wait_s=args.db_wait, pass_name=args.pass_name,
+        db_wait_s=args.db_wait, pass_name=args.pass_name, database_url=args.db,
         progress=not args.quiet and sys.stderr.isatty(),
         messages=(lambda _text: None) if args.quiet else _to_stderr)
     status = 0

@@ -151,13 +151,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cygno_mw.analyzers.outputs import database
+    from cygno_mw.analyzers.outputs import credentials, database
 
     url = args.db or database.default_url()
     if args.sql_command not in ("upgrade", "import-runlog"):
         from cygno_mw.home import find_database
 
-        url = args.db or find_database()[0]
+        url = args.db
+        if url is None:
+            url, how = find_database()
+            print(f"cygno-mw sql: {credentials.safe_url(url)} (from {how})", file=sys.stderr)
     if args.sql_command == "upgrade":
         return _upgrade(url)
     if args.sql_command == "import-runlog":
@@ -190,14 +193,29 @@ def run(args: argparse.Namespace) -> int:
             frame = _filtered(frame, args.where, args.limit)
         elif args.sql_command == "sc":
             frame = db.slow_control(args.variables or None, args.start, args.stop,
-                                    equipment=args.equipment, run=args.run,
+                                    equipment=args.equipment, runs=args.run,
                                     limit=args.limit, **common)
         else:
-            frame = db.pedestals(args.runs or None, camera=args.camera, **common)
-            if args.limit is not None:
-                frame = frame.head(args.limit)
+            frame = db.pedestals(args.runs or None, camera=args.camera, limit=args.limit,
+                                 **common)
+        missing = _missing_runs(db, args) if frame.empty else []
     _print(frame, args.format)
+    if missing:
+        listed = ", ".join(str(r) for r in missing)
+        print(f"cygno-mw sql: run{'s' if len(missing) > 1 else ''} {listed} "
+              f"{'are' if len(missing) > 1 else 'is'} not in the database "
+              f"({credentials.safe_url(db.url)})", file=sys.stderr)
+        return 1
     return 0
+
+
+def _missing_runs(db: Any, args: argparse.Namespace) -> list[int]:
+    """The runs asked for by number that the database has no Run row of (to say so rather
+    than print an empty table as if the run had no rows)."""
+    runs = getattr(args, "runs", None)
+    if args.sql_command in ("passes", "compare") or not runs or isinstance(runs, bool):
+        return []
+    return db.missing_runs(runs)
 
 
 def _passes(db: Any, args: argparse.Namespace) -> Any:
@@ -205,7 +223,7 @@ def _passes(db: Any, args: argparse.Namespace) -> Any:
     table (csv/json keep it)."""
     names = args.names or None
     if args.runs:
-        frame = db.pass_runs(passes_=names)
+        frame = db.pass_runs(pass_=names)
     else:
         frame = db.passes(names)
         frame["runs"] = [_run_ranges(runs) for runs in frame["runs"]]
