@@ -122,7 +122,7 @@ def create_db_engine(url: str | URL, *, local_infile_dir: Path | None = None,
     connect_args: dict[str, object] = {}
     try:
         if parsed.get_driver_name() == "mysqlconnector":
-            connect_args["connection_timeout"] = max(1, int(round(timeout_s)))
+            connect_args["connection_timeout"] = max(1, round(timeout_s))
             if local_infile_dir is not None:
                 connect_args["allow_local_infile_in_path"] = str(local_infile_dir)
         return sa.create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
