@@ -86,6 +86,27 @@ def test_answers_fit_the_callers_reply_length():
     assert "error" in json.loads(_fit({"cameras": {"0": "x" * 500}}, 100))
 
 
+@pytest.mark.parametrize("max_len", [40, 60, 200])
+def test_error_answers_fit_the_callers_reply_length(tmp_path, max_len):
+    """An error whose text is longer than MIDAS's reply buffer still arrives as valid JSON."""
+    long_path = tmp_path / ("x" * 150) / "x.sqlite"
+    service = PageService(lambda: f"sqlite:///{long_path}", dict)
+    for cmd, args in (("cygno_runs", ""), ("cygno_" + "y" * 300, "")):
+        status, reply = service(None, cmd, args, max_len)
+        assert status == SUCCESS and len(reply) < max_len
+        assert "error" in json.loads(reply)
+
+
+def test_a_negative_limit_still_answers_runs(tmp_path):
+    class Fixed(PageService):
+        def runs(self, limit: int) -> list[dict]:
+            return [{"run": n} for n in range(limit, 0, -1)]
+
+    service = Fixed(lambda: "sqlite://", dict)
+    assert service.recent_runs(-1) == {"runs": [{"run": 1}]}
+    service.close()
+
+
 class SlowDatabase(PageService):
     """A database that answers after `delay_s` (a server far away or down)."""
 

@@ -33,7 +33,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 RUN_COLUMNS = ("run", "description", "start_time", "stop_time", "number_of_events",
-               "reco_events", "reco_status", "reco_backend")
+               "reco_events", "reco_status", "reco_backend", "reco_pass", "skipped_events",
+               "sampled")
 MAX_RUNS = 100
 RUNS_WAIT_S = 1.0  # the longest a page request holds the MIDAS thread waiting for SQL
 
@@ -75,15 +76,16 @@ class PageService:
             elif cmd == "cygno_display":
                 answer = {"cameras": self.display()}
             else:
-                return success, json.dumps({"error": f"unknown command {cmd!r}"})
+                return success, fit_error(f"unknown command {cmd!r}", max_len)
         except Exception as exc:  # the page shows it; the analyzer carries on
             log.warning("custom page request %s failed: %s", cmd, exc)
-            return success, json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+            return success, fit_error(f"{type(exc).__name__}: {exc}", max_len)
         return success, _fit(answer, max_len)
 
     def recent_runs(self, limit: int, wait_s: float = RUNS_WAIT_S) -> dict[str, Any]:
         """`{"runs": [...]}` from a query in the SQL thread, waited for at most `wait_s`;
         else the previous answer with `"stale": true` (TimeoutError when there is none)."""
+        limit = max(1, min(int(limit), MAX_RUNS))  # (a negative slice would drop runs)
         with self._lock:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -155,6 +157,23 @@ def _fit(answer: dict[str, Any], max_len: int) -> str:
         runs.pop()
         text = json.dumps(answer)
     if len(text) >= max_len:
-        return json.dumps({"error": f"answer of {len(text)} bytes exceeds max_reply_length "
-                                    f"{max_len}"})
+        return fit_error(f"answer of {len(text)} bytes exceeds max_reply_length {max_len}",
+                         max_len)
     return text
+
+
+def fit_error(message: str, max_len: int) -> str:
+    """`{"error": message}` as JSON shorter than `max_len` (MIDAS's reply buffer holds
+    max_len bytes with the final NUL): the message is cut, never the JSON."""
+    text = json.dumps({"error": message})
+    if len(text) < max_len:
+        return text
+    low, high = 0, len(message)
+    while low < high:  # the longest prefix (+ "...") whose JSON fits
+        middle = (low + high + 1) // 2
+        if len(json.dumps({"error": message[:middle] + "..."})) < max_len:
+            low = middle
+        else:
+            high = middle - 1
+    text = json.dumps({"error": message[:low] + "..."})
+    return text if len(text) < max_len else "{}"
