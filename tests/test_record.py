@@ -192,3 +192,43 @@ def test_interrupted_re_replay_keeps_the_complete_pass(runs: dict[str, Path], tm
     _interrupt_replay(out, runs["long"], sig)
     assert snapshot(out) == before
     assert attempts(out)[-1][:3] == ("replay", 4, status)
+
+
+def _with_daq_count(path: Path, target: Path, events_sent: int) -> Path:
+    """The run file again, its end-of-run ODB saying the camera frontend sent `events_sent`
+    events (more than the file holds: the analysis sampled the run)."""
+    from cygno_mw.midasfile import MidasWriter, open_midas
+
+    with open_midas(path) as midas:
+        events = list(midas.events())
+        bor, eor = midas.bor_odb, dict(midas.eor_odb or {})
+        writer = MidasWriter(target, midas.run_number, bor, compression="lz4")
+    for event in events:
+        writer.write(event.event_id, list(event.banks.values()),
+                     serial_number=event.serial_number, timestamp=event.timestamp,
+                     trigger_mask=event.header.trigger_mask)
+    equipment = dict(eor.get("Equipment", {}))
+    equipment["Camera0"] = {**dict(equipment.get("Camera0", {})),
+                            "Statistics": {"Events sent": events_sent}}
+    writer.odb = {**eor, "Equipment": equipment}
+    writer.close()
+    return target
+
+
+def test_sampled_run_says_so_and_counts_from_the_daq(
+        runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """number_of_events is the DAQ's count (frontends' statistics), not what the analysis
+    saw; the skipped events are counted and `sql runs` shows the coverage."""
+    out = tmp_path / "out"
+    sampled = _with_daq_count(runs["physics"], tmp_path / "run00002.mid.lz4", 10)
+    assert replay(out, str(runs["pedestal"]), str(sampled)) == 0
+    engine = create_db_engine(f"sqlite:///{out / 'cygno.sqlite'}")
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT number_of_events, reco_events, skipped_events, "
+                                   "sampled FROM runs WHERE run = 2")).one()
+    engine.dispose()
+    assert tuple(row) == (10, 4, 6, 1)
+    capsys.readouterr()
+    assert main(["sql", "runs", "2", "--db", str(out / "cygno.sqlite"),
+                 "--columns", "run,number_of_events,skipped_events,reco_events"]) == 0
+    assert "4/10" in capsys.readouterr().out

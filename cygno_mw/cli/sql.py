@@ -175,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
     with Database(url) as db:
         common: dict[str, Any] = {"where": args.where}
         if args.sql_command == "runs":
-            frame = db.runs(args.runs or None, start=args.start, stop=args.stop,
-                            columns=columns, limit=args.limit, **common)
+            frame = _with_coverage(db.runs(args.runs or None, start=args.start,
+                                           stop=args.stop, columns=columns,
+                                           limit=args.limit, **common))
         elif args.sql_command == "reco":
             frame = db.reco(runs=args.runs, camera=args.camera, event=args.event,
                             columns=columns, limit=args.limit, pass_=args.pass_name, **common)
@@ -207,6 +208,21 @@ def run(args: argparse.Namespace) -> int:
               f"({credentials.safe_url(db.url)})", file=sys.stderr)
         return 1
     return 0
+
+
+def _with_coverage(frame: Any) -> Any:
+    """`coverage`: analyzed of taken events (number_of_events - skipped_events of
+    number_of_events), after `reco_events`; a sampled run shows e.g. 60/92."""
+    if not {"number_of_events", "skipped_events"} <= set(frame.columns):
+        return frame
+    taken = frame["number_of_events"]
+    skipped = frame["skipped_events"].fillna(0)
+    coverage = [f"{int(n - s)}/{int(n)}" if n == n else "" for n, s in zip(taken, skipped,
+                                                                               strict=True)]
+    position = (frame.columns.get_loc("reco_events") + 1 if "reco_events" in frame.columns
+                else len(frame.columns))
+    frame.insert(position, "coverage", coverage)
+    return frame
 
 
 def _missing_runs(db: Any, args: argparse.Namespace) -> list[int]:
