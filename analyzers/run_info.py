@@ -12,7 +12,7 @@ points), `Variables/ChState` whether it is on.  Anything absent is left NULL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cygno_mw.midasfile.odbdump import odb_get
@@ -57,19 +57,24 @@ def end_of_run_fields(eor_odb: Mapping[str, Any] | None) -> dict[str, Any]:
     return {} if stop is None else {"stop_time": stop}
 
 
-def daq_event_count(eor_odb: Mapping[str, Any] | None) -> int | None:
-    """The run's event count as the DAQ knows it: the events its camera frontends sent
-    (`/Equipment/Camera<n>/Statistics/Events sent` of the end-of-run ODB; the largest, one
-    event per trigger each), else None (no such statistics: a file's events are its count)."""
+def daq_event_count(eor_odb: Mapping[str, Any] | None,
+                    cameras: Iterable[int] | None = None) -> int | None:
+    """The run's camera events as the DAQ knows them: the events its camera frontends sent
+    (`/Equipment/Camera<n>/Statistics/Events sent` of the end-of-run ODB, summed over the
+    cameras, or over `cameras` only), else None (no such statistics: the file's events are
+    its count)."""
     equipment = odb_get(eor_odb or {}, "/Equipment", {})
+    wanted = None if cameras is None else {int(c) for c in cameras}
     counts = []
     for name in equipment if isinstance(equipment, Mapping) else ():
         if not (name.startswith("Camera") and name[6:].isdigit()):
             continue
+        if wanted is not None and int(name[6:]) not in wanted:
+            continue
         sent = _number(odb_get(equipment, f"/{name}/Statistics/Events sent", None))
         if sent is not None and sent >= 0:
             counts.append(int(sent))
-    return max(counts) if counts else None
+    return sum(counts) if counts else None
 
 
 def run_exposure(odb: Mapping[str, Any]) -> float | None:

@@ -303,9 +303,9 @@ class RunProcessor:
             summary.reco_status = "partial" if summary.partial else "done"
             # the run's event count as the DAQ knows it (frontends' statistics in the
             # end-of-run ODB), else the events the input held; fewer seen: a sampled run
-            taken = daq_event_count(eor_odb)
+            taken = daq_event_count(eor_odb, getattr(self.sinks, "cameras", None))
             seen = summary.triggers
-            if taken is None or taken < seen or summary.pedestal_run:
+            if taken is None or taken < seen:
                 taken = seen  # (statistics below what arrived are not the run's count)
             record = {
                 **end_of_run_fields(eor_odb),

@@ -225,4 +225,10 @@ class RunFrontend(DriverFrontend):
         return self.device_equipment.begin_of_run(run_number)
 
     def end_of_run(self, run_number: int) -> Any:
-        return self.device_equipment.end_of_run(run_number)
+        """Stop the device, then write the run's final Statistics (`Events sent`) at once:
+        the end-of-run ODB then holds the run's event count as the DAQ knows it (the
+        analyzer and mlogger read it there; the periodic update may be 3 s old)."""
+        try:
+            return self.device_equipment.end_of_run(run_number)
+        finally:
+            self.device_equipment._update_statistics_in_odb()

@@ -51,7 +51,8 @@ def test_bad_query_input_is_one_line_and_exit_2(args: list[str], db: str,
 
 
 def test_a_column_asked_twice_is_shown_once(db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["sql", "reco", "21", "--columns", "run,run", "--db", db], capsys)[0] == 0
+    status, err = _run(["sql", "reco", "21", "--columns", "run,run", "--db", db], capsys)
+    assert status == 1 and "run 21 is not in the database" in err  # (an empty database)
 
 
 @pytest.mark.parametrize("url, hint", [

@@ -57,7 +57,7 @@ def test_every_table_is_filled(replayed: Path, runs: dict[str, Path]) -> None:
         run_rows = db.runs().set_index("run")
         macro = db.macro(11)
         reco = db.reco(11)
-        sc = db.slow_control(run=11)
+        sc = db.slow_control(runs=11)
         pedestals = db.pedestals()
     assert list(run_rows.index) == [10, 11]
     physics = run_rows.loc[11]

@@ -83,7 +83,7 @@ def test_three_replayed_runs_keep_all_their_samples(tmp_path: Path) -> None:
     for path in paths:
         assert main(["replay", "-q", "-o", str(out), str(path)]) == 0
         with Database(f"sqlite:///{out / 'cygno.sqlite'}") as db:
-            counts.append(db.slow_control(run=None).groupby("run").size().to_dict())
+            counts.append(db.slow_control(runs=None).groupby("run").size().to_dict())
     per_run = counts[0][1]
     assert per_run > 0
     assert counts[-1] == {1: per_run, 2: per_run, 3: per_run}

@@ -86,8 +86,8 @@ class Database:
             conditions.append(table.c.camera == _int64(camera, "camera"))
         if event is not None:
             conditions.append(table.c.event == _int64(event, "event"))
-        return self._select(table, conditions, where, columns, limit,
-                            ("run", "camera", "event", "cluster"))
+        return self._checked(self._select(table, conditions, where, columns, limit,
+                                          ("run", "camera", "event", "cluster")), pass_)
 
     def macro(self, runs: int | Iterable[int] | None = None, *, camera: int | None = None,
               start: Any = None, stop: Any = None, where: str | None = None,
@@ -101,8 +101,8 @@ class Database:
         if camera is not None:
             conditions.append(table.c.camera == _int64(camera, "camera"))
         conditions += _time_window(table.c.time, start, stop)
-        return self._select(table, conditions, where, columns, limit,
-                            ("run", "camera", "event"))
+        return self._checked(self._select(table, conditions, where, columns, limit,
+                                          ("run", "camera", "event")), pass_)
 
     def pmt(self, runs: int | Iterable[int] | None = None, *, event: int | None = None,
             peaks: bool | None = None, where: str | None = None,
@@ -118,9 +118,10 @@ class Database:
         if peaks is not None:
             conditions.append(table.c.pmt_peak_Number > 0 if peaks
                               else table.c.pmt_peak_Number == 0)
-        return self._select(table, conditions, where, columns, limit,
-                            ("run", "event", "board", "pmt_wf_trigger", "pmt_wf_channel",
-                             "pmt_peak_Number"))
+        return self._checked(self._select(
+            table, conditions, where, columns, limit,
+            ("run", "event", "board", "pmt_wf_trigger", "pmt_wf_channel", "pmt_peak_Number")),
+            pass_)
 
     def slow_control(self, variable: str | Iterable[str] | None = None, start: Any = None,
                      stop: Any = None, *, equipment: str | None = None,
@@ -224,26 +225,33 @@ class Database:
     def _pass_condition(self, table: sa.Table, runs: int | Iterable[int] | None,
                         pass_: str | None) -> Any:
         if pass_ is not None:
-            self._check_pass(str(pass_))
             return table.c.pass_name == str(pass_)
         return passes.pass_condition(table, self.default_passes(runs))
+
+    def _checked(self, frame: pd.DataFrame, pass_: str | None) -> pd.DataFrame:
+        if pass_ is not None and frame.empty:
+            self._check_pass(str(pass_))
+        return frame
 
     def _check_pass(self, name: str) -> None:
         """A pass that does not exist is an error naming those that do (not an empty
         frame that looks like a pass without clusters)."""
-        table = schema.passes
-        names = database.run_with_retry(
-            self.engine, lambda conn: [r[0] for r in conn.execute(
-                sa.select(table.c.pass_name).order_by(table.c.pass_name))],
-            self.retry, "query")
+        statement = sa.union(sa.select(schema.passes.c.pass_name),
+                             sa.select(schema.pass_runs.c.pass_name))
+        names = sorted(database.run_with_retry(
+            self.engine, lambda conn: [r[0] for r in conn.execute(statement)],
+            self.retry, "query"))
         if name not in names:
             known = ", ".join(names) if names else "none yet"
             raise OutputError(f"no pass {name!r} in {self!r}; its passes: {known}")
 
     def missing_runs(self, runs: int | Iterable[int]) -> list[int]:
-        """Those of `runs` the database has no Run row of."""
+        """Those of `runs` the database knows nothing of (no Run row, no pass covers it)."""
         wanted = _as_list(runs)
-        found = set(self.runs(wanted, columns=["run"])["run"].tolist()) if wanted else set()
+        if not wanted:
+            return []
+        found = set(self.runs(wanted, columns=["run"])["run"].tolist())
+        found |= set(self.pass_runs(wanted)["run"].tolist())
         return [r for r in wanted if r not in found]
 
     # -- machinery ----------------------------------------------------------------------------
