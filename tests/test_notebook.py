@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -82,5 +83,15 @@ def test_example_notebook_runs(demo_home: Path, tmp_path: Path,
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs)
-    assert "clusters pass; peak" in text
+    assert "clusters pass the cut" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the spectrum was drawn
+    # one fit: the notebook prints what `cygno-mw plot spectrum` prints for the same cut
+
+    capsys_lines = tmp_path / "cli.txt"
+    with open(capsys_lines, "w") as out, contextlib.redirect_stdout(out):
+        assert main(["plot", "spectrum", "2", "--where", "sc_length < 80", "--db",
+                     f"sqlite:///{demo_home / 'cygno.sqlite'}",
+                     "-o", str(tmp_path / "s.png")]) == 0
+    printed = capsys_lines.read_text().splitlines()[0]
+    assert "pass replay" in printed and "chi2/ndf" in printed
+    assert printed in text

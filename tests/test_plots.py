@@ -10,7 +10,14 @@ import pytest
 from cygno_mw.analyzers.outputs import schema
 from cygno_mw.analyzers.outputs.query import Database
 from cygno_mw.analyzers.outputs.sql_writer import SqlSink
-from cygno_mw.analyzers.plots.event_display import draw_event, read_image
+from cygno_mw.analyzers.plots.event_display import (
+    BLOCK,
+    block_sum,
+    draw_event,
+    read_image,
+    tables_frame,
+    zero_suppressed,
+)
 from cygno_mw.analyzers.plots.peak_fit import fit_peak
 from cygno_mw.analyzers.plots.pedestal_maps import draw_pedestal
 from cygno_mw.analyzers.plots.spectrum import draw_spectrum
@@ -100,21 +107,37 @@ def test_event_display_outlines_the_reconstructed_clusters(demo: Path, tmp_path:
         busiest = int(db.macro(2)["nclusters"].max())
     assert is_png(png) and result.pedestal_run == 1
     assert len(result.boxes) == len(stored) == busiest > 0
-    # boxes in image columns/rows; the table in the experiment's frame (X = row,
-    # Y = last column - column)
-    last = 2303.0
+    # drawn in the tables' coordinates: the boxes are the stored sc_x/sc_y ranges as they are
     drawn = sorted((b.xmin, b.xmax, b.ymin, b.ymax, b.integral) for b in result.boxes)
-    assert drawn == sorted(zip(last - stored.sc_ymax, last - stored.sc_ymin, stored.sc_xmin,
-                               stored.sc_xmax, stored.sc_integral, strict=True))
+    assert drawn == sorted(zip(stored.sc_xmin, stored.sc_xmax, stored.sc_ymin,
+                               stored.sc_ymax, stored.sc_integral, strict=True))
+    assert result.pass_shown.name == "replay"
 
     _, image, odb = read_image(run_file, result.event, 0)
     reco = load_parameters(odb).reco
     maps = PedestalMaps.load(demo / "pedestals" / "run00001_cam0.npz")
     again = Reconstructor(reco, maps, vignette_for(reco.vignette_map, maps.shape)).process(image)
     c = again.clusters
-    redone = sorted(zip(last - c["sc_ymax"], last - c["sc_ymin"], c["sc_xmin"], c["sc_xmax"],
+    redone = sorted(zip(c["sc_xmin"], c["sc_xmax"], c["sc_ymin"], c["sc_ymax"],
                         c["sc_integral"], strict=True))
     assert np.allclose(np.array(drawn), np.array(redone), rtol=1e-6)
+
+    # and the picture's light is where the table says: each cluster's box, read off the
+    # drawn array at the table's sc_x/sc_y, holds light
+    shown = tables_frame(block_sum(zero_suppressed(image, maps.mean, maps.sigma, reco)))
+    for box in result.boxes:
+        x0, x1 = int(box.xmin + 0.5) // BLOCK, int(box.xmax + 0.5) // BLOCK
+        y0, y1 = int(box.ymin + 0.5) // BLOCK, int(box.ymax + 0.5) // BLOCK
+        assert shown[y0:y1 + 1, x0:x1 + 1].sum() > 0
+
+
+def test_tables_frame_puts_a_pixel_at_its_table_coordinates() -> None:
+    """A lit pixel at image row 9, column 2 of a 16x16 frame: sc_x 9, sc_y 15 - 2 = 13."""
+    frame = np.zeros((16, 16), np.float32)
+    frame[9, 2] = 1.0
+    shown = tables_frame(block_sum(frame))  # [y block, x block], origin at the bottom
+    y_block, x_block = (int(v[0]) for v in np.nonzero(shown))
+    assert x_block == 9 // BLOCK and y_block == 13 // BLOCK
 
 
 def test_event_display_from_the_command_line(demo: Path, tmp_path: Path) -> None:

@@ -1,11 +1,14 @@
 """The event display: one camera image from its run file, zero-suppressed, with the
-clusters the reconstruction stored for it outlined and labelled (integral, length).
+clusters one pass stored for it outlined and labelled (integral, length).
 
-The frame is what the reconstruction sees after step 2: raw minus the pedestal map, pixels
-not above nsigma x noise set to 0, inside the acceptance window (the run's own ODB
-parameters).  The boxes are the `reco` rows of that run, camera and event (sc_xmin..sc_xmax,
-sc_ymin..sc_ymax), so the picture shows exactly what was stored; they come back in
-`EventDisplayResult.boxes`.
+The frame is what the reconstruction of that pass saw after step 2: raw minus the pedestal
+map, pixels not above nsigma x noise set to 0, inside the acceptance window, with the
+pass's own Reco parameters (its `passes` row; the run file's ODB for a pass that recorded
+none).  It is drawn in the tables' coordinates, the axes named as the columns are: `sc_x`
+is the image row, `sc_y` is (columns - 1) - the image column (the experiment's frame), so a
+cluster at `sc_xmean` 1000, `sc_ymean` 1311 is found at x 1000, y 1311 on the picture.  The
+boxes are the `reco` rows of that run, camera, event and pass (sc_xmin..sc_xmax,
+sc_ymin..sc_ymax, as stored); they come back in `EventDisplayResult.boxes`.
 """
 
 from __future__ import annotations
@@ -18,17 +21,17 @@ from typing import Any
 import numpy as np
 
 from cygno_mw.errors import CygnoError
-from cygno_mw.gpu.cluster_variables import image_frame
 
 from . import figure
+from .pass_label import PassShown, pass_shown
 
 BLOCK = 4  # pixels per displayed pixel: 2304 -> 576, like the reconstruction's rebin
 
 
 @dataclass(frozen=True)
 class Box:
-    """One outlined cluster, in full-resolution image pixels (x = column, y = row), converted
-    from the reco table's experiment frame (cluster_variables.image_frame)."""
+    """One outlined cluster, in the tables' coordinates: x = sc_x (sc_xmin..sc_xmax), y =
+    sc_y (sc_ymin..sc_ymax), as stored."""
 
     cluster: int
     xmin: float
@@ -47,6 +50,7 @@ class EventDisplayResult:
     pedestal_run: int | None
     boxes: list[Box]
     paths: list[Path] = field(default_factory=list)
+    pass_shown: PassShown | None = None
 
 
 def run_of(run_file: str | Path) -> int:
@@ -92,15 +96,22 @@ def block_sum(frame: np.ndarray, block: int = BLOCK) -> np.ndarray:
 
 def draw_event(db: Any, pedestal_dir: Path, run_file: str | Path, event: int | None,
                paths: Sequence[Path], *, camera: int = 0,
-               pedestal_file: Path | None = None) -> EventDisplayResult:
-    """Draw one image of `run_file`; `event` None picks the image with the most clusters."""
+               pedestal_file: Path | None = None,
+               pass_: str | None = None) -> EventDisplayResult:
+    """Draw one image of `run_file` with the clusters of one pass (`pass_`, else the run's
+    default pass); `event` None picks the image with the most clusters."""
     from cygno_mw.analyzers.parameters import load_parameters
     from cygno_mw.gpu.pedestals import PedestalMaps
 
+    run = run_of(run_file)
+    shown = pass_shown(db, [run], pass_)
     if event is None:
-        event = busiest_event(db, run_of(run_file), camera)
+        event = busiest_event(db, run, camera, pass_=shown.name)
     run, image, odb = read_image(run_file, event, camera)
-    reco = load_parameters(odb).reco
+    params = load_parameters(odb)
+    if shown.reco:  # the parameters that made these clusters, not the file's
+        params = params.updated("Reco", dict(shown.reco))
+    reco = params.reco
     pedestal_run = None
     if pedestal_file is None:
         from cygno_mw.analyzers.pedestal_store import PedestalStore, missing_pedestal_message
@@ -111,32 +122,40 @@ def draw_event(db: Any, pedestal_dir: Path, run_file: str | Path, event: int | N
         pedestal_file, pedestal_run = choice.path, choice.pedestal_run
     maps = PedestalMaps.load(pedestal_file)
     frame = zero_suppressed(image, maps.mean, maps.sigma, reco)
-    clusters = db.reco(run, camera=camera, event=event)
-    boxes = []
-    for r in clusters.itertuples():
-        box = image_frame({n: float(getattr(r, n)) for n in
-                           ("sc_xmin", "sc_xmax", "sc_ymin", "sc_ymax")}, frame.shape[1])
-        boxes.append(Box(int(r.cluster), box["col_min"], box["col_max"], box["row_min"],
-                         box["row_max"], float(r.sc_integral), float(r.sc_length)))
+    clusters = db.reco(run, camera=camera, event=event, pass_=shown.name)
+    boxes = [Box(int(r.cluster), float(r.sc_xmin), float(r.sc_xmax), float(r.sc_ymin),
+                 float(r.sc_ymax), float(r.sc_integral), float(r.sc_length))
+             for r in clusters.itertuples()]
 
-    fig, axis = figure.new_figure(1, 1, size=(8.0, 8.0))
-    shown = block_sum(frame)
-    vmin, vmax = display_range(shown)
-    extent = (0, shown.shape[1] * BLOCK, shown.shape[0] * BLOCK, 0)
-    picture = axis.imshow(shown, cmap="magma", vmin=vmin, vmax=vmax, extent=extent,
-                          interpolation="nearest")
+    fig, axis = figure.new_figure(1, 1, size=(8.0, 8.4))
+    shown_blocks = tables_frame(block_sum(frame))
+    cols = frame.shape[1]
+    vmin, vmax = display_range(shown_blocks)
+    used_rows = shown_blocks.shape[1] * BLOCK
+    used_cols = shown_blocks.shape[0] * BLOCK
+    extent = (-0.5, used_rows - 0.5, cols - used_cols - 0.5, cols - 0.5)
+    picture = axis.imshow(shown_blocks, cmap="magma", vmin=vmin, vmax=vmax, extent=extent,
+                          origin="lower", interpolation="nearest")
     fig.colorbar(picture, ax=axis, fraction=0.046, pad=0.02,
                  label=f"light above pedestal per {BLOCK}x{BLOCK} pixels (ADU)")
     _outline(axis, boxes)
-    x0, x1, y0, y1 = reco.xmin, reco.xmax, reco.ymin, reco.ymax
+    last = float(cols - 1)  # the acceptance window (image columns xmin..xmax, rows ymin..ymax)
+    x0, x1, y0, y1 = reco.ymin, reco.ymax, last - reco.xmax, last - reco.xmin
     axis.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], ls="--", lw=0.8, color="grey")
     pedestal_text = f"pedestal run {pedestal_run}" if pedestal_run else Path(pedestal_file).name
-    axis.set_title(f"run {run}, event {event}, camera {camera}: {len(boxes)} clusters "
-                   f"(zero-suppressed at {reco.nsigma} σ; {pedestal_text})", fontsize=10)
-    axis.set_xlabel("x (pixel column)")
-    axis.set_ylabel("y (pixel row)")
+    axis.set_title(f"run {run}, event {event}, camera {camera}: {len(boxes)} clusters; "
+                   f"zero-suppressed at {reco.nsigma} σ; {pedestal_text}\n{shown.title()}",
+                   fontsize=9.5)
+    axis.set_xlabel("sc_x (the reco table's x: image row)")
+    axis.set_ylabel(f"sc_y (the reco table's y: {cols - 1} − image column)")
     written = figure.save(fig, paths)
-    return EventDisplayResult(run, camera, int(event), pedestal_run, boxes, written)
+    return EventDisplayResult(run, camera, int(event), pedestal_run, boxes, written, shown)
+
+
+def tables_frame(blocks: np.ndarray) -> np.ndarray:
+    """An image (rows, columns) as drawn in the tables' frame with origin='lower': x along
+    the image rows, y = last column - column (array indexed [y, x])."""
+    return blocks.T[::-1]
 
 
 def display_range(shown: np.ndarray) -> tuple[float, float]:
@@ -163,9 +182,9 @@ def _outline(axis: Any, boxes: Sequence[Box]) -> None:
                       va="bottom", ha="left")
 
 
-def busiest_event(db: Any, run: int, camera: int) -> int:
+def busiest_event(db: Any, run: int, camera: int, *, pass_: str | None = None) -> int:
     """The event of `run` with the most clusters (the first such), for a telling picture."""
-    frame = db.macro(run, camera=camera, columns=["event", "nclusters"])
+    frame = db.macro(run, camera=camera, columns=["event", "nclusters"], pass_=pass_)
     if frame.empty:
         raise CygnoError(f"run {run}, camera {camera} has no images in the macro table; "
                          "replay it first or give --event")

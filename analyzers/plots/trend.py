@@ -12,6 +12,7 @@ import numpy as np
 from cygno_mw.errors import CygnoError
 
 from . import figure
+from .pass_label import PassShown, pass_shown
 from .spectrum import runs_label
 
 
@@ -22,12 +23,15 @@ class TrendResult:
     nclusters: np.ndarray
     light: np.ndarray  # cmos_integral: total light of the zero-suppressed image
     paths: list[Path] = field(default_factory=list)
+    pass_shown: PassShown | None = None
 
 
 def draw_trend(db: Any, runs: Sequence[int], paths: Sequence[Path], *,
-               camera: int | None = None) -> TrendResult:
-    """Two panels sharing the image axis: clusters per image and light per image."""
-    frame = db.macro([int(r) for r in runs], camera=camera,
+               camera: int | None = None, pass_: str | None = None) -> TrendResult:
+    """Two panels sharing the image axis: clusters per image and light per image, of one
+    pass (`pass_`, else the runs' default pass), named in the title."""
+    shown = pass_shown(db, [int(r) for r in runs], pass_)
+    frame = db.macro([int(r) for r in runs], camera=camera, pass_=shown.name,
                      columns=["run", "camera", "event", "time", "nclusters", "cmos_integral"])
     if frame.empty:
         raise CygnoError(f"no images of {runs_label(runs)} in the macro table: nothing to plot")
@@ -35,7 +39,7 @@ def draw_trend(db: Any, runs: Sequence[int], paths: Sequence[Path], *,
     single = frame["run"].nunique() == 1
     index = frame["event"].to_numpy() if single else np.arange(len(frame))
     fig, (top, bottom) = figure.new_figure(2, 1, size=(8.0, 5.5), sharex=True)
-    fig.suptitle(f"{runs_label(runs)}: {len(frame)} images")
+    fig.suptitle(f"{runs_label(runs)}: {len(frame)} images\n{shown.title()}", fontsize=10)
     for camera_id, rows in frame.groupby("camera"):
         label = f"camera {camera_id}"
         top.plot(index[rows.index], rows["nclusters"], "o-", ms=3, lw=1, label=label)
@@ -54,4 +58,4 @@ def draw_trend(db: Any, runs: Sequence[int], paths: Sequence[Path], *,
     written = figure.save(fig, paths)
     return TrendResult([int(r) for r in runs], frame["event"].to_numpy(),
                        frame["nclusters"].to_numpy(), frame["cmos_integral"].to_numpy(),
-                       written)
+                       written, shown)

@@ -4,12 +4,15 @@
     cygno-mw plot spectrum 10-15 --where "sc_length < 80" --pdf
     cygno-mw plot trend 2                     # clusters and light per image along the run
     cygno-mw plot event cygno-out/runs/run00002.mid.lz4 --event 3
+    cygno-mw plot spectrum 2 --pass nsigma07  # one pass (default: the runs' best finished)
     cygno-mw plot pedestal 1                  # mean and noise maps, drift vs the previous
 
 Runs are numbers or ranges (10-15).  Figures go to -o FILE (.png or .pdf, repeatable),
 else to plots/ beside the database (./cygno-out/plots/ with the embedded default), named
 after the run and the plot; --pdf writes a PDF next to each PNG.  The database is --db,
-else $CYGNO_DB_URL, else $CYGNO_MW_HOME/cygno.sqlite, else the nearest ./cygno-out.
+else $CYGNO_DB_URL, else $CYGNO_MW_HOME/cygno.sqlite, else the nearest ./cygno-out (said
+on stderr).  Pictures of results draw one processing pass (--pass, else the runs' best
+finished pass when they share it) and their title names it and its Reco parameters.
 """
 
 from __future__ import annotations
@@ -42,13 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     spectrum.add_argument("--where", metavar="FILTER", help='cut, e.g. "sc_length < 80"')
     spectrum.add_argument("--bins", type=int, default=50, help="bins in the fit range")
     spectrum.add_argument("--range", dest="fit_range", metavar="LO,HI",
-                          help="fit range (default 0 .. 2.5 x the median)")
+                          help="histogram range the peak is searched and fitted in "
+                               "(default 0 .. 2.5 x the median)")
     common(spectrum)
+    with_pass(spectrum)
 
     trend = kinds.add_parser("trend", help="clusters and light per image along a run")
     trend.add_argument("runs", nargs="+", metavar="RUN", help="run numbers or ranges A-B")
     trend.add_argument("--camera", type=int)
     common(trend)
+    with_pass(trend)
 
     event = kinds.add_parser("event", help="event display of one image of a run file")
     event.add_argument("file", metavar="RUN_FILE", help="the run's MIDAS file")
@@ -59,11 +65,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="pedestal map file (default: the one replay used, from the "
                             "pedestals table)")
     common(event)
+    with_pass(event)
 
     pedestal = kinds.add_parser("pedestal", help="pedestal mean/noise maps and their drift")
     pedestal.add_argument("run", type=int, metavar="RUN", help="a pedestal run")
     pedestal.add_argument("--camera", type=int, default=0)
     common(pedestal)
+
+
+def with_pass(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--pass", dest="pass_name", metavar="NAME",
+                     help="processing pass to draw (default: the runs' best finished pass, "
+                          "when they share it); the title names it and its parameters")
 
 
 def parse_runs(items: list[str]) -> list[int]:
@@ -127,33 +140,33 @@ def run(args: argparse.Namespace) -> int:
             runs = parse_runs(args.runs)
             result = draw_spectrum(db, runs, targets(args, folder, _name(runs, "spectrum")),
                                    variable=args.variable, where=args.where, bins=args.bins,
-                                   fit_range=parse_range(args.fit_range))
-            if result.fit is None:
-                print(f"{result.entries} clusters; no peak fit: {result.fit_problem}")
-            else:
-                fit = result.fit
-                print(f"{result.entries} clusters; peak {fit.mean:.1f} ± {fit.mean_error:.1f}"
-                      f" ADU, sigma {fit.sigma:.1f} ± {fit.sigma_error:.1f} ADU, resolution "
-                      f"{100 * fit.resolution:.1f} ± {100 * fit.resolution_error:.1f} %")
+                                   fit_range=parse_range(args.fit_range),
+                                   pass_=args.pass_name)
+            print(result.summary())
         elif args.plot == "trend":
             from cygno_mw.analyzers.plots.trend import draw_trend
 
             runs = parse_runs(args.runs)
             result = draw_trend(db, runs, targets(args, folder, _name(runs, "trend")),
-                                camera=args.camera)
-            print(f"{len(result.events)} images, {int(result.nclusters.sum())} clusters")
+                                camera=args.camera, pass_=args.pass_name)
+            print(f"{len(result.events)} images, {int(result.nclusters.sum())} clusters "
+                  f"({result.pass_shown.title()})")
         elif args.plot == "event":
             from cygno_mw.analyzers.plots.event_display import busiest_event, draw_event, run_of
+            from cygno_mw.analyzers.plots.pass_label import pass_shown
 
             event = args.event
             if event is None:
-                event = busiest_event(db, run_of(args.file), args.camera)
+                run = run_of(args.file)
+                event = busiest_event(db, run, args.camera,
+                                      pass_=pass_shown(db, [run], args.pass_name).name)
             stem = Path(args.file).name.split(".")[0]
             result = draw_event(db, folder, args.file, event,
                                 targets(args, folder, f"{stem}_event{event}"),
-                                camera=args.camera, pedestal_file=args.pedestal)
+                                camera=args.camera, pedestal_file=args.pedestal,
+                                pass_=args.pass_name)
             print(f"run {result.run} event {result.event} camera {result.camera}: "
-                  f"{len(result.boxes)} clusters outlined")
+                  f"{len(result.boxes)} clusters outlined ({result.pass_shown.title()})")
         else:
             from cygno_mw.analyzers.plots.pedestal_maps import draw_pedestal
 
