@@ -170,3 +170,47 @@ def test_pedestal_maps_and_their_drift(demo: Path, tmp_path: Path) -> None:
                                                         rel=1e-4)
     assert alone.previous_run is None and alone.drift is None
     assert alone.noise == pytest.approx(float(first.sigma.mean()), rel=1e-6)
+
+
+def test_every_plot_names_its_pass(demo: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """After a second pass (nsigma 0.7, named `typo`), each plot draws the pass asked for and
+    says which, with that pass's parameters; the CLI, the library and the picture agree."""
+    import shutil
+
+    from cygno_mw.analyzers.plots.figure import description_of
+    from cygno_mw.analyzers.plots.spectrum import fit_spectrum
+
+    out = tmp_path / "out"
+    shutil.copytree(demo, out)
+    run_file = out / "runs" / "run00002.mid.lz4"
+    assert main(["replay", "-q", "-o", str(out), "--pass", "typo", "--set", "reco.nsigma=0.7",
+                 str(run_file)]) == 0
+    db_url = f"sqlite:///{out / 'cygno.sqlite'}"
+    capsys.readouterr()
+    for pass_name, nsigma in (("replay", "0.6"), ("typo", "0.7")):
+        png = tmp_path / f"spectrum_{pass_name}.png"
+        assert main(["plot", "spectrum", "2", "--db", db_url, "--pass", pass_name,
+                     "-o", str(png)]) == 0
+        printed = capsys.readouterr().out.splitlines()[0]
+        assert f"pass {pass_name}: nsigma {nsigma}" in printed
+        with Database(db_url) as db:
+            assert fit_spectrum(db, [2], pass_=pass_name).summary() == printed
+        assert description_of(png) == printed
+
+        png = tmp_path / f"event_{pass_name}.png"
+        assert main(["plot", "event", str(run_file), "--db", db_url, "--pass", pass_name,
+                     "-o", str(png)]) == 0
+        printed = capsys.readouterr().out
+        assert f"pass {pass_name}: nsigma {nsigma}" in printed
+        assert f"zero-suppressed at {nsigma} σ" in description_of(png)
+
+        assert main(["plot", "trend", "2", "--db", db_url, "--pass", pass_name,
+                     "-o", str(tmp_path / "t.png")]) == 0
+        assert f"pass {pass_name}: nsigma {nsigma}" in capsys.readouterr().out
+    # without --pass: the run's best finished pass (the newer `typo`), said on the output
+    assert main(["plot", "spectrum", "2", "--db", db_url, "-o", str(tmp_path / "d.png")]) == 0
+    assert "pass typo: nsigma 0.7" in capsys.readouterr().out
+    assert main(["plot", "spectrum", "2", "--db", db_url, "--pass", "nosuch",
+                 "-o", str(tmp_path / "n.png")]) == 1
+    assert "no pass 'nosuch'" in capsys.readouterr().err

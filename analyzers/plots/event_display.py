@@ -143,12 +143,17 @@ def draw_event(db: Any, pedestal_dir: Path, run_file: str | Path, event: int | N
     x0, x1, y0, y1 = reco.ymin, reco.ymax, last - reco.xmax, last - reco.xmin
     axis.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], ls="--", lw=0.8, color="grey")
     pedestal_text = f"pedestal run {pedestal_run}" if pedestal_run else Path(pedestal_file).name
-    axis.set_title(f"run {run}, event {event}, camera {camera}: {len(boxes)} clusters; "
-                   f"zero-suppressed at {reco.nsigma} σ; {pedestal_text}\n{shown.title()}",
-                   fontsize=9.5)
-    axis.set_xlabel("sc_x (the reco table's x: image row)")
-    axis.set_ylabel(f"sc_y (the reco table's y: {cols - 1} − image column)")
-    written = figure.save(fig, paths)
+    title = (f"run {run}, event {event}, camera {camera}: {len(boxes)} clusters; "
+             f"zero-suppressed at {reco.nsigma} σ; {pedestal_text}\n{shown.title()}")
+    axis.set_title(title, fontsize=9.5)
+    x_label = "sc_x (the reco table's x: image row)"
+    y_label = f"sc_y (the reco table's y: {cols - 1} − image column)"
+    axis.set_xlabel(x_label)
+    axis.set_ylabel(y_label)
+    drawn = "; ".join(f"{b.cluster}: x {b.xmin:.0f}-{b.xmax:.0f} y {b.ymin:.0f}-{b.ymax:.0f} "
+                      f"{b.integral:.0f} ADU" for b in sorted(boxes, key=lambda b: b.cluster))
+    written = figure.save(fig, paths, description=f"{title} | axes: {x_label}, {y_label} | "
+                                                  f"boxes: {drawn}")
     return EventDisplayResult(run, camera, int(event), pedestal_run, boxes, written, shown)
 
 

@@ -137,5 +137,5 @@ def draw_spectrum(db: Any, runs: Sequence[int], paths: Sequence[Path], *,
     zoom.set_ylabel(f"clusters / {edges[1] - edges[0]:.0f} ADU")
     zoom.set_title("55Fe peak")
     zoom.legend(loc="upper right", fontsize=8)
-    result.paths = figure.save(fig, paths)
+    result.paths = figure.save(fig, paths, description=result.summary())
     return result
