@@ -112,8 +112,11 @@ class ResultSinks:
         return self.cameras is not None
 
     def connect(self) -> None:
-        """Reach the database now (creating or upgrading its tables) so errors come early."""
+        """Reach the database now (creating or upgrading its tables) so errors come early,
+        and close the attempts a killed process of this host left `running`."""
         _ = self.sql.engine
+        if self.settles_run_row:
+            self.sql.close_dead_attempts(socket.gethostname())
 
     # -- the processing pass ---------------------------------------------------------------
     @property

@@ -232,3 +232,36 @@ def test_sampled_run_says_so_and_counts_from_the_daq(
     assert main(["sql", "runs", "2", "--db", str(out / "cygno.sqlite"),
                  "--columns", "run,number_of_events,skipped_events,reco_events"]) == 0
     assert "4/10" in capsys.readouterr().out
+
+
+def test_killed_first_attempt_is_closed_by_the_next_process(runs: dict[str, Path],
+                                                            tmp_path: Path) -> None:
+    """Issue 27.8: a run no pass has finished, whose replay was killed, does not stay
+    `running` forever: the next replay on this host finds the dead process's attempt and
+    records it `interrupted`, the run `failed` (until a pass finishes it)."""
+    out = tmp_path / "out"
+    assert replay(out, str(runs["pedestal"])) == 0
+    _interrupt_replay(out, runs["long"], signal.SIGKILL)
+    assert snapshot(out)["runs"][1][:2] == (4, "running")
+    assert replay(out, str(runs["other"])) == 0
+    state = snapshot(out)
+    assert state["runs"][1][:2] == (3, "done") and state["runs"][2][:2] == (4, "failed")
+    assert ("replay", 4, "failed") in [r[:3] for r in state["pass_runs"]]
+    killed = [a for a in attempts(out) if a[1] == 4]
+    assert killed[0][2] == "interrupted" and "ended without finishing" in killed[0][3]
+    assert ("replay", "failed") in state["passes"]  # one of its runs has no result
+
+
+def test_output_that_cannot_be_written_fails_the_run_not_running(runs: dict[str, Path],
+                                                                 tmp_path: Path) -> None:
+    """Issue 27.8: an output that cannot be written (a full disk; here the reco folder is a
+    file) fails the run with the reason recorded; nothing stays `running`."""
+    out = tmp_path / "out"
+    assert replay(out, str(runs["pedestal"])) == 0
+    assert not (out / "reco").exists()  # a pedestal run writes no reco file
+    (out / "reco").write_text("not a folder")
+    assert replay(out, str(runs["other"])) == 1
+    state = snapshot(out)
+    assert state["runs"][1][:2] == (3, "failed")
+    last = attempts(out)[-1]
+    assert last[:3] == ("replay", 3, "failed") and last[3]

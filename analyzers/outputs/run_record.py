@@ -19,6 +19,7 @@ online analyzer's spool like any other record).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -84,6 +85,45 @@ def reopen_pass(conn: Connection, record: Mapping[str, Any]) -> None:
     conn.execute(sa.update(table).where(
         table.c.pass_name == sa.bindparam("q", str(record["pass_name"]))).values(
         status="unfinished", finished_at=None, updated_at=record.get("updated_at")))
+
+
+def close_dead_attempts(conn: Connection, host: str, now: Any) -> list[int]:
+    """Attempts left `running` on `host` by a process that no longer exists (killed, or a
+    machine that lost power) become `interrupted`; their pass's row of the run, if still
+    `running`, becomes `failed`, and their runs' status is settled. Returns those runs."""
+    table = schema.attempts
+    rows = conn.execute(sa.select(table.c.attempt, table.c.pass_name, table.c.run,
+                                  table.c.pid).where(
+        table.c.status == "running", table.c.host == sa.bindparam("h", host))).all()
+    runs = []
+    for attempt, pass_name, run, pid in rows:
+        if pid is None or _alive(int(pid)):
+            continue
+        conn.execute(sa.update(table).where(table.c.attempt == sa.bindparam("a", attempt))
+                     .values(status="interrupted", finished_at=now,
+                             reason=f"process {pid} on {host} ended without finishing "
+                                    "(killed, or the machine stopped)"))
+        pass_runs = schema.pass_runs
+        conn.execute(sa.update(pass_runs).where(
+            pass_runs.c.pass_name == sa.bindparam("p", pass_name),
+            pass_runs.c.run == sa.bindparam("r", int(run)),
+            pass_runs.c.status == "running").values(status="failed", finished_at=now))
+        runs.append(int(run))
+    for run in sorted(set(runs)):
+        settle_run(conn, {"run": run, "fallback_status": "failed", "updated_at": now})
+    return sorted(set(runs))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 OPERATIONS: dict[str, Callable[[Connection, Mapping[str, Any]], None]] = {

@@ -159,6 +159,13 @@ class SqlSink:
         self._queue_records(run_record.FINISH_PASS, [{
             "pass_name": self.pass_name, "finished_at": to_utc_naive(_now())}])
 
+    def close_dead_attempts(self, host: str) -> list[int]:
+        """See run_record.close_dead_attempts (done at once); the runs settled."""
+        now = to_utc_naive(_now())
+        return database.run_with_retry(
+            self.engine, lambda conn: run_record.close_dead_attempts(conn, host, now),
+            self.retry, "close dead attempts")
+
     def record_attempt(self, attempt: str, run: int, **fields: Any) -> None:
         """Upsert this pass's `attempts` row `attempt` of `run` (status, reason, times)."""
         self._queue_records("attempts", [{"attempt": attempt, "pass_name": self.pass_name,
