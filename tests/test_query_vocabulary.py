@@ -108,3 +108,20 @@ def test_legacy_pass_without_parameters(out: Path, tmp_path: Path,
         assert set(db.passes()["pass_name"]) == {"legacy", "replay"}
     assert main(["sql", "passes", "--db", str(copy)]) == 0
     assert "legacy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["replay", "run00002.mid"], ["reprocess", "2"], ["sql", "runs"], ["sql", "reco", "2"],
+    ["sql", "macro"], ["sql", "sc"], ["sql", "pedestals"], ["sql", "passes"],
+    ["sql", "compare", "a", "b"], ["sql", "upgrade"], ["sql", "import-runlog", "x.csv"],
+    ["plot", "spectrum", "2"], ["plot", "trend", "2"], ["plot", "event", "run00002.mid"],
+    ["plot", "pedestal", "1"],
+])
+def test_every_command_that_touches_the_database_takes_db(argv: list[str]) -> None:
+    """`--db` everywhere, and never taken for another option (replay's was `--db-wait`)."""
+    from cygno_mw.cli import build_parser
+
+    args = build_parser().parse_args([*argv, "--db", "cygno-out/cygno.sqlite"])
+    assert args.db == "cygno-out/cygno.sqlite"
+    if argv[0] == "replay":
+        assert args.db_wait == 60.0

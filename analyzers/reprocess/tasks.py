@@ -31,6 +31,7 @@ class TaskOptions:
     output_dir: str | None = None
     overrides: tuple[str, ...] = ()
     config_file: str | None = None
+    database_url: str | None = None  # --db: over the configured one
 
     def key(self) -> tuple:
         return dataclasses.astuple(self)
@@ -44,7 +45,8 @@ def session_for(options: TaskOptions) -> ReplaySession:
             config_file=Path(options.config_file) if options.config_file else None,
             overrides=options.overrides,
             output_dir=Path(options.output_dir) if options.output_dir else None,
-            pass_name=options.pass_name, db_wait_s=30.0, messages=lambda text: None))
+            pass_name=options.pass_name, db_wait_s=30.0, database_url=options.database_url,
+            messages=lambda text: None))
     return _sessions[key]
 
 

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output-dir", type=Path, default=None, metavar="DIR",
                         help="as for cygno-mw replay")
     parser.add_argument("-c", "--config", type=Path, default=None, metavar="JSON")
+    parser.add_argument("--db", metavar="URL", default=None,
+                        help="database URL or SQLite file (default: $CYGNO_DB_URL, else "
+                             "/Analyzer/Parameters/Output)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE", help="as for cygno-mw replay")
     parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
@@ -43,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cygno_mw.analyzers.outputs.credentials import safe_url
     from cygno_mw.analyzers.outputs.database import create_db_engine
     from cygno_mw.analyzers.outputs.passes import check_pass_name
     from cygno_mw.analyzers.replay.session import ReplayOptions, ReplaySession
@@ -58,18 +62,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give runs, an s3:// prefix or files (or --follow)")
     options = TaskOptions(args.pass_name,
                           str(args.output_dir.resolve()) if args.output_dir else None,
-                          tuple(args.overrides), str(args.config) if args.config else None)
+                          tuple(args.overrides), str(args.config) if args.config else None,
+                          args.db)
     params = ReplaySession(ReplayOptions(
         config_file=args.config, overrides=args.overrides, output_dir=args.output_dir,
         pass_name=args.pass_name)).parameters(None)
-    engine = create_db_engine(params.output.database_url)
+    database_url = args.db or params.output.database_url
+    engine = create_db_engine(database_url)
     items = []
     for text in args.inputs:
         if inputs.is_run_list(text):
             found = inputs.chunk_items(engine, inputs.parse_runs(text), complete_only=False)
             if not found:
                 raise UsageError(f"runs {text}: none in the chunks table of "
-                                 f"{params.output.database_url}")
+                                 f"{safe_url(engine.url)}")
             items += found
         elif text.startswith("s3://"):
             items += inputs.s3_items(text, params.output.s3_endpoint_url or None)
