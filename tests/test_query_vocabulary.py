@@ -125,3 +125,22 @@ def test_every_command_that_touches_the_database_takes_db(argv: list[str]) -> No
     assert args.db == "cygno-out/cygno.sqlite"
     if argv[0] == "replay":
         assert args.db_wait == 60.0
+
+
+def test_pmt_columns_have_one_numeric_dtype_whatever_the_filter(tmp_path: Path) -> None:
+    """`pmt_wf_sampling` (and every integer column) comes back numeric, never `object`,
+    whether the rows are peaks, waveforms or both."""
+    from test_pmt_table import _event_rows
+
+    from cygno_mw.analyzers.outputs.sql_writer import SqlSink
+
+    url = f"sqlite:///{tmp_path / 'pmt.sqlite'}"
+    with SqlSink(url, pass_name="p") as sink:
+        sink.begin_run(5)
+        sink.write_pmt(5, 0, _event_rows(3))
+    with Database(url) as db:
+        for peaks in (True, False, None):
+            frame = db.pmt(5, peaks=peaks, pass_="p")
+            assert len(frame) > 0
+            for column in ("pmt_wf_sampling", "pmt_wf_nPeaks", "pmt_peak_Number"):
+                assert frame[column].dtype.kind in "if", (peaks, column, frame[column].dtype)
