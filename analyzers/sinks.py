@@ -174,9 +174,9 @@ class ResultSinks:
             fields = {}
         if status != "running":
             fields["finished_at"] = now
-        self.sql.record_attempt(self._attempt, run, status=status,
-                                reason=None if reason is None else str(reason)[:4000],
-                                **fields)
+        if reason is not None:  # (a second report of the same failure keeps the first why)
+            fields["reason"] = str(reason)[:4000]
+        self.sql.record_attempt(self._attempt, run, status=status, **fields)
 
     def _pass_run(self, run: int, **fields: Any) -> None:
         from cygno_mw.analyzers.provenance import source_revision

@@ -95,7 +95,7 @@ def close_dead_attempts(conn: Connection, host: str, now: Any) -> list[int]:
     rows = conn.execute(sa.select(table.c.attempt, table.c.pass_name, table.c.run,
                                   table.c.pid).where(
         table.c.status == "running", table.c.host == sa.bindparam("h", host))).all()
-    runs = []
+    runs, names = [], set()
     for attempt, pass_name, run, pid in rows:
         if pid is None or _alive(int(pid)):
             continue
@@ -109,8 +109,15 @@ def close_dead_attempts(conn: Connection, host: str, now: Any) -> list[int]:
             pass_runs.c.run == sa.bindparam("r", int(run)),
             pass_runs.c.status == "running").values(status="failed", finished_at=now))
         runs.append(int(run))
+        names.add(str(pass_name))
     for run in sorted(set(runs)):
         settle_run(conn, {"run": run, "fallback_status": "failed", "updated_at": now})
+    passes = schema.passes
+    for name in sorted(names):  # a finished pass with a run left without result: failed
+        status = conn.execute(sa.select(passes.c.status).where(
+            passes.c.pass_name == sa.bindparam("p", name))).scalar()
+        if status == "finished":
+            finish_pass(conn, {"pass_name": name, "finished_at": now})
     return sorted(set(runs))
 
 
