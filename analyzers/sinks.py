@@ -387,8 +387,9 @@ class ResultSinks:
                     self._pass_run(run, status="failed", finished_at=_utc_now())
             if self.writes_run_row:
                 self._record_attempt(run, status, reason)
-            if self.whole_runs and self.settles_run_row:
-                self.sql.settle_run(run, "failed", 0)
+            if self.settles_run_row:  # (a replay committed nothing: 0 events of its own)
+                self.sql.settle_run(run, "failed",
+                                    0 if self.whole_runs else record.get("reco_events"))
             self.sql.flush()
         except Exception as exc:  # the first error is the one to report
             log.error("run %d: could not record the failure in the database: %s", run, exc)
