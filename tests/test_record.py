@@ -24,6 +24,7 @@ SHAPE = (512, 512)
 SMALL = ["--set", "reco.xmax=512", "--set", "reco.ymin=0", "--set", "reco.ymax=512",
          "--set", "reco.backend=numpy"]
 MIX = SignalMix(fe55=4, muon=1, nr=0, er=0)
+DAMAGES = ("brace", "half", "array", "nested", "garbage")
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +38,38 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                          mix=MIX)
     long = simulate_run(folder / "run00004.mid.lz4", 4, 120, shape=SHAPE, with_pmt=False,
                         mix=MIX)
-    broken = folder / "broken" / "run00002.mid"
-    broken.parent.mkdir()
-    broken.write_bytes(_broken_end_of_run_dump(physics.path))
-    return {"pedestal": pedestal.path, "physics": physics.path, "other": other.path,
-            "long": long.path, "broken": broken}
+    found = {"pedestal": pedestal.path, "physics": physics.path, "other": other.path,
+             "long": long.path}
+    for kind in DAMAGES:
+        broken = folder / f"broken_{kind}" / "run00002.mid"
+        broken.parent.mkdir()
+        broken.write_bytes(_broken_end_of_run_dump(physics.path, kind))
+        found["broken" if kind == "brace" else f"broken_{kind}"] = broken
+    return found
 
 
-def _broken_end_of_run_dump(path: Path) -> bytes:
-    """The run file with its end-of-run ODB dump made invalid JSON (its last brace gone)."""
+def _broken_end_of_run_dump(path: Path, kind: str = "brace") -> bytes:
+    """The run file with its end-of-run ODB dump damaged (same length, so the event
+    framing holds): its last brace gone, cut in half, an array, nested too deep, garbage."""
     data = bytearray(lz4.frame.decompress(path.read_bytes()))
-    last = data.rfind(b"}")
-    data[last:last + 1] = b" "
+    header = data.rfind(b"\x01\x80")  # event id 0x8001: the end-of-run dump (JSON is ASCII)
+    size = int.from_bytes(data[header + 12:header + 16], "little")
+    start, end = header + 16, header + 16 + size
+    payload = bytes(data[start:end]).rstrip(b"\0")
+    n = len(payload)
+    if kind == "brace":
+        last = payload.rfind(b"}")
+        broken = payload[:last] + b" " + payload[last + 1:]
+    elif kind == "half":
+        broken = payload[: n // 2].ljust(n)
+    elif kind == "array":
+        broken = (b"[" + b" " * (n - 2) + b"]")
+    elif kind == "nested":
+        depth = (n - 1) // 6
+        broken = (b'{"a":' * depth + b"1" + b"}" * depth).ljust(n)
+    else:
+        broken = b"x" * n
+    data[start:start + n] = broken[:n]
     return bytes(data)
 
 
@@ -131,6 +152,17 @@ def test_broken_end_of_run_dump_commits_nothing_over_the_earlier_result(
     assert snapshot(good) == before
     last = attempts(good)[-1]
     assert last[:3] == ("replay", 2, "failed") and "not valid JSON" in last[3]
+
+
+@pytest.mark.parametrize("kind", DAMAGES[1:])
+def test_every_damaged_end_of_run_dump_commits_nothing(
+        good: Path, runs: dict[str, Path], kind: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(good)
+    assert replay(good, str(runs[f"broken_{kind}"])) == 1
+    assert "end-of-run" in capsys.readouterr().err
+    assert snapshot(good) == before
+    assert attempts(good)[-1][:3] == ("replay", 2, "failed")
 
 
 def test_a_new_pass_whose_run_failed_is_failed(good: Path, runs: dict[str, Path]) -> None:
