@@ -52,7 +52,7 @@ def test_sql_reco_of_a_missing_run_says_so(out: Path,
 
 def test_one_signature_shape() -> None:
     """Every table query takes `runs` (one or several) and `pass_` where passes apply."""
-    for name in ("runs", "reco", "macro", "pmt", "pedestals", "pass_runs"):
+    for name in ("runs", "reco", "macro", "pmt", "pedestals", "pass_runs", "attempts"):
         parameters = inspect.signature(getattr(Database, name)).parameters
         assert list(parameters)[1] == "runs", name
         assert "run" not in parameters and "passes_" not in parameters, name

@@ -118,9 +118,16 @@ def good(runs: dict[str, Path], tmp_path: Path) -> Path:
     return out
 
 
-def test_a_good_replay_records_its_attempts(good: Path) -> None:
+def test_a_good_replay_records_its_attempts(good: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert [a[:3] for a in attempts(good)] == [("replay", 1, "done"), ("replay", 2, "done")]
     assert snapshot(good)["runs"][1][4] == "replay"  # the pass the status reports
+    with Database(str(good / "cygno.sqlite")) as db:
+        assert list(db.attempts(2)["status"]) == ["done"]
+    capsys.readouterr()
+    assert main(["sql", "attempts", "2", "--db", str(good / "cygno.sqlite"),
+                 "--columns", "pass_name,run,status"]) == 0
+    assert "done" in capsys.readouterr().out
 
 
 def test_missing_pedestal_file_is_refused_before_anything_is_written(

@@ -191,6 +191,21 @@ class Database:
             conditions.append(table.c.pass_name.in_(names))
         return self._select(table, conditions, None, None, None, ("run", "pass_name"))
 
+    def attempts(self, runs: int | Iterable[int] | None = None, *,
+                 pass_: str | Iterable[str] | None = None, where: str | None = None,
+                 columns: Sequence[str] | None = None,
+                 limit: int | None = None) -> pd.DataFrame:
+        """`attempts`: every try at a run in a pass (status, reason, host, pid, times),
+        oldest first; a failed or interrupted one never changed the results it did not
+        replace (see outputs/run_record.py)."""
+        table = schema.attempts
+        conditions = _runs_condition(table, runs)
+        if pass_ is not None:
+            names = [pass_] if isinstance(pass_, str) else list(pass_)
+            conditions.append(table.c.pass_name.in_(names))
+        return self._select(table, conditions, where, columns, limit,
+                            ("started_at", "run", "attempt"))
+
     def default_passes(self, runs: int | Iterable[int] | None = None) -> dict[int, str]:
         """{run: pass read by default}: each run's newest finished pass (else its newest)."""
         numbers = None if runs is None else [int(r) for r in _as_list(runs)]

@@ -7,6 +7,7 @@
     cygno-mw sql passes                              # passes, their runs, status, changes
     cygno-mw sql passes --file cygno-out/reco/run11021_reco.parquet   # a reco file's
     cygno-mw sql compare replay nsigma08 11021       # matched clusters side by side
+    cygno-mw sql attempts 11021                      # every try at the run: how, why
     cygno-mw sql upgrade --db mysql+mysqlconnector://cygno@db.example/cygno
 
 The database is --db, else $CYGNO_DB_URL, else sqlite:///cygno-out/cygno.sqlite. A password
@@ -47,6 +48,10 @@ EXAMPLES = {
     "pedestals": """\
   cygno-mw sql pedestals                             # every pedestal map, where it is stored
   cygno-mw sql pedestals 1 --where "noise_mean < 3 and hot_pixels < 1000"
+""",
+    "attempts": """\
+  cygno-mw sql attempts 2                            # every try at run 2, in any pass
+  cygno-mw sql attempts --pass replay --where "status = 'failed'" --columns run,reason
 """,
 }
 
@@ -120,6 +125,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pedestals.add_argument("--camera", type=_int64)
     common(pedestals, columns=False)
 
+    tried = table("attempts", "every try at a run in a pass: started, how it ended, why")
+    tried.add_argument("runs", nargs="*", type=_int64, metavar="RUN")
+    tried.add_argument("--pass", dest="pass_name", metavar="NAME", help="one pass's tries")
+    common(tried)
+
     passes = commands.add_parser(
         "passes", help="processing passes: runs, status, parameter changes; or a reco "
         "file's provenance (--file)")
@@ -192,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
                                       camera=args.camera, max_distance=args.max_distance,
                                       columns=columns)
             frame = _filtered(frame, args.where, args.limit)
+        elif args.sql_command == "attempts":
+            frame = db.attempts(args.runs or None, pass_=args.pass_name, columns=columns,
+                                limit=args.limit, **common)
         elif args.sql_command == "sc":
             frame = db.slow_control(args.variables or None, args.start, args.stop,
                                     equipment=args.equipment, runs=args.run,
