@@ -66,8 +66,9 @@ class SdistWithCommit(sdist):
         target.write_text(build_commit() + "\n")
 
 
-setup(
-    package_dir=NAMESPACE,
-    packages=namespace_packages(),
-    cmdclass={"build_py": BuildPyWithCommit, "sdist": SdistWithCommit},
-)
+if __name__ == "__main__":  # as setuptools runs it (tests/dist_contents.py imports it)
+    setup(
+        package_dir=NAMESPACE,
+        packages=namespace_packages(),
+        cmdclass={"build_py": BuildPyWithCommit, "sdist": SdistWithCommit},
+    )
