@@ -16,18 +16,24 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parent.parent
 NOT_IN_SDIST = {".gitignore"}  # repository housekeeping, not source
 
 
-def namespace() -> dict[str, str]:
-    """setup.py's import prefix -> folder mapping (setup.py is the one place it is said)."""
+def setup_module() -> ModuleType:
+    """setup.py, imported (its setup() runs only as a script)."""
     spec = importlib.util.spec_from_file_location("cygno_mw_setup", REPO / "setup.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return dict(module.NAMESPACE)
+    return module
+
+
+def namespace() -> dict[str, str]:
+    """setup.py's import prefix -> folder mapping (setup.py is the one place it is said)."""
+    return dict(setup_module().NAMESPACE)
 
 
 def tracked_files() -> list[str]:
