@@ -88,8 +88,12 @@ def compile_once(say: Callable[[str], None]) -> float | None:
     if _ready or is_compiled():
         _ready = True
         return None
-    say(f"compiling the CPU reconstruction, once, about {COMPILE_ESTIMATE_S} s "
-        "(kept in Numba's cache: later runs start at once)")
+    if any(type(fn._cache).__name__ == "NullCache" for fn in kernels().values()):
+        say(f"compiling the CPU reconstruction, about {COMPILE_ESTIMATE_S} s (no writable "
+            "cache folder, so every new process compiles it: set NUMBA_CACHE_DIR)")
+    else:
+        say(f"compiling the CPU reconstruction, once, about {COMPILE_ESTIMATE_S} s "
+            "(kept in Numba's cache: later runs start at once)")
     started = time.perf_counter()
     with interrupt_as_one_error():
         warm_up()
