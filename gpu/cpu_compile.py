@@ -124,7 +124,7 @@ def interrupt_as_one_error() -> Iterator[None]:
         if not (interrupted or isinstance(unraisable.exc_value, KeyboardInterrupt)):
             previous_hook(unraisable)
 
-    if previous_handler is signal.SIG_IGN:  # started in the background: stays ignored
+    if previous_handler is not signal.default_int_handler:  # ignored, or a program's own
         yield
         return
     signal.signal(signal.SIGINT, on_interrupt)
