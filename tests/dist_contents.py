@@ -76,7 +76,7 @@ def missing_from_sdist(sdist: Path, files: list[str] | None = None) -> list[str]
 def check(dist_dir: Path) -> list[str]:
     """Problems with the wheel and sdist in `dist_dir` (empty: complete)."""
     wheels = sorted(dist_dir.glob("cygno_mw-*.whl"))
-    sdists = sorted(dist_dir.glob("cygno_mw-*.tar.gz"))
+    sdists = sorted(dist_dir.glob("cygno[-_]mw-*.tar.gz"))  # old setuptools: cygno-mw-
     if len(wheels) != 1 or len(sdists) != 1:
         return [f"{dist_dir}: expected one wheel and one sdist, found "
                 f"{[p.name for p in wheels + sdists]}"]
