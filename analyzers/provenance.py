@@ -2,8 +2,8 @@
 parameters, and the same facts for the reco file's metadata.
 
 The parameters hash covers what changes results: every Reco parameter except how it is
-executed (`backend`, `batch_size`) and the content of the vignetting map. The source
-revision is `git describe` of the checkout the code runs from, else the package version.
+executed (`backend`, `batch_size`) and the content of the vignetting map. The version
+and the source revision are `cygno-mw --version`'s (cygno_mw.build_info).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import hashlib
 import json
 import os
 import socket
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cygno_mw import build_info
 from cygno_mw.analyzers.file_digest import file_hexdigest
 from cygno_mw.analyzers.outputs.passes import EXECUTION_ONLY
 from cygno_mw.analyzers.parameters import AnalyzerParameters
@@ -27,25 +27,13 @@ PROVENANCE_KEY = "cygno.provenance"  # Parquet metadata key / ROOT TObjString na
 
 
 def package_version() -> str:
-    from cygno_mw import __version__
-
-    return str(__version__)
+    return build_info.version()
 
 
-@functools.lru_cache(maxsize=1)
 def source_revision() -> str:
-    """`git describe --always --dirty` of the source checkout, else the package version."""
-    root = Path(__file__).resolve().parent.parent
-    if (root / ".git").exists():
-        try:
-            done = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty",
-                                   "--tags"], capture_output=True, text=True, timeout=10,
-                                  check=False)
-            if done.returncode == 0 and done.stdout.strip():
-                return done.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return package_version()
+    """The commit the code was built from (cygno_mw.build_info: `git describe` of a
+    checkout, else the commit a wheel was built from), as `cygno-mw --version` prints it."""
+    return build_info.revision()
 
 
 @functools.lru_cache(maxsize=16)

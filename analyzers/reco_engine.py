@@ -25,6 +25,8 @@ import collections
 import logging
 import multiprocessing
 import os
+import sys
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +142,10 @@ class InlineEngine:
 
     def close(self) -> None:
         self._pending = []
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 # -- worker processes -----------------------------------------------------------------------
@@ -284,12 +290,18 @@ class ProcessPoolEngine:
         self._maps.close()
 
 
-def make_engine(params: RecoParams, workers: int = 1,
-                preload: list[Path] | None = None) -> InlineEngine | ProcessPoolEngine:
-    """Worker processes for `workers` >= 2 on the CPU; otherwise (or on a GPU) inline."""
+def make_engine(params: RecoParams, workers: int = 1, preload: list[Path] | None = None,
+                say: Callable[[str], None] | None = None) -> InlineEngine | ProcessPoolEngine:
+    """Worker processes for `workers` >= 2 on the CPU; otherwise (or on a GPU) inline.
+    On the CPU, a fresh machine compiles the kernels first, saying so through `say`
+    (default: stderr), so that no run's images/s counts the compilation."""
     from cygno_mw.gpu.backend import get_backend
 
     backend = get_backend(params.backend)
+    if not backend.is_gpu:
+        from cygno_mw.gpu.cpu_compile import compile_once
+
+        compile_once(say or _to_stderr)
     if workers >= 2 and backend.is_gpu:
         log.warning("-j %d ignored: reconstructing on %s in batches of %d", workers,
                     backend.device_name, params.batch_size)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/online.py [--seconds 20] [--small]
 
-A private MIDAS experiment (the build in ../shared/midas or $CYGNO_SHARED/midas, set up as
+A private MIDAS experiment (the build $MIDASSYS names, else ../shared/midas, set up as
 the `midas` tests do: odbinit, `cygno-mw odb install`, mhttpd) runs the real programs as
 processes of their own, on CPU:
 
@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from live_midas import wait_for  # noqa: E402
-from midas_bundle import bundle_path, unpacked_midas  # noqa: E402
+from midas_bundle import find_midassys, missing_reason  # noqa: E402
 from midas_experiment import MidasExperiment  # noqa: E402
 
 from cygno_mw.odb_install import cygno_mw_command  # noqa: E402
@@ -46,9 +46,9 @@ def main() -> int:
     parser.add_argument("--small", action="store_true", help="256x512 frames instead of full")
     args = parser.parse_args()
 
-    bundle = bundle_path()
-    if bundle is None:
-        print("no MIDAS build found (set CYGNO_SHARED to the folder holding midas/)")
+    midassys = find_midassys()
+    if midassys is None:
+        print(missing_reason())
         return 2
     command = shlex.split(cygno_mw_command())
     camera = {"Frame rate": 0.0, "Sim pool": 4}
@@ -66,7 +66,7 @@ def main() -> int:
         crew.odb_set("/Analyzer/Parameters/Output/reco_file_format", "none")
         crew.odb_set("/Analyzer/Online/Sampling", "GET_ALL")  # every event, the chain's rate
 
-    experiment = MidasExperiment(unpacked_midas(bundle),
+    experiment = MidasExperiment(midassys,
                                  Path(tempfile.mkdtemp(prefix="cygno-bench-online-")))
     try:
         experiment.start(install)

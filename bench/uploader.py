@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from live_midas import wait_for  # noqa: E402
-from midas_bundle import bundle_path, unpacked_midas  # noqa: E402
+from midas_bundle import find_midassys, missing_reason  # noqa: E402
 from midas_experiment import MidasExperiment  # noqa: E402
 from servers import MotoS3Server  # noqa: E402
 
@@ -50,9 +50,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="run length")
     parser.add_argument("--small", action="store_true", help="256x512 frames instead of full")
     args = parser.parse_args()
-    bundle = bundle_path()
-    if bundle is None:
-        print("no MIDAS build found (set CYGNO_SHARED to the folder holding midas/)")
+    midassys = find_midassys()
+    if midassys is None:
+        print(missing_reason())
         return 2
     command = shlex.split(cygno_mw_command())
     camera = {"Frame rate": 0.0, "Sim pool": 4}
@@ -71,7 +71,7 @@ def main() -> int:
         import boto3
 
         boto3.client("s3", endpoint_url=s3.endpoint_url).create_bucket(Bucket="bench")
-        experiment = MidasExperiment(unpacked_midas(bundle), work / "midas")
+        experiment = MidasExperiment(midassys, work / "midas")
         experiment.directory.mkdir()
         experiment.env.update(AWS)
         try:

@@ -1,7 +1,8 @@
-"""The real MIDAS build the tests run against: `<repo>/../shared/midas/midas-*.tar.xz`
-(or `$CYGNO_SHARED/midas`), unpacked once into a cache outside the checkout.
+"""The real MIDAS build the tests run against: the one `$MIDASSYS` names when it is set and
+holds a build (a DAQ machine's own MIDAS), else `<repo>/../shared/midas/midas-*.tar.xz` (or
+`$CYGNO_SHARED/midas`), unpacked once into a cache outside the checkout.
 
-    python tests/midas_bundle.py     # unpack if needed, print MIDASSYS (used by .ci/test)
+    python tests/midas_bundle.py     # print MIDASSYS (unpacking if needed; used by .ci/test)
 """
 
 from __future__ import annotations
@@ -66,8 +67,49 @@ def unpacked_midas(bundle: Path) -> Path:
     return midassys
 
 
+def env_midassys() -> Path | None:
+    """$MIDASSYS when it is set and holds a MIDAS build (bin/odbinit and python/)."""
+    text = os.environ.get("MIDASSYS", "").strip()
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if (path / "bin" / "odbinit").is_file() and (path / "python").is_dir():
+        return path
+    return None
+
+
+def midas_source() -> str | None:
+    """Where the MIDAS build comes from, in words, or None when there is none."""
+    if env_midassys() is not None:
+        return f"$MIDASSYS={env_midassys()}"
+    bundle = bundle_path()
+    if bundle is not None:
+        return f"{bundle}"
+    return None
+
+
+def missing_reason() -> str:
+    """Why there is no MIDAS build, and where it was looked for."""
+    text = os.environ.get("MIDASSYS", "").strip()
+    env = (f"$MIDASSYS={text} holds no MIDAS build (bin/odbinit, python/)" if text
+           else "$MIDASSYS is not set")
+    return (f"no MIDAS build: {env}, and there is no {shared_dir() / 'midas'}/midas-*.tar.xz "
+            "(set MIDASSYS, or CYGNO_SHARED to the folder holding midas/)")
+
+
+def find_midassys() -> Path | None:
+    """MIDASSYS for the tests: $MIDASSYS first, else the bundle unpacked; None: neither."""
+    found = env_midassys()
+    if found is not None:
+        return found
+    bundle = bundle_path()
+    return None if bundle is None else unpacked_midas(bundle)
+
+
 if __name__ == "__main__":
-    found = bundle_path()
-    if found is None:
+    midassys = find_midassys()
+    if midassys is None:
+        print(f"midas_bundle: {missing_reason()}", file=sys.stderr)
         sys.exit(1)
-    print(unpacked_midas(found))
+    print(f"midas_bundle: MIDAS from {midas_source()}", file=sys.stderr)
+    print(midassys)

@@ -1,7 +1,8 @@
 """A private live MIDAS experiment for the tests marked `midas` (a pytest plugin).
 
-Once per test session: the real MIDAS build (midas_bundle.py) is unpacked into the cache, a
-fresh experiment folder made (`MIDAS_DIR`, `odbinit`), mhttpd started on a free loopback port
+Once per test session, on the real MIDAS build (midas_bundle.py: the one $MIDASSYS names,
+else the tarball in ../shared/midas unpacked into the cache): a fresh experiment folder is
+made (`MIDAS_DIR`, `odbinit`), mhttpd started on a free loopback port
 (chosen through `/WebServer` before it starts) and mlogger writing lz4 files into
 `<experiment>/data`.  At the end every process that joined the experiment (the ones started
 here and the ones MIDAS started from `/Programs`) is stopped by its PID and the folder deleted.
@@ -33,7 +34,7 @@ from typing import Any
 
 import pytest
 from live_midas import wait_for
-from midas_bundle import bundle_path, shared_dir, unpacked_midas
+from midas_bundle import find_midassys, midas_source, missing_reason
 
 HERE = Path(__file__).resolve().parent
 CREW_NAME = "cygno-mw test crew"
@@ -284,10 +285,11 @@ def _free_port() -> int:
 
 def midas_missing_reason() -> str | None:
     """Why the live-MIDAS tests cannot run here, or None when they can."""
-    if bundle_path() is None:
-        return (f"no MIDAS build found at {shared_dir() / 'midas'}/midas-*.tar.xz "
-                "(set CYGNO_SHARED to the folder holding midas/)")
-    return None
+    return missing_reason() if midas_source() is None else None
+
+
+def pytest_report_header() -> str:
+    return f"MIDAS: {midas_source() or missing_reason()}"
 
 
 @contextlib.contextmanager
@@ -298,10 +300,9 @@ def live_experiment(
     reason = midas_missing_reason()
     if reason:
         pytest.skip(reason)
-    bundle = bundle_path()
-    assert bundle is not None
-    experiment = MidasExperiment(unpacked_midas(bundle),
-                                 Path(tempfile.mkdtemp(prefix="cygno-midas-")))
+    midassys = find_midassys()
+    assert midassys is not None
+    experiment = MidasExperiment(midassys, Path(tempfile.mkdtemp(prefix="cygno-midas-")))
     try:
         experiment.start(before_daemons)
         yield experiment
@@ -340,7 +341,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _skipped_midas and midas_missing_reason() is None:
         terminalreporter.write_line(
             f"FAILED: {len(_skipped_midas)} test(s) marked midas skipped although the MIDAS "
-            f"build is at {bundle_path()}:", red=True)
+            f"build is there ({midas_source()}):", red=True)
         for nodeid in _skipped_midas:
             terminalreporter.write_line(f"  {nodeid}", red=True)
 

@@ -116,7 +116,8 @@ class ReplaySession:
         if self._engine is None or self._engine_key != key:
             if self._engine is not None:
                 self._engine.close()
-            self._engine = make_engine(params.reco, self.options.workers, preload=preload)
+            self._engine = make_engine(params.reco, self.options.workers, preload=preload,
+                                       say=self.options.messages)
             self._engine_key = key
         return self._engine
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from cygno_mw import __version__
+from cygno_mw import build_info
 from cygno_mw.errors import CygnoError
 from cygno_mw.redact import RedactingFormatter, redact
 
@@ -49,7 +49,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cygno-mw", description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--version", action="version", version=f"cygno-mw {__version__}")
+    parser.add_argument("--version", action="version", version=build_info.describe())
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help=f"more log output (-vv: debug); also ${LOG_LEVEL_ENV}=LEVEL")
     parser.add_argument("-q", "--quiet", dest="log_quiet", action="store_true",
