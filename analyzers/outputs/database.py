@@ -81,7 +81,7 @@ def parse_url(url: str | URL) -> URL:
     """The URL, password filled from the environment; a bad URL is a clear error."""
     try:
         return credentials.resolve_url(url)
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise UsageError("not a valid database URL (expected e.g. sqlite:///file.sqlite or "
                           "mysql+mysqlconnector://user@host:3306/db)") from None
 
