@@ -328,7 +328,8 @@ def test_mlogger_files_with_one_corrupt_event(mlogger_runs: dict[str, Original],
     original = mlogger_runs[bank_format]
     sizes = {struct.unpack_from("<I", original.plain, offset + 12)[0] % 8
              for offset, _, event_id, _ in original.events if not event_id & 0x8000}
-    assert sizes == ({0, 4} if bank_format == "BANK32" else {0})
+    assert len(original.events) > 5
+    assert 4 in sizes if bank_format == "BANK32" else sizes == {0}  # mlogger's usual files
     corpus = single_corrupt_events(original)
     everything = [(i, s) for _, _, i, s in original.events]
     failures = []
