@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cygno_mw.errors import ConfigError
+from cygno_mw.redact import has_secret
 
 RECO_FILE_FORMATS = ("parquet", "root", "none")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -65,11 +66,18 @@ class OutputParams:
             )
         if not self.database_url:
             raise ConfigError("Output/database_url: must not be empty")
-        if ":" in _userinfo(self.database_url):
+        if ":" in _userinfo(self.database_url) or has_secret(self.database_url):
             raise ConfigError(
                 "Output/database_url: must not contain a password; put it in the environment "
                 "variable CYGNO_DB_PASSWORD or a file named by CYGNO_DB_PASSWORD_FILE"
             )
+        for name in ("influx_url", "s3_endpoint_url"):
+            url = getattr(self, name)
+            if ":" in _userinfo(url) or has_secret(url):
+                raise ConfigError(
+                    f"Output/{name}: must not contain a password or token; the InfluxDB "
+                    "token comes from the variable named by influx_token_env, S3 keys "
+                    "from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         if not _ENV_NAME.match(self.influx_token_env):
             raise ConfigError(
                 f"Output/influx_token_env: {self.influx_token_env!r} is not an environment "

@@ -22,6 +22,7 @@ from cygno_mw import build_info
 from cygno_mw.analyzers.file_digest import file_hexdigest
 from cygno_mw.analyzers.outputs.passes import EXECUTION_ONLY
 from cygno_mw.analyzers.parameters import AnalyzerParameters
+from cygno_mw.redact import redact_parameters
 
 PROVENANCE_KEY = "cygno.provenance"  # Parquet metadata key / ROOT TObjString name
 
@@ -57,13 +58,15 @@ def parameters_hash(reco: Mapping[str, Any], vignette: str) -> str:
 
 
 def pass_record(params: AnalyzerParameters, backend: str | None) -> dict[str, Any]:
-    """Columns of the `passes` row (all but the name, status and times)."""
+    """Columns of the `passes` row (all but the name, status and times).  The parameters
+    are stored with every password or token hidden (a database URL from `$CYGNO_DB_URL`
+    may hold one); the reco files' provenance is made from this row."""
     reco = params.reco.to_mapping()
     vignette = vignette_identity(str(reco.get("vignette_map", "builtin")))
     return {
         "version": package_version(),
         "revision": source_revision(),
-        "parameters": json.dumps(params.to_odb(), sort_keys=True),
+        "parameters": json.dumps(redact_parameters(params.to_odb()), sort_keys=True),
         "parameters_hash": parameters_hash(reco, vignette),
         "backend": backend,
         "vignette_map": str(reco.get("vignette_map", "")),

@@ -121,7 +121,6 @@ class RunProcessor:
         self._maker: PedestalMaker | None = None
         self._slow_control = SlowControlDecoder(None)
         self._pmt: PmtAnalysis | None = None
-        self._pmt_errors = 0
         self._started = 0.0
         self._last_time = 0
 
@@ -200,13 +199,14 @@ class RunProcessor:
             self._emit(self.engine.submit(job))
 
     def _analyse_pmt(self, event: DecodedEvent) -> None:
-        """The event's PMT waveforms to the `pmt` table; a bad bank is logged, not fatal."""
+        """The event's PMT waveforms to the `pmt` table; a bad bank is logged and counted,
+        not fatal (the event's images go on)."""
         assert self._pmt is not None
         try:
             rows = self._pmt.rows(event.banks)
         except CygnoError as exc:
-            self._pmt_errors += 1
-            if self._pmt_errors <= MAX_SKIP_MESSAGES:
+            self.summary.pmt_skipped += 1
+            if self.summary.pmt_skipped <= MAX_SKIP_MESSAGES:
                 log.warning("run %s event %d: PMT banks not analysed: %s", self.run,
                             event.serial, exc)
             return

@@ -75,8 +75,8 @@ def cache_path(cache_dir: Path, bucket: str, key: str) -> Path:
 
 
 def fetch_input(url: str, cache_dir: Path, endpoint_url: str | None = None) -> Path:
-    """Download an s3:// run file into `cache_dir` (kept: a second replay reuses it when the
-    stored size still matches) and return the local path."""
+    """Download an s3:// run file into `cache_dir` (kept: a second replay reuses it while
+    the object's ETag and size are those of the cached copy) and return the local path."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -87,14 +87,24 @@ def fetch_input(url: str, cache_dir: Path, endpoint_url: str | None = None) -> P
     client = boto3.session.Session().client(
         "s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"),
         config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5))
+    # beside each cached file its object's ETag (no cached key has a name starting with %)
+    tag_file = target.with_name("%etag-" + target.name)
     try:
-        size = int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
-        if target.is_file() and target.stat().st_size == size:
+        head = client.head_object(Bucket=bucket, Key=key)
+        size, etag = int(head["ContentLength"]), str(head.get("ETag", ""))
+        if etag and _cached(target, tag_file) == (size, etag):
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name("%part-" + target.name)  # no cached key has this name
+        partial = target.with_name("%part-" + target.name)
+        tag_file.unlink(missing_ok=True)
         client.download_file(bucket, key, str(partial))
+        if str(client.head_object(Bucket=bucket, Key=key).get("ETag", "")) != etag:
+            partial.unlink(missing_ok=True)
+            raise S3InputError(f"{url}: the object was replaced while it was downloaded "
+                               "(run again)")
         partial.replace(target)
+        if etag:
+            tag_file.write_text(etag)
     except NoCredentialsError:
         raise S3InputError(f"{url}: no S3 credentials (set AWS_ACCESS_KEY_ID and "
                            "AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials)") from None
@@ -106,3 +116,12 @@ def fetch_input(url: str, cache_dir: Path, endpoint_url: str | None = None) -> P
     except (BotoCoreError, OSError) as exc:
         raise S3InputError(f"{url}: cannot download: {exc}") from None
     return target
+
+
+def _cached(target: Path, tag_file: Path) -> tuple[int, str] | None:
+    """(size, ETag) of the cached copy, or None when there is none or no ETag beside it
+    (a copy cached before ETags were kept is fetched again)."""
+    try:
+        return target.stat().st_size, tag_file.read_text()
+    except OSError:
+        return None

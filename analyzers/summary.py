@@ -18,6 +18,7 @@ class RunSummary:
     reconstructed: int = 0  # images through the reconstruction (sparks included)
     sparks: int = 0  # images the reconstruction skipped as sparks
     skipped: int = 0  # images that did not fit their pedestal map
+    pmt_skipped: int = 0  # events whose PMT banks were malformed (their images go on)
     clusters: int = 0
     slow_control_events: int = 0
     foreign_events: int = 0  # events of another run, not processed
@@ -48,6 +49,8 @@ class RunSummary:
         notes = []
         if self.skipped:
             notes.append(f"{self.skipped} images skipped (size does not match the pedestal map)")
+        if self.pmt_skipped:
+            notes.append(f"{self.pmt_skipped} events' PMT banks skipped (malformed)")
         if self.sparks:
             notes.append(f"{self.sparks} images skipped as sparks")
         if self.slow_control_events:

@@ -21,6 +21,7 @@ from typing import Any
 
 import midas
 import midas.client
+import midas.event
 
 MARK = "@crew@"  # answers start with it; anything else MIDAS prints is not an answer
 
@@ -57,6 +58,28 @@ class Crew:
                 events.append(base64.b64encode(bytes(event.pack())).decode())
         client.deregister_event_request(handle, request)
         return events
+
+    def send_banked_run(self, buffer: str, event_id: int, count: int,
+                        align64: bool) -> int:
+        """A run of `count` events `event_id` sent by this client with MIDAS's own
+        `midas.event.Event` (BANK32, or BANK32A with `align64`), banks of a few odd sizes;
+        the run's number."""
+        client = self.client
+        handle = client.open_event_buffer(buffer)
+        client.start_run()
+        run = int(client.odb_get("/Runinfo/Run number"))
+        for serial in range(count):
+            event = midas.event.Event(bank32=True, align64=align64)
+            event.header.event_id = event_id
+            event.header.serial_number = serial
+            event.header.timestamp = int(time.time())
+            event.create_bank("WRD0", midas.TID_WORD, list(range(serial % 5 + 1)))
+            event.create_bank("FLT0", midas.TID_FLOAT, [0.5 * serial] * (serial % 3 + 1))
+            event.create_bank("DWD0", midas.TID_DWORD, list(range(serial % 7 + 3)))
+            client.send_event(handle, event)
+            client.communicate(20)
+        client.stop_run()
+        return run
 
     def odb_get_or(self, path: str, default: Any = None) -> Any:
         """odb_get, or `default` where the key does not exist (odb_get raises KeyError)."""

@@ -239,3 +239,108 @@ def test_replay_survives_damaged_files(full_runs: dict[str, Path], tmp_path: Pat
             failures.append(f"{name}: only {done} reconstructed after resynchronising")
         path.unlink()
     assert not failures, "\n".join(failures)
+
+
+# -- files written by the real mlogger (live MIDAS experiment), one corrupt event each ------
+MLOGGER_INDEX = 7  # equipment index of the frontends (other live tests use 9)
+BANK32A_EVENT_ID = 40
+
+
+def closed_run_file(experiment, run: int) -> Path:
+    """mlogger's file of `run` once it is closed (it ends in the end-of-run dump)."""
+    from live_midas import wait_for
+
+    path = experiment.data_dir / f"run{run:05d}.mid.lz4"
+
+    def closed() -> bool:
+        try:
+            with open_midas(path) as midas:
+                ids = [e.event_id for e in midas.events(include_internal=True)]
+        except Exception:  # not there yet, or mlogger still writing it
+            return False
+        return bool(ids) and ids[-1] == 0x8001
+
+    wait_for(closed, 60, f"mlogger to close {path.name}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mlogger_runs(midas_experiment) -> dict[str, Original]:
+    """Two short runs written by the real mlogger: the frontends' own events (camera, PMT,
+    slow control: BANK32, mostly 4 bytes off 64-bit alignment) and events that MIDAS's
+    `midas.event.Event` packs as BANK32A."""
+    from live_midas import idle_client, start_program, stop_program
+
+    crew = idle_client(midas_experiment)
+    crew.odb_set(f"/Equipment/Camera{MLOGGER_INDEX}/Settings",
+                 {"Frame rate": 5.0, "Sim pool": 1, "ROI width": 64, "ROI height": 64},
+                 remove_unspecified_keys=False)
+    crew.odb_set(f"/Equipment/PMT{MLOGGER_INDEX}/Settings", {"Trigger rate": 5.0},
+                 remove_unspecified_keys=False)
+    programs = [start_program(midas_experiment, ["frontend", kind, "-i", str(MLOGGER_INDEX)],
+                              f"{name} Frontend {MLOGGER_INDEX}")
+                for kind, name in (("camera", "Camera"), ("pmt", "PMT"),
+                                   ("slow-control", "Slow Control"))]
+    try:
+        crew.start_run()
+        bank32 = int(crew.odb_get("/Runinfo/Run number"))
+        crew.wait(3.0)
+        crew.stop_run()
+    finally:
+        for process in programs:
+            stop_program(process, timeout=20)
+    bank32a = crew.send_banked_run("SYSTEM", BANK32A_EVENT_ID, 12, True)
+    return {"BANK32": load(closed_run_file(midas_experiment, bank32)),
+            "BANK32A": load(closed_run_file(midas_experiment, bank32a))}
+
+
+def single_corrupt_events(original: Original) -> list[Mutant]:
+    """Each event of the file (the begin- and end-of-run dumps too) damaged on its own: its
+    data size's bit 30 flipped, and its bank-header flags (an ODB dump's size zeroed)."""
+    out = []
+    for number, (offset, _, event_id, serial) in enumerate(original.events):
+        others = [(i, s) for n, (_, _, i, s) in enumerate(original.events) if n != number]
+        size = struct.unpack_from("<I", original.plain, offset + 12)[0]
+        flipped = bytearray(original.plain)
+        struct.pack_into("<I", flipped, offset + 12, size ^ 1 << 30)
+        other = bytearray(original.plain)
+        if event_id & 0x8000:
+            struct.pack_into("<I", other, offset + 12, 0)
+        else:
+            other[offset + 20] ^= 0x40
+        what = f"event {number} (id {event_id:#x} serial {serial})"
+        out.append(Mutant(f"{what}: data size bit 30", bytes(flipped), offset, spared=others))
+        out.append(Mutant(f"{what}: data size bit 30, lz4", lz4.frame.compress(flipped),
+                          offset, True, others))
+        out.append(Mutant(f"{what}: bank flags / dump size 0", bytes(other), offset,
+                          spared=others))
+    return out
+
+
+@pytest.mark.midas
+@pytest.mark.parametrize("bank_format", ["BANK32", "BANK32A"])
+def test_mlogger_files_with_one_corrupt_event(mlogger_runs: dict[str, Original],
+                                              bank_format: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A corrupt event of a real mlogger file costs that event only (issue 27, item 2): the
+    resynchronising reader took BANK32 events (4 bytes off 64-bit alignment) for corrupt,
+    and a begin-of-run header with an impossible size made the whole file unreadable."""
+    original = mlogger_runs[bank_format]
+    sizes = {struct.unpack_from("<I", original.plain, offset + 12)[0] % 8
+             for offset, _, event_id, _ in original.events if not event_id & 0x8000}
+    assert len(original.events) > 5
+    assert 4 in sizes if bank_format == "BANK32" else sizes == {0}  # mlogger's usual files
+    corpus = single_corrupt_events(original)
+    everything = [(i, s) for _, _, i, s in original.events]
+    failures = []
+    for number, mutant in enumerate(corpus):
+        path = tmp_path / f"m{number}.mid{'.lz4' if mutant.compressed else ''}"
+        path.write_bytes(mutant.data)
+        status, seen, err, _ = dumped(path, capsys)
+        if status not in DUMP_STATUSES or "Traceback" in err:
+            failures.append(f"{mutant.name}: exit {status}: {err[-200:]}")
+        if seen not in (mutant.spared, everything):  # an ODB dump of size 0 still shows
+            lost = [e for e in mutant.spared or () if e not in seen]
+            failures.append(f"{mutant.name}: {len(lost)} other events lost: {lost[:5]}")
+        path.unlink()
+    assert not failures, "\n".join(failures[:20])

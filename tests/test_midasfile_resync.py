@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from cygno_mw.midasfile import MidasWriter, open_midas
+from cygno_mw.midasfile.event import BANK16, BANK32, BANK32A
 from cygno_mw.midasfile.resync import DEFAULT_MAX_EVENT_SIZE, max_event_size
 
 ODB = {"Runinfo": {"Run number": 5},
@@ -144,3 +145,30 @@ def test_explicit_bound_rejects_larger_events(run_file: Path) -> None:
         assert [e.event_id for e in midas] == [30] * 4  # the 8 kB images are too large
         assert len(midas.skipped) == 4  # two images before each slow-control event
         assert "more than the largest possible event" in midas.skipped[0].reason
+
+
+@pytest.mark.parametrize("bank_format", [BANK16, BANK32, BANK32A], ids=["16", "32", "32A"])
+def test_one_corrupt_event_in_each_position_costs_only_itself(bank_format: int,
+                                                              tmp_path: Path) -> None:
+    """Events of one BANK32 bank are 4 bytes short of 64-bit alignment (mlogger's files:
+    issue 27, item 2); whichever event is corrupt, every other one is read."""
+    path = tmp_path / "run00005.mid"
+    rng = np.random.default_rng(3)
+    with MidasWriter(path, 5, ODB, bank_format=bank_format) as writer:
+        for number in range(6):
+            writer.write(1, {"CAM0": rng.normal(100, 3, (16, 16)).astype(np.uint16)},
+                         serial_number=number, timestamp=T0 + number)
+            writer.write(30, {"MSRD": np.arange(5, dtype=np.float32)},
+                         serial_number=number, timestamp=T0 + number)
+    raw, rows = plain_events(path)
+    sizes = {struct.unpack_from("<I", raw, offset + 12)[0] % 8 for offset, _, _ in rows}
+    assert sizes == ({4} if bank_format == BANK32 else {0})
+    for n, (offset, _, _) in enumerate(rows):
+        broken = bytearray(raw)
+        size = struct.unpack_from("<I", broken, offset + 12)[0]
+        struct.pack_into("<I", broken, offset + 12, size ^ (1 << 30))
+        bad = tmp_path / "bad.mid"
+        bad.write_bytes(bytes(broken))
+        seen, skipped = read_all(bad)
+        assert seen == [(i, s) for m, (_, i, s) in enumerate(rows) if m != n], f"event {n}"
+        assert len(skipped) == 1

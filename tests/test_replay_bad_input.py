@@ -136,6 +136,34 @@ def test_image_of_wrong_size_is_skipped_and_counted(runs: dict[str, Path], tmp_p
     assert run_row(tmp_path / "out")["reco_status"] == "done"
 
 
+@pytest.mark.parametrize("tid", [3, 9, 12])  # CHAR, FLOAT, STRING where DWORD belongs
+def test_pmt_bank_of_a_wrong_type_is_skipped_and_counted(runs: dict[str, Path], tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        tid: int) -> None:
+    """Issue 27, item 6: one DGH0 bank of the wrong type failed the run with a traceback;
+    the PMT part of that event is skipped and counted, its camera image is reconstructed."""
+    with open_midas(runs["physics"]) as midas:
+        offsets = [e.offset for e in midas if e.serial_number == 1]
+    plain = bytearray(lz4.frame.decompress(runs["physics"].read_bytes()))
+    bank = plain.index(b"DGH0", offsets[0])
+    plain[bank + 4:bank + 8] = tid.to_bytes(4, "little")  # BANK32A: name, type, size, 0
+    path = tmp_path / "run00021.mid"
+    path.write_bytes(bytes(plain))
+    with caplog.at_level(logging.WARNING):
+        status = main(["replay", "-o", str(tmp_path / "out"), "--pedestal",
+                       str(runs["pedestal"]), str(path)])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "Traceback" not in err
+    assert "1 events' PMT banks skipped (malformed)" in out
+    assert "event 1: PMT banks not analysed: DGH0 holds" in caplog.text
+    assert macro_events(tmp_path / "out") == [0, 1, 2]
+    with Database(f"sqlite:///{tmp_path / 'out' / 'cygno.sqlite'}") as db:
+        assert sorted(set(db.pmt(21, peaks=False)["event"])) == [0, 2]
+    assert run_row(tmp_path / "out")["reco_status"] == "done"
+
+
 def test_missing_pedestal_says_how_to_provide_one(runs: dict[str, Path], tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert replay(tmp_path / "out", str(runs["physics"])) == 1

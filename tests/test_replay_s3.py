@@ -59,3 +59,30 @@ def test_missing_s3_object(s3, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["replay", "-o", str(tmp_path), "--set", f"output.s3_endpoint_url={endpoint}",
                  "s3://cygno-raw/nope.mid.lz4"]) == 1
     assert "s3://cygno-raw/nope.mid.lz4: no such object" in capsys.readouterr().err
+
+
+def test_cached_input_replaced_by_other_bytes_of_the_same_size(s3, tmp_path: Path) -> None:
+    """Issue 27, item 5: an object replaced with other bytes of the same size was replayed
+    from the stale cached copy (exit 0, the old MD5 in the Run row); the ETag decides."""
+    import hashlib
+
+    client, endpoint = s3
+    pedestal = simulate_run(tmp_path / "run00032.mid.lz4", 32, 2, pedestal=True)
+    physics = simulate_run(tmp_path / "run00033.mid", 33, 2, with_pmt=False,
+                           mix=SignalMix(fe55=2, muon=0, nr=0, er=0))
+    first = physics.path.read_bytes()
+    second = bytearray(first)
+    second[-40000] ^= 0x01  # a pixel of the last image: same size, other bytes
+    assert len(second) == len(first)
+    out = tmp_path / "out"
+    args = ["replay", "-q", "-o", str(out), "--set", f"output.s3_endpoint_url={endpoint}"]
+    assert main([*args, str(pedestal.path)]) == 0
+    url = "s3://cygno-raw/LNGS/run00033.mid"
+    for body in (first, bytes(second)):
+        client.put_object(Bucket="cygno-raw", Key="LNGS/run00033.mid", Body=body)
+        assert main([*args, url]) == 0
+        cached = out / "cache" / "s3" / "cygno-raw" / "LNGS" / "run00033.mid"
+        assert cached.read_bytes() == body
+        with Database(f"sqlite:///{out / 'cygno.sqlite'}") as db:
+            checksum = db.runs(33).loc[0, "file_checksum"]
+        assert checksum == hashlib.md5(body).hexdigest()

@@ -188,3 +188,25 @@ def test_chunks_from_s3_a_corrupt_one_skipped_and_follow(runs, tmp_path, cluster
                  f"output.s3_endpoint_url={s3_server.endpoint_url}", "22"]) == 0
     assert macro_counts(out, "cli")[22] == (20, 20)
     assert "chunk skipped: run00022_00002.mid.lz4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("asked, host", [(None, "127.0.0.1"), ("0.0.0.0:0", "0.0.0.0")])
+def test_dashboard_listens_on_loopback_unless_asked(asked, host) -> None:
+    """Issue 27, item 15: the local cluster's Dask dashboard (no authentication) listened
+    on every interface; it binds to loopback unless `--dashboard` names another address."""
+    import argparse
+
+    from cygno_mw.cli.reprocess import _connect, add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["-j", "1", *(["--dashboard", asked] if asked else [])])
+    args.verbose = 0
+    client, cluster = _connect(args)
+    try:
+        server = cluster.scheduler.http_server
+        bound = {sock.getsockname()[0] for sock in server._sockets.values()}
+    finally:
+        client.close()
+        cluster.close()
+    assert bound == {host}

@@ -50,3 +50,25 @@ def test_redacting_formatter() -> None:
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "cannot reach %s",
                                (f"mysql://u:{PASSWORD}@h/db",), None)
     assert RedactingFormatter("%(message)s").format(record) == "cannot reach mysql://u:***@h/db"
+
+
+def test_redact_hides_signatures_and_the_environments_keys(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 27, item 16: botocore's debug lines at -vv."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREDACTME27")
+    signature = "0a1b2c3d" * 8
+    lines = [f"Authorization: AWS4-HMAC-SHA256 Credential=AKIAREDACTME27/20261206/us-east-1/"
+             f"s3/aws4_request, SignedHeaders=host, Signature={signature}",
+             f"Signature:\n{signature}", f"'X-Amz-Signature': b'{signature}'",
+             f"https://b.s3/k?X-Amz-Credential=AKIAREDACTME27%2F2026&X-Amz-Signature={signature}"]
+    for line in lines:
+        assert "AKIAREDACTME27" not in redact(line) and signature not in redact(line), line
+
+
+def test_parameters_are_redacted_where_they_are_stored() -> None:
+    from cygno_mw.redact import redact_parameters
+
+    tree = {"Output": {"database_url": f"mysql+mysqlconnector://u:{PASSWORD}@h/db",
+                       "other": [f"mysql://u@h/db?password={PASSWORD}", 3]}}
+    assert PASSWORD not in str(redact_parameters(tree))
+    assert redact_parameters(tree)["Output"]["database_url"] == "mysql+mysqlconnector://u:***@h/db"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
+from cygno_mw.redact import SECRET_QUERY_NAMES, redact
+
 from .errors import OutputError
 
 DB_PASSWORD_ENV = "CYGNO_DB_PASSWORD"
@@ -63,10 +65,14 @@ def resolve_url(url: str | URL) -> URL:
             parsed = parsed.set(password=password)
     if parsed.password:
         remember_secret(str(parsed.password))
+    for name, value in parsed.query.items():  # ?password=... (a driver's connect argument)
+        if name.lower() in SECRET_QUERY_NAMES:
+            for item in (value,) if isinstance(value, str) else value:
+                remember_secret(item)
     return parsed
 
 
 def safe_url(url: str | URL) -> str:
-    """The URL as text, password shown as '***'."""
+    """The URL as text, its password (in the userinfo or the query) shown as '***'."""
     parsed = make_url(url) if isinstance(url, str) else url
-    return parsed.render_as_string(hide_password=True)
+    return redact(parsed.render_as_string(hide_password=True))

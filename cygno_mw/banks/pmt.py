@@ -139,10 +139,10 @@ def decode_pmt_banks(dgh0: Any, dig0: Any) -> list[BoardData]:
     Accepts arrays or reader banks (anything with `.data`).  Waveforms are views into
     `dig0` (no copy), shaped (events, channels, samples).
     """
-    dgh0 = np.asarray(getattr(dgh0, "data", dgh0))
+    dgh0 = _integer_bank("DGH0", dgh0)
     header = dgh0.view(np.uint32) if dgh0.dtype.itemsize == 4 else dgh0.astype(np.uint32)
     header = header.reshape(-1)
-    samples = np.asarray(getattr(dig0, "data", dig0)).reshape(-1)
+    samples = _integer_bank("DIG0", dig0).reshape(-1)
     if samples.dtype != np.uint16:
         samples = samples.astype(np.uint16)
     if header.size == 0:
@@ -175,6 +175,15 @@ def decode_pmt_banks(dgh0: Any, dig0: Any) -> list[BoardData]:
     if sample_cursor != samples.size:
         raise PmtBankError(f"DIG0 has {samples.size - sample_cursor} samples after the last board")
     return boards
+
+
+def _integer_bank(name: str, bank: Any) -> np.ndarray:
+    """The bank's data, refused unless integers: a bank of another MIDAS type (text,
+    floats) is a malformed bank, never numbers to reinterpret."""
+    data = np.asarray(getattr(bank, "data", bank))
+    if data.dtype.kind not in "ui":
+        raise PmtBankError(f"{name} holds {data.dtype} data, not integers (wrong bank type)")
+    return data
 
 
 class _Words:

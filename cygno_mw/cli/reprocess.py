@@ -6,7 +6,8 @@
     cygno-mw reprocess --follow --pass quasi-online          # new runs as they arrive
     cygno-mw reprocess 11000-11050 --scheduler tcp://10.0.0.5:8786
 
-A local cluster (`--workers N` processes) unless `--scheduler` names a running one. One
+A local cluster (`--workers N` processes; its dashboard on loopback unless `--dashboard`
+says otherwise) unless `--scheduler` names a running one. One
 task per run; a task whose worker dies is rerun, and the run's rows are replaced, never
 doubled. Exit status: 0 all runs processed, 1 some failed, 2 bad usage.
 """
@@ -36,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECTION.KEY=VALUE", help="as for cygno-mw replay")
     parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                         help="an existing Dask scheduler (default: a local cluster)")
+    parser.add_argument("--dashboard", default="127.0.0.1:0", metavar="HOST:PORT",
+                        help="where the local cluster's Dask dashboard listens (it has no "
+                             "authentication; default: loopback, a free port; e.g. "
+                             "0.0.0.0:8787 to open it to the network)")
     parser.add_argument("-j", "--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                         help="worker processes of the local cluster")
     parser.add_argument("--follow", action="store_true",
@@ -112,5 +117,8 @@ def _connect(args: argparse.Namespace) -> tuple:
     quiet = logging.INFO if getattr(args, "verbose", 0) else logging.WARNING
     logging.getLogger("distributed").setLevel(quiet)
     cluster = LocalCluster(n_workers=max(1, args.workers), threads_per_worker=1,
-                           processes=True, dashboard_address=":0", silence_logs=quiet)
-    return Client(cluster), cluster
+                           processes=True, dashboard_address=args.dashboard,
+                           silence_logs=quiet)
+    client = Client(cluster)
+    logging.getLogger(__name__).info("Dask dashboard: %s", client.dashboard_link)
+    return client, cluster

@@ -154,6 +154,8 @@ class MidasFile:
         self._check_start(head, problem)
         header = EventHeader.from_buffer(head)
         if header.event_id == BOR_EVENT_ID:
+            if header_problem(header, self.max_event_size) is not None:
+                return  # no dump to read; every pass skips this header from byte 0 on
             self.bor_event = self._next(src, lambda h: True)
             self._data_start = src.offset
             if self._max_event_size is None:

@@ -5,10 +5,10 @@ one flipped bit in a size loses everything after it unless the reader can tell a
 header and look for the next good one.  A header is *consistent* when its data size is
 within the event-size bound and, for a banked event, equals the bank header's
 all_bank_size + 8 with known bank flags.  While scanning after a fault a candidate must
-also be *plausible* for this file: an event id the ODB or the file has shown (or a young
-serial number), a serial number above the last one of its id, a timestamp near the good
-events' (the begin-of-run dump's included),
-and internal events with MIDAS's 'MI' trigger mask.
+also be *plausible* for this file: a data size its bank format can give (a multiple of 8,
+of 4 for BANK32), an event id the ODB or the file has shown (or a young serial number), a
+serial number above the last one of its id, a timestamp near the good events' (the
+begin-of-run dump's included), and internal events with MIDAS's 'MI' trigger mask.
 
 The event-size bound is the file's `/Experiment/MAX_EVENT_SIZE`, never below
 `DEFAULT_MAX_EVENT_SIZE` (64 MiB: a fresh MIDAS says 4 MiB and our simulation copies that,
@@ -35,6 +35,7 @@ from cygno_mw.midasfile.event import (
     MESSAGE_EVENT_ID,
     MIDAS_MAGIC,
     EventHeader,
+    bank_layout,
 )
 
 DEFAULT_MAX_EVENT_SIZE = 64 << 20
@@ -47,6 +48,9 @@ _TIME_BEFORE = 86400  # seconds before the earliest good event (the BOR too) a h
 _TIME_AFTER = 30 * 86400  # seconds after the latest good event
 _BANK_HEADER = struct.Struct("<II")
 _ODB_DUMP_STARTS = (ord("{"), ord("<"), ord("["))
+# what a banked event's data size is a multiple of: every bank's data is padded to 8 bytes,
+# so only BANK32's 12-byte bank headers leave an event 4 bytes off (mlogger's usual files)
+_ALIGNMENT = {BANK16: 8, BANK32: 4, BANK32A: 8}
 
 
 @dataclass(frozen=True)
@@ -190,9 +194,12 @@ def plausible(raw: bytes, start: int, state: PassState) -> bool:
         body = start + EVENT_HEADER_SIZE
         return (header.event_id == MESSAGE_EVENT_ID or body >= len(raw)
                 or raw[body] in _ODB_DUMP_STARTS)
-    if start + HEADERS > len(raw) or header.data_size % 8:
+    if start + HEADERS > len(raw):
         return False
-    if bank_header_problem(header, raw[start + EVENT_HEADER_SIZE:start + HEADERS]):
+    bank_head = raw[start + EVENT_HEADER_SIZE:start + HEADERS]
+    if bank_header_problem(header, bank_head):
+        return False
+    if header.data_size % _ALIGNMENT[bank_layout(_BANK_HEADER.unpack_from(bank_head)[1])]:
         return False
     return _serial_fits(header, state)
 
