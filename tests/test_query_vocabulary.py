@@ -144,3 +144,29 @@ def test_pmt_columns_have_one_numeric_dtype_whatever_the_filter(tmp_path: Path) 
             assert len(frame) > 0
             for column in ("pmt_wf_sampling", "pmt_wf_nPeaks", "pmt_peak_Number"):
                 assert frame[column].dtype.kind in "if", (peaks, column, frame[column].dtype)
+
+
+def test_password_stored_before_redaction_is_never_shown(out: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """A pass written before parameters were redacted at the source keeps its database
+    password in `passes.parameters`; `db.passes()` and `sql passes` still never show it."""
+    import json
+    import shutil
+
+    secret = "OldStoredSecret42"
+    copy = tmp_path / "old.sqlite"
+    shutil.copy(out / "cygno.sqlite", copy)
+    stored = json.dumps({"Output": {"database_url": f"mysql://cygno:{secret}@db/cygno"}})
+    engine = create_db_engine(f"sqlite:///{copy}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO passes (pass_name, status, started_at, parameters) "
+                             "VALUES ('old', 'finished', '2020-01-01 00:00:00', :p)"),
+                     {"p": stored})
+    engine.dispose()
+    with Database(f"sqlite:///{copy}") as db:
+        frame = db.passes()
+    assert secret not in frame.to_csv()
+    for fmt in ("table", "csv", "json"):
+        assert main(["sql", "passes", "--db", str(copy), "--format", fmt]) == 0
+        assert secret not in capsys.readouterr().out

@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import URL, Engine
 
+from cygno_mw.redact import redact
+
 from . import database, passes, schema
 from .batch import to_utc_naive
 from .database import RetryPolicy
@@ -162,6 +164,9 @@ class Database:
             wanted = [names] if isinstance(names, str) else list(names)
             conditions.append(table.c.pass_name.in_(wanted))
         frame = self._select(table, conditions, None, None, None, ("started_at", "pass_name"))
+        # rows stored before parameters were redacted at the source may hold a password
+        frame["parameters"] = [p if not isinstance(p, str) else redact(p)
+                               for p in frame["parameters"]]
         covered = self.pass_runs(pass_=frame["pass_name"].tolist())
         runs, done = [], []
         for name in frame["pass_name"]:
