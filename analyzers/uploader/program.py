@@ -363,15 +363,18 @@ class Uploader:
 
     # -- events ----------------------------------------------------------------------------
     def _receive_one(self) -> bool:
+        """Take one event and journal it at once: whatever can wait (the run number from
+        the ODB, between runs) is asked before the event leaves the buffer."""
+        from cygno_mw.midasfile.event import EventHeader
+
+        run = self._run_number() if self.chunker.run is None else None
         data = self.source.receive()
         if data is None:
             return False
-        from cygno_mw.midasfile.event import EventHeader
-
         if EventHeader.from_buffer(data).is_internal:
             return True
         before = self.chunker.current
-        self.chunker.add(data, run=self._run_number() if self.chunker.run is None else None)
+        self.chunker.add(data, run=run)
         if before is not None and self.chunker.current is None:
             self._chunk_closed()
         self.counters.events += 1

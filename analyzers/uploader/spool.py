@@ -4,8 +4,9 @@
 manifest (what is inside, its SHA-256, and how far it got: `ready` -> `stored` once S3 holds
 it, verified). The manifest is written after the file and atomically, so a chunk without one
 is not yet handed over (the chunker still has its journal). A chunk leaves the spool only
-when its SQL row is written. `state.json` remembers each run's next chunk sequence number,
-so a restarted uploader never reuses one.
+when its SQL row is written. `state.json` remembers the latest run's next chunk sequence
+number, so a restarted uploader never reuses one; a number is taken only by a chunk that
+exists (its journal or metadata in `open/`, or its manifest here), so none is skipped.
 """
 
 from __future__ import annotations
@@ -69,13 +70,18 @@ class ChunkSpool:
             tmp.unlink()
 
     # -- sequence numbers ------------------------------------------------------------------
-    def next_sequence(self, run: int) -> int:
-        """The next unused chunk number of `run`, remembered on disk before it is used."""
-        state = self._state()
-        number = int(state.get(str(run), 0))
-        state = {str(run): number + 1}  # only the latest run matters
-        atomic_write(self._state_path, json.dumps(state))
-        return number
+    def next_sequence(self, run: int, reserved: list[int] | tuple[int, ...] = ()) -> int:
+        """The next unused chunk number of `run`: after what `state.json` remembers, the
+        spooled chunks and `reserved` (the chunker's open ones). Nothing is written: the
+        chunk's own files reserve it, then `remember_sequence` records it."""
+        used = [int(self._state().get(str(run), 0)) - 1, *reserved]
+        used += [m.sequence for m in self.pending() if m.run == run]
+        return max(used) + 1
+
+    def remember_sequence(self, run: int, sequence: int) -> None:
+        """`sequence` of `run` exists: never hand it out again (only the latest run kept)."""
+        if int(self._state().get(str(run), 0)) <= sequence:
+            atomic_write(self._state_path, json.dumps({str(run): sequence + 1}))
 
     def _state(self) -> dict[str, Any]:
         try:
