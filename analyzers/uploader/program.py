@@ -232,6 +232,7 @@ class Uploader:
         self._last_waiting = ""
         self._closed = False
         self.shipper.start()
+        client.odb_watch(SETTINGS_PATH, self._settings_changed)
         self._join_run_in_progress()
 
     # -- set-up ----------------------------------------------------------------------------
@@ -252,8 +253,32 @@ class Uploader:
         client.odb_set(f"{COMMON_PATH}/Status", "Starting")  # until the first statistics
         client.odb_set(f"{COMMON_PATH}/Status color", YELLOW)
         values = client.odb_get(SETTINGS_PATH)
-        return {**DEFAULT_SETTINGS, **{k: v for k, v in values.items()
-                                       if not k.endswith("/key") and k in DEFAULT_SETTINGS}}
+        settings = {**DEFAULT_SETTINGS, **{k: v for k, v in values.items()
+                                           if not k.endswith("/key") and k in DEFAULT_SETTINGS}}
+        settings["Database URL"] = self._checked_database_url(
+            str(settings["Database URL"]), DEFAULT_SETTINGS["Database URL"])
+        return settings
+
+    def _checked_database_url(self, url: str, old: str) -> str:
+        """`url`, or `old` put back in the ODB (with a MIDAS message) when it holds a password:
+        secrets never live in the ODB, whose dump goes into every run's first chunk."""
+        from cygno_mw.redact import redact
+
+        if redact(url) == url:
+            return url
+        self.client.msg(f"{SETTINGS_PATH}/Database URL: must not contain a password; put it "
+                        "in the environment variable CYGNO_DB_PASSWORD or a file named by "
+                        f"CYGNO_DB_PASSWORD_FILE; keeping {old!r}", True)
+        self.client.odb_set(f"{SETTINGS_PATH}/Database URL", old)
+        return old
+
+    def _settings_changed(self, client: Any, path: str, value: Any) -> None:
+        """Watch callback: the settings apply at the next start, but a password written into
+        `Database URL` is refused at once (before a run start dumps the ODB)."""
+        if isinstance(value, Mapping) and "Database URL" in value:
+            url = str(value["Database URL"])
+            if url != self.settings["Database URL"]:
+                self._checked_database_url(url, str(self.settings["Database URL"]))
 
     def _make_shipper(self) -> Shipper:
         from cygno_mw.analyzers.outputs import credentials, migrate
@@ -509,13 +534,18 @@ def experiment_dir(client: Any) -> Path:
 
 
 def _plain(value: Any) -> Any:
-    """An ODB value from odb_get as JSON-able Python (ctypes and bytes as plain values)."""
+    """An ODB value from odb_get as JSON-able Python (ctypes and bytes as plain values), with
+    any password in a URL hidden: the dump goes to S3 in the run's first chunk."""
+    from cygno_mw.redact import redact
+
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, bytes):
-        return value.decode(errors="replace")
+        value = value.decode(errors="replace")
+    if isinstance(value, str):
+        return redact(value)
     return value
 
 

@@ -66,20 +66,27 @@ class ChunkSpool:
         self.ready_dir.mkdir(parents=True, exist_ok=True)
         self.limit_bytes = int(limit_bytes)
         self._state_path = self.directory / "state.json"
+        self._next: dict[int, int] = {}  # run -> next chunk number, once read from disk
         for tmp in self.ready_dir.glob("*.tmp"):
             tmp.unlink()
 
     # -- sequence numbers ------------------------------------------------------------------
     def next_sequence(self, run: int, reserved: list[int] | tuple[int, ...] = ()) -> int:
         """The next unused chunk number of `run`: after what `state.json` remembers, the
-        spooled chunks and `reserved` (the chunker's open ones). Nothing is written: the
-        chunk's own files reserve it, then `remember_sequence` records it."""
-        used = [int(self._state().get(str(run), 0)) - 1, *reserved]
-        used += [m.sequence for m in self.pending() if m.run == run]
-        return max(used) + 1
+        spooled chunks (read from disk once per run) and `reserved` (the chunker's open
+        ones). Nothing is written: the chunk's own files reserve it, then
+        `remember_sequence` records it."""
+        if run not in self._next:
+            used = [int(self._state().get(str(run), 0)) - 1]
+            used += [int(p.name[len(f"run{run:05d}_"):].split(".", 1)[0])
+                     for p in self.ready_dir.glob(f"run{int(run):05d}_*.mid.lz4.json")]
+            self._next = {run: max(used) + 1}  # only the latest run matters
+        return max([self._next[run] - 1, *reserved]) + 1
 
     def remember_sequence(self, run: int, sequence: int) -> None:
         """`sequence` of `run` exists: never hand it out again (only the latest run kept)."""
+        if self._next.get(run, 0) <= sequence:
+            self._next = {run: sequence + 1}
         if int(self._state().get(str(run), 0)) <= sequence:
             atomic_write(self._state_path, json.dumps({str(run): sequence + 1}))
 
