@@ -4,15 +4,25 @@ moto's S3 server and SQLite, with a camera frontend sending events (issue 27):
 - killed with SIGKILL 40 times during a run and restarted each time: every chunk number of
   the run from 0 to its last chunk, every event in at most one chunk, and the events it
   misses only those that reached the buffer while it was down (item 3);
+- its spool on a full disk (a 1.5 MB tmpfs in a user and mount namespace of its own): the
+  alarm rings, the DAQ waits, a SIGKILL and restart meanwhile do not crash it in recovery,
+  and once S3 is back the spool drains and the run is complete in S3 and SQL, with one-line
+  messages and no traceback (item 4);
+- the spool's size limit holds: on disk, never more than the limit and one event (item 4);
 - a password written into its `Database URL` is refused (old value kept, MIDAS message) and
   never reaches the begin-of-run ODB dump of the run's first chunk on S3 (item 14).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import shlex
+import shutil
 import signal
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +30,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from live_midas import LIVE_MIDAS, idle_client, start_program, stop_program, wait_for
+from live_midas import (
+    LIVE_MIDAS,
+    connected,
+    idle_client,
+    start_program,
+    stop_program,
+    wait_for,
+)
 from servers import free_port
+from test_uploader_live_midas import TcpProxy
 
 pytestmark = [*LIVE_MIDAS, pytest.mark.s3]
 
@@ -67,7 +85,7 @@ def setup(tmp_path, midas_experiment, camera, s3_server, monkeypatch) -> Iterato
         "S3 endpoint URL": s3_server.endpoint_url, "S3 bucket": BUCKET, "S3 prefix": "lime",
         "Database URL": f"sqlite:///{database}", "Retry s": 0.3,
         "Statistics interval s": 0.2, "Upload run files": False,
-        "Spool limit MB": 20480.0, "Spool alarm percent": 80.0},
+        "Spool limit MB": 20480.0, "Spool alarm percent": 80.0, "Transition timeout s": 10.0},
         remove_unspecified_keys=False)
     yield {"crew": crew, "s3": s3, "database": database, "spool": tmp_path / "spool"}
 
@@ -216,3 +234,162 @@ def test_a_password_in_the_database_url_is_refused_and_never_dumped(
         import lz4.frame
 
         assert SECRET.encode() not in lz4.frame.decompress(data)
+
+
+@pytest.fixture()
+def small_disk(tmp_path) -> Iterator[dict]:
+    """A 1.5 MB tmpfs at `tmp_path/spool`, in a user and mount namespace that a sleeping
+    process holds; programs are run inside it with `enter` (nsenter)."""
+    if not (shutil.which("unshare") and shutil.which("nsenter")):
+        pytest.skip("no unshare/nsenter: cannot make a small filesystem")
+    mount = tmp_path / "spool"
+    mount.mkdir()
+    holder = subprocess.Popen(
+        ["unshare", "-rm", "sh", "-c",
+         f"mount -t tmpfs -o size=1536k tmpfs {shlex.quote(str(mount))} && echo ready "
+         "&& exec sleep 3600"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert holder.stdout is not None
+    line = holder.stdout.readline().strip()
+    if line != "ready":
+        holder.kill()
+        holder.wait()
+        pytest.skip(f"cannot mount a tmpfs in a user namespace here: {line}")
+    enter = ["nsenter", "-t", str(holder.pid), "-U", "-m", "--preserve-credentials", "--"]
+    yield {"path": mount, "enter": enter}
+    holder.kill()
+    holder.wait()
+
+
+def start_uploader_in(experiment: Any, enter: list[str]) -> Any:
+    from cygno_mw.odb_install import cygno_mw_command
+
+    crew = experiment.crew
+    if crew.odb_exists(f"{UPLOADER}/Common/Status"):
+        crew.odb_set(f"{UPLOADER}/Common/Status", "Starting")
+    process = experiment.spawn([*enter, *shlex.split(cygno_mw_command()), "analyzer",
+                                "uploader"], NAME)
+    wait_for(lambda: connected(crew, NAME) or process.poll() is not None, 60,
+             "the uploader to connect")
+    wait_for(lambda: process.poll() is not None
+             or crew.odb_get(f"{UPLOADER}/Common/Status") != "Starting", 60,
+             "the uploader to be ready")
+    assert process.poll() is None, "the uploader exited"
+    return process
+
+
+def test_a_full_spool_disk_holds_the_daq_and_the_uploader_survives_it(
+        setup, midas_experiment, small_disk, s3_server):
+    crew = setup["crew"]
+    proxy = TcpProxy(s3_server.port)  # S3 down until the proxy starts
+    log = midas_experiment.directory / f"{NAME}.log"
+    log_start = log.stat().st_size if log.exists() else 0
+    crew.odb_set(f"{UPLOADER}/Settings", {
+        "Spool dir": str(small_disk["path"]), "Chunk max MB": 0.25, "Chunk max s": 0.3,
+        "S3 endpoint URL": proxy.url}, remove_unspecified_keys=False)
+    alarm = "/Alarms/Alarms/Uploader spool full/Triggered"
+    uploader = start_uploader_in(midas_experiment, small_disk["enter"])
+    try:
+        crew.start_run()
+        run = int(crew.odb_get("/Runinfo/Run number"))
+        wait_for(lambda: "disk full" in crew.odb_get(f"{UPLOADER}/Common/Status"), 60,
+                 "the uploader to find the disk full")
+        assert crew.odb_get(f"{UPLOADER}/Common/Status color") == "redLight"
+        wait_for(lambda: crew.odb_exists(alarm) and crew.odb_get(alarm) > 0, 30, "the alarm")
+        held = crew.odb_get(f"{UPLOADER}/Statistics/Events")
+        crew.wait(1.0)  # the DAQ waits (GET_ALL): nothing taken meanwhile
+        assert crew.odb_get(f"{UPLOADER}/Statistics/Events") == held
+        assert uploader.poll() is None
+        # killed on the full disk and restarted: recovery needs room it has not got
+        uploader.send_signal(signal.SIGKILL)
+        uploader.wait(30)
+        wait_for(lambda: forgotten(crew), 60, "MIDAS to forget the killed uploader")
+        uploader = start_uploader_in(midas_experiment, small_disk["enter"])
+        crew.wait(1.0)
+        assert uploader.poll() is None, "the uploader crashed on the full disk"
+        proxy.start()  # S3 back: the spool drains, the disk has room, events flow again
+        wait_for(lambda: "disk full" not in crew.odb_get(f"{UPLOADER}/Common/Status"), 60,
+                 "room on the disk again")
+        wait_for(lambda: crew.odb_get(alarm) == 0, 30, "the alarm reset")
+        crew.wait(1.0)
+        crew.stop_run()
+        rows = shipped_run(setup, run)
+        wait_for(lambda: crew.odb_get(f"{UPLOADER}/Statistics/Backlog chunks") == 0, 60,
+                 "the spool to drain")
+    finally:
+        midas_experiment.jsonrpc("cm_shutdown", {"name": NAME, "unique": True})
+        stop_program(uploader, timeout=60)
+        proxy.stop()
+    assert [r["sequence"] for r in rows] == list(range(len(rows)))
+    from cygno_mw.midasfile import open_midas
+
+    seen: list[int] = []
+    scratch = small_disk["path"].parent / "chunks"
+    scratch.mkdir()
+    for row in rows:
+        key = row["s3_key"].split("/", 3)[3]
+        path = scratch / key.rsplit("/", 1)[1]
+        path.write_bytes(setup["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        with open_midas(path) as chunk:
+            seen += [e.serial_number for e in chunk.events(EVENT_ID)]
+    assert len(seen) == len(set(seen)), "an event in two chunks"
+    logged = midas_experiment.data_dir / f"run{run:05d}.mid.lz4"
+    wait_for(logged.exists, 30, "mlogger's run file")
+    with open_midas(logged) as midas_file:
+        sent = [e.serial_number for e in midas_file.events(EVENT_ID)]
+    taken = set(seen)
+    stretches = sum(1 for i, s in enumerate(sent)
+                    if s not in taken and (i == 0 or sent[i - 1] in taken))
+    assert stretches <= 1  # the kill's window only: the full disk made the DAQ wait
+    text = log.read_bytes()[log_start:].decode(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+    messages = crew.get_recent_messages(100)
+    assert any("spool disk full" in m for m in messages)
+
+
+def test_the_spool_limit_holds_on_disk(setup, midas_experiment, s3_server):
+    """S3 down, events coming: the spool stops growing at its limit (measured on disk, every
+    few milliseconds), with one event's worth of slack."""
+    crew = setup["crew"]
+    limit_mb = 1.0
+    crew.odb_set(f"{UPLOADER}/Settings", {
+        "Spool limit MB": limit_mb, "Chunk max MB": 0.25, "Chunk max s": 0.3,
+        "Transition timeout s": 1.0,
+        "S3 endpoint URL": f"http://127.0.0.1:{free_port()}"}, remove_unspecified_keys=False)
+    uploader = start_uploader(midas_experiment)
+    spool = setup["spool"]
+    sizes: list[int] = []
+    done = threading.Event()
+
+    def measure() -> None:
+        while not done.is_set():
+            total = 0
+            for folder in (spool / "ready", spool / "open"):
+                for path in folder.glob("*"):
+                    with contextlib.suppress(FileNotFoundError):
+                        total += path.stat().st_size
+            sizes.append(total)
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=measure, daemon=True)
+    thread.start()
+    try:
+        crew.start_run()
+        wait_for(lambda: crew.odb_get(f"{UPLOADER}/Common/Status").startswith("Spool full"),
+                 60, "the spool to fill")
+        crew.wait(2.0)
+        crew.stop_run()
+    finally:
+        done.set()
+        thread.join(10)
+        crew.odb_set(f"{UPLOADER}/Settings/Spool limit MB", 20480.0)
+        midas_experiment.jsonrpc("cm_shutdown", {"name": NAME, "unique": True})
+        stop_program(uploader, timeout=60)
+    from cygno_mw.midasfile import open_midas
+
+    run = int(crew.odb_get("/Runinfo/Run number"))
+    logged = midas_experiment.data_dir / f"run{run:05d}.mid.lz4"
+    wait_for(logged.exists, 30, "mlogger's run file")
+    with open_midas(logged) as midas_file:
+        event_bytes = max(e.header.data_size + 16 for e in midas_file.events(EVENT_ID))
+    assert max(sizes) <= limit_mb * (1 << 20) + event_bytes, (
+        f"the spool reached {max(sizes) / (1 << 20):.3f} MB, limit {limit_mb} MB")

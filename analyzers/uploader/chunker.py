@@ -27,7 +27,7 @@ from typing import Any
 from cygno_mw.midasfile.event import EVENT_HEADER_SIZE, EventHeader
 from cygno_mw.midasfile.writer import MidasWriter
 
-from .spool import ChunkManifest, ChunkSpool, atomic_write, chunk_name, fsync_path
+from .spool import ChunkManifest, ChunkSpool, atomic_write, chunk_name, fsync_path, is_disk_full
 
 _JOURNAL = ".journal"
 _META = ".meta.json"
@@ -44,9 +44,15 @@ class OpenChunk:
     opened_at: float
     odb: dict[str, Any]
     fd: int = -1
+    overhead: int = 0  # bytes of its metadata (the ODB dump the chunk file gets too)
     events: int = 0
     bytes: int = 0
     serials: dict[str, list[int]] = field(default_factory=dict)
+
+    def closing_room(self) -> int:
+        """Disk space closing it takes, at most: the LZ4 file (the events, LZ4's worst-case
+        growth, the begin- and end-of-run dumps) and its manifest, next to the journal."""
+        return self.bytes + self.bytes // 128 + 2 * self.overhead + 4096
 
     def note(self, header: EventHeader, size: int) -> None:
         key = str(header.event_id)
@@ -96,10 +102,17 @@ class Chunker:
 
     # -- events ----------------------------------------------------------------------------
     def add(self, data: bytes | bytearray | memoryview, run: int | None = None) -> None:
-        """Append one raw event (header + data) to the open chunk, opening one if needed."""
+        """Append one raw event (header + data) to the open chunk, opening one if needed.
+        All or nothing: when the disk is full (OSError), nothing of the event is kept and
+        the same call may be repeated later. A full chunk is closed after the write; when
+        that fails for lack of space, the chunk stays open and the next add() or tick()
+        closes it first."""
         view = memoryview(data)
         header = EventHeader.from_buffer(view)
         chunk = self.current
+        if chunk is not None and chunk.bytes >= self.max_bytes:
+            self.close_chunk()
+            chunk = None
         if chunk is None:
             if run is not None:
                 self.run = int(run)
@@ -107,15 +120,25 @@ class Chunker:
                 raise ValueError("an event outside any run and no run number given")
             chunk = self._open(_stub_odb(self.run), first_event=view)
         else:
-            _write_all(chunk.fd, view)
+            try:
+                _write_all(chunk.fd, view)
+            except OSError:
+                os.ftruncate(chunk.fd, chunk.bytes)  # the journal as it was
+                raise
         chunk.note(header, view.nbytes)
         if chunk.bytes >= self.max_bytes:
-            self.close_chunk()
+            try:
+                self.close_chunk()
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
 
     def tick(self) -> ChunkManifest | None:
-        """Close the open chunk when it is older than `max_age_s` and holds events."""
+        """Close the open chunk when it is full, or older than `max_age_s` and holds
+        events."""
         chunk = self.current
-        if chunk is not None and chunk.events and self.clock() - chunk.opened_at >= self.max_age_s:
+        if chunk is not None and (chunk.bytes >= self.max_bytes or (
+                chunk.events and self.clock() - chunk.opened_at >= self.max_age_s)):
             return self.close_chunk()
         return None
 
@@ -131,15 +154,24 @@ class Chunker:
         journal = self.open_dir / (name + _JOURNAL)
         chunk = OpenChunk(self.run, sequence, journal, self.clock(), odb)
         meta = self.open_dir / (name + _META)
-        if first_event is not None:
-            chunk.fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            _write_all(chunk.fd, first_event)
-        atomic_write(meta, json.dumps({"run": self.run, "sequence": sequence,
-                                       "opened_at": chunk.opened_at, "odb": odb}))
-        if first_event is None:
-            chunk.fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            if first_event is not None:
+                chunk.fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                _write_all(chunk.fd, first_event)
+            text = json.dumps({"run": self.run, "sequence": sequence,
+                               "opened_at": chunk.opened_at, "odb": odb})
+            chunk.overhead = len(text)
+            atomic_write(meta, text)
+            if first_event is None:
+                chunk.fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self.spool.remember_sequence(self.run, sequence)
+        except OSError:  # the disk is full: nothing of this chunk stays, its number is free
+            if chunk.fd >= 0:
+                os.close(chunk.fd)
+            for path in (journal, meta, meta.with_name(meta.name + ".tmp")):
+                path.unlink(missing_ok=True)
+            raise
         self.current = chunk
-        self.spool.remember_sequence(self.run, sequence)
         return chunk
 
     def _open_sequences(self, run: int) -> list[int]:
@@ -153,13 +185,20 @@ class Chunker:
 
     def close_chunk(self, last: bool = False,
                     eor_odb: Mapping[str, Any] | None = None) -> ChunkManifest | None:
-        """Turn the open journal into a spooled chunk file; None when nothing was open."""
-        chunk, self.current = self.current, None
+        """Turn the open journal into a spooled chunk file; None when nothing was open.
+        When that fails (a full disk), the chunk stays open as it was: call again later."""
+        chunk = self.current
         if chunk is None:
             return None
+        try:
+            manifest = self._finish(chunk.run, chunk.sequence, chunk.journal, chunk.opened_at,
+                                    chunk.odb, last, eor_odb)
+        except OSError:
+            (self.open_dir / chunk_name(chunk.run, chunk.sequence)).unlink(missing_ok=True)
+            raise
+        self.current = None
         os.close(chunk.fd)
-        return self._finish(chunk.run, chunk.sequence, chunk.journal, chunk.opened_at,
-                            chunk.odb, last, eor_odb)
+        return manifest
 
     def _finish(self, run: int, sequence: int, journal: Path, opened_at: float,
                 odb: Mapping[str, Any], last: bool,

@@ -12,6 +12,7 @@ exists (its journal or metadata in `open/`, or its manifest here), so none is sk
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -144,13 +145,22 @@ class ChunkSpool:
         return self.size_bytes() / self.limit_bytes if self.limit_bytes > 0 else 0.0
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """No space left, or over a quota: waiting for the spool to drain helps."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write, fsync, rename: `path` has the old text or the new, never a part."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk: leave no part behind
+        raise
     os.replace(tmp, path)
 
 
