@@ -229,6 +229,7 @@ class Uploader:
         self.spool_bytes = self.spool.size_bytes()
         self._spool_checked = 0.0
         self._measured_chunk: Any = None
+        self._largest_event = 0
         self._next_statistics = 0.0
         self._last_waiting = ""
         self._closed = False
@@ -438,6 +439,7 @@ class Uploader:
         self.counters.events += 1
         self.counters.event_bytes += data.nbytes
         self.spool_bytes += data.nbytes
+        self._largest_event = max(self._largest_event, data.nbytes)
         return True
 
     def _run_number(self) -> int:
@@ -448,10 +450,11 @@ class Uploader:
         self.shipper.wake.set()
 
     def _spool_full(self) -> bool:
-        """The spool's files, and the room the open chunk needs to close (its LZ4 file next
-        to its journal and metadata), reach the limit. Measured on disk when a chunk was
-        opened or closed (or every 0.5 s: the shipper frees room), else counted per event,
-        so the spool never outgrows its limit by more than one event."""
+        """The spool's files, the room the open chunk needs to close (its LZ4 file next to
+        its journal and metadata) and the next event (in its journal and its LZ4 file: twice
+        the largest seen) would pass the limit. Measured on disk when a chunk was opened or
+        closed (or every 0.5 s: the shipper frees room), else counted per event, so the
+        spool stays within its limit unless an event is larger than any before it."""
         now = time.monotonic()
         chunk = self.chunker.current
         if now - self._spool_checked > 0.5 or chunk is not self._measured_chunk:
@@ -459,7 +462,8 @@ class Uploader:
             self._measured_chunk = chunk
             self.spool_bytes = self.spool.size_bytes()
         reserved = chunk.closing_room() if chunk is not None else 0
-        return self.spool_bytes + reserved >= self.spool.limit_bytes
+        reserved += 2 * self._largest_event
+        return self.spool_bytes + reserved > self.spool.limit_bytes
 
     def poll(self, max_events: int = 50) -> int:
         received = 0
@@ -526,7 +530,7 @@ class Uploader:
             text, colour = f"Stopped shipping: {self.shipper.fatal}"[:250], RED
         elif self.guard.full:
             text, colour = f"Spool disk full: the DAQ waits ({self.guard.reason})"[:250], RED
-        elif self.spool_bytes >= self.spool.limit_bytes:
+        elif self._spool_full():
             text, colour = "Spool full: the DAQ waits", RED
         elif counters.waiting_for:
             text, colour = (f"{counters.waiting_for} down: {backlog} chunks spooled "
@@ -540,7 +544,7 @@ class Uploader:
 
     def _alarm(self, fill: float) -> None:
         limit = float(self.settings["Spool alarm percent"]) / 100.0
-        full = fill >= limit or self.guard.full
+        full = fill >= limit or self.guard.full or self._spool_full()
         if full and not self.alarm_on:
             message = (f"uploader spool disk full ({self.spool_bytes / MIB:.0f} MB spooled)"
                        if self.guard.full else
