@@ -5,6 +5,7 @@ disk, as after SIGKILL; the process's memory (an event not yet written) is gone.
 
 from __future__ import annotations
 
+import errno
 import os
 
 import numpy as np
@@ -114,3 +115,54 @@ def test_a_journal_left_without_its_metadata_becomes_a_chunk(tmp_path) -> None:
     assert [(m.run, m.sequence, m.events) for m in recovered] == [(7, 0, 1)]
     again.add(event(2), run=7)
     assert again.current.sequence == 1
+
+
+class DiskFull:
+    """os.fsync fails with ENOSPC while `on` (the write before it stays, as on a full disk
+    the data may have fit but not the fsync's metadata)."""
+
+    def __init__(self, monkeypatch, only: str) -> None:
+        self.on = False
+        self.only = only  # fail only for files whose name holds this
+        self.real = os.fsync
+        monkeypatch.setattr(os, "fsync", self)
+
+    def __call__(self, fd: int) -> None:
+        if self.on and self.only in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.real(fd)
+
+
+@pytest.mark.parametrize("only", ["", "state.json"])
+def test_steps_failing_on_a_full_disk_leave_nothing_and_take_no_number(
+        tmp_path, monkeypatch, only) -> None:
+    """Each step meeting ENOSPC is undone and may be repeated: no chunk number is used up
+    by the failures, no event kept twice."""
+    disk = DiskFull(monkeypatch, only)
+    chunker = Chunker(ChunkSpool(tmp_path / "spool"), max_bytes=1)  # a chunk per event
+    chunker.begin_run(7, BOR_ODB)
+    taken: list[int] = []
+    for serial in range(8):
+        disk.on = serial % 3 == 1
+        for _ in range(3):  # tried again and again while the disk is full
+            try:
+                chunker.add(event(serial), run=7)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                continue
+            taken.append(serial)
+            break
+        disk.on = False
+        if serial not in taken:
+            chunker.add(event(serial), run=7)  # room again
+            taken.append(serial)
+    if not only:
+        disk.on = True
+        with pytest.raises(OSError):
+            chunker.end_run({"Runinfo": {"Run number": 7}})
+        disk.on = False
+    chunker.end_run({"Runinfo": {"Run number": 7}})
+    sequences, serials = kept(chunker.spool)
+    assert sequences == list(range(len(sequences)))
+    assert serials == taken == list(range(8))
+    assert not list(chunker.open_dir.iterdir())

@@ -295,9 +295,13 @@ def test_a_full_spool_disk_holds_the_daq_and_the_uploader_survives_it(
                  "the uploader to find the disk full")
         assert crew.odb_get(f"{UPLOADER}/Common/Status color") == "redLight"
         wait_for(lambda: crew.odb_exists(alarm) and crew.odb_get(alarm) > 0, 30, "the alarm")
-        held = crew.odb_get(f"{UPLOADER}/Statistics/Events")
-        crew.wait(1.0)  # the DAQ waits (GET_ALL): nothing taken meanwhile
-        assert crew.odb_get(f"{UPLOADER}/Statistics/Events") == held
+
+        def held() -> bool:  # nothing taken for a second: the DAQ waits (GET_ALL)
+            before = crew.odb_get(f"{UPLOADER}/Statistics/Events")
+            crew.wait(1.0)
+            return crew.odb_get(f"{UPLOADER}/Statistics/Events") == before
+
+        wait_for(held, 60, "the full disk to hold the DAQ")
         assert uploader.poll() is None
         # killed on the full disk and restarted: recovery needs room it has not got
         uploader.send_signal(signal.SIGKILL)

@@ -26,6 +26,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -218,6 +219,10 @@ class Uploader:
                                max_age_s=float(self.settings["Chunk max s"]))
         self.counters = Counters()
         self.alarm_on = False
+        self._disk_low = False  # too little free space for the next event: not taken
+        self._disk_free = 0
+        self._disk_reason = ""
+        self._disk_said, self._disk_said_at = False, -1e9
         self.guard = DiskFullGuard(float(self.settings["Retry s"]), self._disk_full,
                                    self._disk_room)
         self.guard.run(self._recover)
@@ -324,11 +329,18 @@ class Uploader:
                             + (f", {lost} cut short and dropped)" if lost else ")"))
 
     def _disk_full(self, reason: str) -> None:
-        self.client.msg(f"{self.name}: spool disk full ({reason}): no event is taken (the DAQ "
-                        "waits) until the spool drains to S3", True)
+        """Said once an episode (and at most every 30 s, should the room come and go)."""
+        self._disk_reason = reason
+        now = time.monotonic()
+        if not self._disk_said and now - self._disk_said_at > 30:
+            self._disk_said, self._disk_said_at = True, now
+            self.client.msg(f"{self.name}: spool disk full ({reason}): no event is taken (the "
+                            "DAQ waits) until the spool drains to S3", True)
 
     def _disk_room(self) -> None:
-        self.client.msg(f"{self.name}: spool disk has room again: taking events")
+        if self._disk_said and not (self.guard.full or self._disk_low):
+            self._disk_said = False
+            self.client.msg(f"{self.name}: spool disk has room again: taking events")
 
     def _open_run(self) -> int | None:
         """The run mlogger may still be writing (never uploaded while running)."""
@@ -439,6 +451,7 @@ class Uploader:
         self.counters.events += 1
         self.counters.event_bytes += data.nbytes
         self.spool_bytes += data.nbytes
+        self._disk_free -= data.nbytes
         self._largest_event = max(self._largest_event, data.nbytes)
         return True
 
@@ -454,16 +467,27 @@ class Uploader:
         its journal and metadata) and the next event (in its journal and its LZ4 file: twice
         the largest seen) would pass the limit. Measured on disk when a chunk was opened or
         closed (or every 0.5 s: the shipper frees room), else counted per event, so the
-        spool stays within its limit unless an event is larger than any before it."""
+        spool stays within its limit unless an event is larger than any before it. The same
+        room must be free on the disk: an event is taken only when it can be journaled and
+        its chunk closed (else the disk counts as full, as when a write meets ENOSPC)."""
         now = time.monotonic()
         chunk = self.chunker.current
         if now - self._spool_checked > 0.5 or chunk is not self._measured_chunk:
             self._spool_checked = now
             self._measured_chunk = chunk
             self.spool_bytes = self.spool.size_bytes()
+            self._disk_free = shutil.disk_usage(self.spool.directory).free
         reserved = chunk.closing_room() if chunk is not None else 0
         reserved += 2 * self._largest_event
-        return self.spool_bytes + reserved > self.spool.limit_bytes
+        low = self._disk_free < reserved
+        if low != self._disk_low:
+            self._disk_low = low
+            if low:
+                self._disk_full(f"{self._disk_free / MIB:.1f} MB free, "
+                                f"{reserved / MIB:.1f} MB needed")
+            else:
+                self._disk_room()
+        return low or self.spool_bytes + reserved > self.spool.limit_bytes
 
     def poll(self, max_events: int = 50) -> int:
         received = 0
@@ -528,8 +552,9 @@ class Uploader:
         counters = self.counters
         if self.shipper.fatal:
             text, colour = f"Stopped shipping: {self.shipper.fatal}"[:250], RED
-        elif self.guard.full:
-            text, colour = f"Spool disk full: the DAQ waits ({self.guard.reason})"[:250], RED
+        elif self.guard.full or self._disk_low:
+            reason = self.guard.reason or self._disk_reason
+            text, colour = f"Spool disk full: the DAQ waits ({reason})"[:250], RED
         elif self._spool_full():
             text, colour = "Spool full: the DAQ waits", RED
         elif counters.waiting_for:
@@ -544,10 +569,10 @@ class Uploader:
 
     def _alarm(self, fill: float) -> None:
         limit = float(self.settings["Spool alarm percent"]) / 100.0
-        full = fill >= limit or self.guard.full or self._spool_full()
+        full = fill >= limit or self._spool_full() or self.guard.full
         if full and not self.alarm_on:
             message = (f"uploader spool disk full ({self.spool_bytes / MIB:.0f} MB spooled)"
-                       if self.guard.full else
+                       if self.guard.full or self._disk_low else
                        f"uploader spool {100 * fill:.0f}% full ({self.spool_bytes / MIB:.0f} MB)")
             self.client.trigger_internal_alarm(SPOOL_ALARM, message[:79],
                                                str(self.settings["Alarm class"]))

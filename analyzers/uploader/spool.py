@@ -85,11 +85,12 @@ class ChunkSpool:
         return max([self._next[run] - 1, *reserved]) + 1
 
     def remember_sequence(self, run: int, sequence: int) -> None:
-        """`sequence` of `run` exists: never hand it out again (only the latest run kept)."""
-        if self._next.get(run, 0) <= sequence:
-            self._next = {run: sequence + 1}
+        """`sequence` of `run` exists: never hand it out again (only the latest run kept).
+        On disk first: when that fails (a full disk), the number is not taken."""
         if int(self._state().get(str(run), 0)) <= sequence:
             atomic_write(self._state_path, json.dumps({str(run): sequence + 1}))
+        if self._next.get(run, 0) <= sequence:
+            self._next = {run: sequence + 1}
 
     def _state(self) -> dict[str, Any]:
         try:
