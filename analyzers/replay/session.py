@@ -161,15 +161,17 @@ class ReplaySession:
         cache = Path(params.output.output_dir) / "cache" / "s3"
         return fetch_input(path, cache, params.output.s3_endpoint_url or None)
 
-    def replay(self, path: str | Path) -> RunSummary:
-        """Replay one file into its outputs; returns its summary (partial runs included)."""
+    def replay(self, path: str | Path, input_problem: str | None = None) -> RunSummary:
+        """Replay one file into its outputs; returns its summary (partial runs included).
+        `input_problem`: what the file lacks that its maker knows of (chunks left out when
+        it was assembled): the run is partial, for that reason too."""
         try:
-            return self._replay(path)
+            return self._replay(path, input_problem)
         except OSError as exc:  # a folder we cannot write, a disk that is full...
             where = f" ({exc.filename})" if exc.filename else ""
             raise CygnoError(f"{path}: {exc.strerror or exc}{where}") from None
 
-    def _replay(self, path: str | Path) -> RunSummary:
+    def _replay(self, path: str | Path, input_problem: str | None = None) -> RunSummary:
         local = self.local_path(str(path))
         facts = FileFactsTask(local)
         with open_midas(local) as midas:
@@ -196,7 +198,8 @@ class ReplaySession:
                     processor.process(event)
                 file_fields = _file_fields(facts)
                 eor_odb = midas.eor_odb  # a broken end-of-run dump fails the run here
-                summary = processor.end_run(eor_odb, problem=source.problem,
+                problem = "; ".join(p for p in (input_problem, source.problem) if p) or None
+                summary = processor.end_run(eor_odb, problem=problem,
                                             extra_fields=file_fields)
             except BaseException as exc:  # nothing of this attempt is committed
                 processor.abort(exc)  # (a no-op when process/end_run aborted already)

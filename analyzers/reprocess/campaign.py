@@ -32,9 +32,15 @@ class CampaignReport:
     def clusters(self) -> int:
         return sum(int(r["clusters"]) for r in self.results)
 
+    @property
+    def partial(self) -> list[int]:
+        """Runs processed without all of their input (named in each result's problem)."""
+        return [int(r["run"]) for r in self.results if r.get("status") == "partial"]
+
     def lines(self) -> list[str]:
-        out = [f"{len(self.results)} runs processed, {self.images} images, {self.clusters} "
-               f"clusters, {len(self.failures)} failed, in {self.wall_s:.1f} s"]
+        out = [f"{len(self.results)} runs processed ({len(self.partial)} partial), "
+               f"{self.images} images, {self.clusters} clusters, {len(self.failures)} "
+               f"failed, in {self.wall_s:.1f} s"]
         for result in self.results:
             note = f" ({result['problem']})" if result.get("problem") else ""
             out.append(f"  run {result['run']}: {result['status']}, {result['images']} images,"

@@ -49,7 +49,9 @@ def is_run_list(text: str) -> bool:
 def chunk_items(engine: sa.engine.Engine, runs: list[int] | None = None,
                 complete_only: bool = True) -> list[WorkItem]:
     """The runs of the `chunks` table (all, or `runs`) as items; with `complete_only`, only
-    runs whose last chunk is recorded and none missing before it."""
+    runs whose last chunk is recorded. The uploader records a run's chunks strictly in
+    order, so a number missing before the recorded last chunk never comes: it is a gap,
+    listed in the item's `extra["missing"]` (the run is processed, and partial)."""
     from cygno_mw.analyzers.outputs import schema
 
     table = schema.chunks
@@ -63,12 +65,14 @@ def chunk_items(engine: sa.engine.Engine, runs: list[int] | None = None,
             by_run.setdefault(int(run), []).append((int(sequence), str(key), bool(last)))
     items = []
     for run, rows in sorted(by_run.items()):
-        complete = ([s for s, _, _ in rows] == list(range(len(rows)))
-                    and any(last for _, _, last in rows))
-        if complete_only and not complete:
+        lasts = [s for s, _, last in rows if last]
+        if complete_only and not lasts:
             continue
+        end = lasts[0] if lasts else rows[-1][0]
+        missing = sorted(set(range(end + 1)) - {s for s, _, _ in rows})
         items.append(WorkItem(f"run {run} ({len(rows)} chunks)",
-                              tuple(key for _, key, _ in rows), run=run, chunks=True))
+                              tuple(key for _, key, _ in rows), run=run, chunks=True,
+                              extra={"missing": missing} if missing else {}))
     return items
 
 

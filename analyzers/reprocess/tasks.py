@@ -4,7 +4,10 @@ The `ReplaySession` (its SQL/InfluxDB/S3 sinks, reconstruction engine and pedest
 found once and cached) lives as long as the worker: each worker loads a pedestal map once
 for all the runs it is given. A run made of chunks is assembled into one local run file
 first (the first chunk's begin-of-run ODB, every chunk's events in order, the last one's
-end-of-run ODB); a chunk that cannot be read is reported and left out, the rest processed.
+end-of-run ODB); a chunk that cannot be read, or a chunk number missing from the `chunks`
+table, is named with its reason and the run is processed without it, as `partial`. Without
+the begin-of-run ODB dump (the run's first chunk, or the first after an uploader restart)
+the run's settings are unknown (a pedestal run would pass for physics): the run fails.
 """
 
 from __future__ import annotations
@@ -68,10 +71,13 @@ def process(item: WorkItem, options: TaskOptions) -> dict[str, Any]:
     try:
         if item.chunks:
             scratch = Path(tempfile.mkdtemp(prefix="cygno-reprocess-"))
+            problems += [f"chunk {n} missing from the chunks table"
+                         for n in item.extra.get("missing", ())]
             path = assemble(item, session, scratch, problems)
         else:
             path = Path(item.sources[0]) if not item.sources[0].startswith("s3://") else None
-        summary = session.replay(str(path) if path is not None else item.sources[0])
+        summary = session.replay(str(path) if path is not None else item.sources[0],
+                                 input_problem="; ".join(problems) or None)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -83,13 +89,17 @@ def process(item: WorkItem, options: TaskOptions) -> dict[str, Any]:
 
 def assemble(item: WorkItem, session: ReplaySession, scratch: Path,
              problems: list[str]) -> Path:
-    """The run's chunks as one local run file (unreadable chunks reported in `problems`)."""
+    """The run's chunks as one local run file (unreadable chunks reported in `problems`).
+    The file's begin-of-run dump is the first full one; events of chunks read before it
+    wait for it. None at all: RuntimeError naming the chunks and why."""
+    from cygno_mw.analyzers.uploader.chunker import is_stub_odb
     from cygno_mw.midasfile import MidasWriter, open_midas
 
     run = item.run if item.run is not None else 0
     target = scratch / f"run{run:05d}.mid.lz4"
     writer: MidasWriter | None = None
     eor: dict[str, Any] | None = None
+    waiting: list[Any] = []  # events read before the begin-of-run dump was found
     try:
         for source in item.sources:
             try:
@@ -98,17 +108,28 @@ def assemble(item: WorkItem, session: ReplaySession, scratch: Path,
                     events = list(chunk.events())  # whole chunk first: all of it or none
                     bor = chunk.bor_odb or {}
                     eor = chunk.eor_odb or eor
+                    damage = [str(s) for s in chunk.skipped]
+                    if not chunk.complete:
+                        damage.append("no end-of-run dump (cut short)")
             except Exception as exc:
-                problems.append(f"{source.rsplit('/', 1)[-1]}: {exc}")
+                problems.append(f"{_name(source)}: unreadable, left out: {_first_line(exc)}")
+                continue
+            if damage:  # its readable events are kept
+                problems.append(f"{_name(source)}: damaged: {'; '.join(damage)}")
+            waiting += events
+            if writer is None and is_stub_odb(bor):
                 continue
             if writer is None:
                 writer = MidasWriter(target, run, bor, compression="lz4")
-            for event in events:
+            for event in waiting:
                 writer.write(event.event_id, list(event.banks.values()),
                              serial_number=event.serial_number, timestamp=event.timestamp,
                              trigger_mask=event.header.trigger_mask)
+            waiting = []
         if writer is None:
-            raise RuntimeError(f"run {run}: no readable chunk ({'; '.join(problems)})")
+            raise RuntimeError(f"run {run}: no chunk with the begin-of-run ODB dump could be "
+                               f"read, so the run's settings are unknown; not processed "
+                               f"({'; '.join(problems) or 'none recorded'})")
         if eor:
             writer.odb = eor
         writer.close()
@@ -117,3 +138,12 @@ def assemble(item: WorkItem, session: ReplaySession, scratch: Path,
             writer.abort()
         raise
     return target
+
+
+def _name(source: str) -> str:
+    return source.rsplit("/", 1)[-1]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -8,7 +8,9 @@ the events go, byte for byte, into chunk files (chunker.py), the chunk files int
 (spool.py), and a second thread moves them to S3 and into the `chunks` table (shipper.py).
 When S3 or the database is unreachable the chunks wait in the spool and are sent in order
 when they return; when the spool is full (`Spool limit MB`) the uploader stops reading and
-the DAQ waits; at `Spool alarm percent` a MIDAS alarm rings. Killed at any moment and
+the DAQ waits; at `Spool alarm percent` a MIDAS alarm rings. A full disk does the same
+(disk_guard.py): the alarm rings, the DAQ waits, shipping drains the spool, and what failed
+is done again once there is room. Killed at any moment and
 restarted, it first closes the chunk it was writing from its journal, then ships what the
 spool holds; S3 is asked before each upload whether it holds the same bytes already.
 
@@ -24,6 +26,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -35,6 +38,7 @@ from typing import Any
 from cygno_mw.midas_client import communicate_until_stopped
 
 from .chunker import Chunker
+from .disk_guard import DiskFullGuard
 from .runfiles import RunFileShipper
 from .shipper import Shipper
 from .spool import ChunkSpool
@@ -214,24 +218,28 @@ class Uploader:
                                max_bytes=int(float(self.settings["Chunk max MB"]) * MIB),
                                max_age_s=float(self.settings["Chunk max s"]))
         self.counters = Counters()
-        recovered = self.chunker.recover()
-        if recovered:
-            lost = self.chunker.truncated_events
-            client.msg(f"{name}: closed {len(recovered)} chunk(s) left open by the last stop "
-                       f"({sum(m.events for m in recovered)} events kept"
-                       + (f", {lost} cut short and dropped)" if lost else ")"))
+        self.alarm_on = False
+        self._disk_low = False  # too little free space for the next event: not taken
+        self._disk_free = 0
+        self._disk_reason = ""
+        self._disk_said, self._disk_said_at = False, -1e9
+        self.guard = DiskFullGuard(float(self.settings["Retry s"]), self._disk_full,
+                                   self._disk_room)
+        self.guard.run(self._recover)
         shipper = self._make_shipper()
         self.shipper = ShipperThread(shipper, self.counters, float(self.settings["Retry s"]),
                                      self._run_files(shipper), self._open_run)
         self.source = RawBufferSource(client, str(self.settings["Buffer"]))
         self.running = False
-        self.alarm_on = False
         self.spool_bytes = self.spool.size_bytes()
         self._spool_checked = 0.0
+        self._measured_chunk: Any = None
+        self._largest_event = 0
         self._next_statistics = 0.0
         self._last_waiting = ""
         self._closed = False
         self.shipper.start()
+        client.odb_watch(SETTINGS_PATH, self._settings_changed)
         self._join_run_in_progress()
 
     # -- set-up ----------------------------------------------------------------------------
@@ -252,8 +260,32 @@ class Uploader:
         client.odb_set(f"{COMMON_PATH}/Status", "Starting")  # until the first statistics
         client.odb_set(f"{COMMON_PATH}/Status color", YELLOW)
         values = client.odb_get(SETTINGS_PATH)
-        return {**DEFAULT_SETTINGS, **{k: v for k, v in values.items()
-                                       if not k.endswith("/key") and k in DEFAULT_SETTINGS}}
+        settings = {**DEFAULT_SETTINGS, **{k: v for k, v in values.items()
+                                           if not k.endswith("/key") and k in DEFAULT_SETTINGS}}
+        settings["Database URL"] = self._checked_database_url(
+            str(settings["Database URL"]), DEFAULT_SETTINGS["Database URL"])
+        return settings
+
+    def _checked_database_url(self, url: str, old: str) -> str:
+        """`url`, or `old` put back in the ODB (with a MIDAS message) when it holds a password:
+        secrets never live in the ODB, whose dump goes into every run's first chunk."""
+        from cygno_mw.redact import redact
+
+        if redact(url) == url:
+            return url
+        self.client.msg(f"{SETTINGS_PATH}/Database URL: must not contain a password; put it "
+                        "in the environment variable CYGNO_DB_PASSWORD or a file named by "
+                        f"CYGNO_DB_PASSWORD_FILE; keeping {old!r}", True)
+        self.client.odb_set(f"{SETTINGS_PATH}/Database URL", old)
+        return old
+
+    def _settings_changed(self, client: Any, path: str, value: Any) -> None:
+        """Watch callback: the settings apply at the next start, but a password written into
+        `Database URL` is refused at once (before a run start dumps the ODB)."""
+        if isinstance(value, Mapping) and "Database URL" in value:
+            url = str(value["Database URL"])
+            if url != self.settings["Database URL"]:
+                self._checked_database_url(url, str(self.settings["Database URL"]))
 
     def _make_shipper(self) -> Shipper:
         from cygno_mw.analyzers.outputs import credentials, migrate
@@ -287,6 +319,28 @@ class Uploader:
             folder = experiment_dir(self.client) / folder
         return RunFileShipper(shipper.store, shipper.engine, folder,
                               min_age_s=float(self.settings["Run file min age s"]))
+
+    def _recover(self) -> None:
+        recovered = self.chunker.recover()
+        if recovered:
+            lost = self.chunker.truncated_events
+            self.client.msg(f"{self.name}: closed {len(recovered)} chunk(s) left open by the "
+                            f"last stop ({sum(m.events for m in recovered)} events kept"
+                            + (f", {lost} cut short and dropped)" if lost else ")"))
+
+    def _disk_full(self, reason: str) -> None:
+        """Said once an episode (and at most every 30 s, should the room come and go)."""
+        self._disk_reason = reason
+        now = time.monotonic()
+        if not self._disk_said and now - self._disk_said_at > 30:
+            self._disk_said, self._disk_said_at = True, now
+            self.client.msg(f"{self.name}: spool disk full ({reason}): no event is taken (the "
+                            "DAQ waits) until the spool drains to S3", True)
+
+    def _disk_room(self) -> None:
+        if self._disk_said and not (self.guard.full or self._disk_low):
+            self._disk_said = False
+            self.client.msg(f"{self.name}: spool disk has room again: taking events")
 
     def _open_run(self) -> int | None:
         """The run mlogger may still be writing (never uploaded while running)."""
@@ -324,11 +378,15 @@ class Uploader:
         return midas.status_codes["SUCCESS"]
 
     def _begin(self, run: int) -> None:
+        odb = self._odb_snapshot()
+        self.guard.run(lambda: self._begin_chunks(run, odb))
+        self.running = True
+
+    def _begin_chunks(self, run: int, odb: dict[str, Any]) -> None:
         if self.chunker.current is not None:  # the last run's stragglers
             self.chunker.close_chunk()
             self.counters.chunks_closed += 1
-        self.chunker.begin_run(run, self._odb_snapshot())
-        self.running = True
+        self.chunker.begin_run(run, odb)
 
     def _on_stop(self, client: Any, run_number: int) -> int:
         import midas
@@ -336,11 +394,15 @@ class Uploader:
         if not self._drain(float(self.settings["Transition timeout s"])):
             client.msg(f"{self.name}: run {run_number} ended with events still arriving; "
                        "they go into the run's next chunk", True)
-        if self.chunker.end_run(self._odb_snapshot(("/Runinfo",))) is not None:
-            self.counters.chunks_closed += 1
+        eor = self._odb_snapshot(("/Runinfo",))
+        self.guard.run(lambda: self._end_chunks(eor))
         self.running = False
         self.shipper.wake.set()
         return midas.status_codes["SUCCESS"]
+
+    def _end_chunks(self, eor: dict[str, Any]) -> None:
+        if self.chunker.end_run(eor) is not None:
+            self.counters.chunks_closed += 1
 
     def _odb_snapshot(self, paths: tuple[str, ...] = ("/",)) -> dict[str, Any]:
         if paths == ("/",):
@@ -348,9 +410,15 @@ class Uploader:
         return {p.strip("/"): _plain(self.client.odb_get(p)) for p in paths}
 
     def _drain(self, seconds: float) -> bool:
+        """Take what the buffer holds, for at most `seconds`; True when it ran empty. A full
+        spool (or disk) is waited for, not overrun: the shipper may free room meanwhile."""
         deadline = time.monotonic() + seconds
         idle_since: float | None = None
         while time.monotonic() < deadline:
+            if (self.guard.full and not self.guard.retry()) or self._spool_full():
+                idle_since = None
+                time.sleep(0.05)
+                continue
             if self._receive_one():
                 idle_since = None
                 continue
@@ -363,19 +431,28 @@ class Uploader:
 
     # -- events ----------------------------------------------------------------------------
     def _receive_one(self) -> bool:
+        """Take one event and journal it at once: whatever can wait (the run number from
+        the ODB, between runs) is asked before the event leaves the buffer."""
+        from cygno_mw.midasfile.event import EventHeader
+
+        if self.guard.full:  # the disk is full: the events wait in the buffer
+            return False
+        run = self._run_number() if self.chunker.run is None else None
         data = self.source.receive()
         if data is None:
             return False
-        from cygno_mw.midasfile.event import EventHeader
-
         if EventHeader.from_buffer(data).is_internal:
             return True
         before = self.chunker.current
-        self.chunker.add(data, run=self._run_number() if self.chunker.run is None else None)
-        if before is not None and self.chunker.current is None:
+        self.guard.run(lambda: self.chunker.add(data, run=run),
+                       keep=lambda: _add_later(self.chunker, bytes(data), run))
+        if before is not None and self.chunker.current is not before:
             self._chunk_closed()
         self.counters.events += 1
         self.counters.event_bytes += data.nbytes
+        self.spool_bytes += data.nbytes
+        self._disk_free -= data.nbytes
+        self._largest_event = max(self._largest_event, data.nbytes)
         return True
 
     def _run_number(self) -> int:
@@ -386,20 +463,45 @@ class Uploader:
         self.shipper.wake.set()
 
     def _spool_full(self) -> bool:
+        """The spool's files, the room the open chunk needs to close (its LZ4 file next to
+        its journal and metadata) and the next event (in its journal and its LZ4 file: twice
+        the largest seen) would pass the limit. Measured on disk when a chunk was opened or
+        closed (or every 0.5 s: the shipper frees room), else counted per event, so the
+        spool stays within its limit unless an event is larger than any before it. The same
+        room must be free on the disk: an event is taken only when it can be journaled and
+        its chunk closed (else the disk counts as full, as when a write meets ENOSPC)."""
         now = time.monotonic()
-        if now - self._spool_checked > 0.5:
+        chunk = self.chunker.current
+        if now - self._spool_checked > 0.5 or chunk is not self._measured_chunk:
             self._spool_checked = now
+            self._measured_chunk = chunk
             self.spool_bytes = self.spool.size_bytes()
-        return self.spool_bytes >= self.spool.limit_bytes
+            self._disk_free = shutil.disk_usage(self.spool.directory).free
+        reserved = chunk.closing_room() if chunk is not None else 0
+        reserved += 2 * self._largest_event
+        low = self._disk_free < reserved
+        if low != self._disk_low:
+            self._disk_low = low
+            if low:
+                self._disk_full(f"{self._disk_free / MIB:.1f} MB free, "
+                                f"{reserved / MIB:.1f} MB needed")
+            else:
+                self._disk_room()
+        return low or self.spool_bytes + reserved > self.spool.limit_bytes
 
     def poll(self, max_events: int = 50) -> int:
         received = 0
+        if self.guard.full and self.guard.retry():
+            self.shipper.wake.set()
         while received < max_events and not self._spool_full() and self._receive_one():
             received += 1
-        if self.chunker.tick() is not None:
-            self._chunk_closed()
+        self.guard.run(self._tick)
         self.periodic()
         return received
+
+    def _tick(self) -> None:
+        if self.chunker.tick() is not None:
+            self._chunk_closed()
 
     # -- statistics, status, alarm ---------------------------------------------------------
     def periodic(self, force: bool = False) -> None:
@@ -450,7 +552,10 @@ class Uploader:
         counters = self.counters
         if self.shipper.fatal:
             text, colour = f"Stopped shipping: {self.shipper.fatal}"[:250], RED
-        elif self.spool_bytes >= self.spool.limit_bytes:
+        elif self.guard.full or self._disk_low:
+            reason = self.guard.reason or self._disk_reason
+            text, colour = f"Spool disk full: the DAQ waits ({reason})"[:250], RED
+        elif self._spool_full():
             text, colour = "Spool full: the DAQ waits", RED
         elif counters.waiting_for:
             text, colour = (f"{counters.waiting_for} down: {backlog} chunks spooled "
@@ -464,13 +569,16 @@ class Uploader:
 
     def _alarm(self, fill: float) -> None:
         limit = float(self.settings["Spool alarm percent"]) / 100.0
-        if fill >= limit and not self.alarm_on:
-            message = f"uploader spool {100 * fill:.0f}% full ({self.spool_bytes / MIB:.0f} MB)"
+        full = fill >= limit or self._spool_full() or self.guard.full
+        if full and not self.alarm_on:
+            message = (f"uploader spool disk full ({self.spool_bytes / MIB:.0f} MB spooled)"
+                       if self.guard.full or self._disk_low else
+                       f"uploader spool {100 * fill:.0f}% full ({self.spool_bytes / MIB:.0f} MB)")
             self.client.trigger_internal_alarm(SPOOL_ALARM, message[:79],
                                                str(self.settings["Alarm class"]))
             self.client.msg(message, True)
             self.alarm_on = True
-        elif fill < limit and self.alarm_on:
+        elif not full and self.alarm_on:
             self.alarm_on = False
             with contextlib.suppress(Exception):
                 self.client.reset_alarm(SPOOL_ALARM)
@@ -488,14 +596,19 @@ class Uploader:
         self._closed = True
         try:
             self._drain(1.0)
-            if self.chunker.close_chunk() is not None:
-                self.counters.chunks_closed += 1
+            if not self.guard.full and self.guard.run(self.chunker.close_chunk):
+                self.counters.chunks_closed += 1  # (else its journal is closed at restart)
             self.shipper.stop()
             self.periodic(force=True)
             self.client.odb_set(f"{COMMON_PATH}/Status", "Stopped")
             self.client.odb_set(f"{COMMON_PATH}/Status color", YELLOW)
         finally:
             self.source.close()
+
+
+def _add_later(chunker: Chunker, event: bytes, run: int | None) -> Callable[[], None]:
+    """The add of an event that could not be journaled, with its own copy of the bytes."""
+    return lambda: chunker.add(event, run=run)
 
 
 def experiment_dir(client: Any) -> Path:
@@ -506,13 +619,18 @@ def experiment_dir(client: Any) -> Path:
 
 
 def _plain(value: Any) -> Any:
-    """An ODB value from odb_get as JSON-able Python (ctypes and bytes as plain values)."""
+    """An ODB value from odb_get as JSON-able Python (ctypes and bytes as plain values), with
+    any password in a URL hidden: the dump goes to S3 in the run's first chunk."""
+    from cygno_mw.redact import redact
+
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, bytes):
-        return value.decode(errors="replace")
+        value = value.decode(errors="replace")
+    if isinstance(value, str):
+        return redact(value)
     return value
 
 

@@ -23,7 +23,7 @@ from cygno_mw.analyzers.outputs import schema
 from cygno_mw.analyzers.outputs.errors import OutputError, S3Error, S3UnavailableError
 from cygno_mw.analyzers.outputs.s3_store import S3Store
 
-from .spool import READY, STORED, ChunkManifest, ChunkSpool
+from .spool import READY, STORED, ChunkManifest, ChunkSpool, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,11 @@ class Shipper:
             uploaded = True
         manifest.status = STORED
         manifest.s3_url = f"s3://{self.store.bucket}/{key}"
-        self.spool.save(manifest)
+        try:
+            self.spool.save(manifest)
+        except OSError as exc:  # a full disk: go on; redone, head_object finds it on S3
+            if not is_disk_full(exc):
+                raise
         return uploaded
 
     def _already_stored(self, key: str, manifest: ChunkManifest) -> bool:

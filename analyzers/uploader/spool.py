@@ -4,13 +4,15 @@
 manifest (what is inside, its SHA-256, and how far it got: `ready` -> `stored` once S3 holds
 it, verified). The manifest is written after the file and atomically, so a chunk without one
 is not yet handed over (the chunker still has its journal). A chunk leaves the spool only
-when its SQL row is written. `state.json` remembers each run's next chunk sequence number,
-so a restarted uploader never reuses one.
+when its SQL row is written. `state.json` remembers the latest run's next chunk sequence
+number, so a restarted uploader never reuses one; a number is taken only by a chunk that
+exists (its journal or metadata in `open/`, or its manifest here), so none is skipped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -65,17 +67,30 @@ class ChunkSpool:
         self.ready_dir.mkdir(parents=True, exist_ok=True)
         self.limit_bytes = int(limit_bytes)
         self._state_path = self.directory / "state.json"
+        self._next: dict[int, int] = {}  # run -> next chunk number, once read from disk
         for tmp in self.ready_dir.glob("*.tmp"):
             tmp.unlink()
 
     # -- sequence numbers ------------------------------------------------------------------
-    def next_sequence(self, run: int) -> int:
-        """The next unused chunk number of `run`, remembered on disk before it is used."""
-        state = self._state()
-        number = int(state.get(str(run), 0))
-        state = {str(run): number + 1}  # only the latest run matters
-        atomic_write(self._state_path, json.dumps(state))
-        return number
+    def next_sequence(self, run: int, reserved: list[int] | tuple[int, ...] = ()) -> int:
+        """The next unused chunk number of `run`: after what `state.json` remembers, the
+        spooled chunks (read from disk once per run) and `reserved` (the chunker's open
+        ones). Nothing is written: the chunk's own files reserve it, then
+        `remember_sequence` records it."""
+        if run not in self._next:
+            used = [int(self._state().get(str(run), 0)) - 1]
+            used += [int(p.name[len(f"run{run:05d}_"):].split(".", 1)[0])
+                     for p in self.ready_dir.glob(f"run{int(run):05d}_*.mid.lz4.json")]
+            self._next = {run: max(used) + 1}  # only the latest run matters
+        return max([self._next[run] - 1, *reserved]) + 1
+
+    def remember_sequence(self, run: int, sequence: int) -> None:
+        """`sequence` of `run` exists: never hand it out again (only the latest run kept).
+        On disk first: when that fails (a full disk), the number is not taken."""
+        if int(self._state().get(str(run), 0)) <= sequence:
+            atomic_write(self._state_path, json.dumps({str(run): sequence + 1}))
+        if self._next.get(run, 0) <= sequence:
+            self._next = {run: sequence + 1}
 
     def _state(self) -> dict[str, Any]:
         try:
@@ -131,13 +146,22 @@ class ChunkSpool:
         return self.size_bytes() / self.limit_bytes if self.limit_bytes > 0 else 0.0
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """No space left, or over a quota: waiting for the spool to drain helps."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write, fsync, rename: `path` has the old text or the new, never a part."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk: leave no part behind
+        raise
     os.replace(tmp, path)
 
 

@@ -9,7 +9,9 @@
 A local cluster (`--workers N` processes; its dashboard on loopback unless `--dashboard`
 says otherwise) unless `--scheduler` names a running one. One
 task per run; a task whose worker dies is rerun, and the run's rows are replaced, never
-doubled. Exit status: 0 all runs processed, 1 some failed, 2 bad usage.
+doubled. A chunk that cannot be read, or a chunk number missing before a run's recorded
+last chunk, is named with its reason and the run is `partial`. Exit status: 0 all runs
+processed, 1 some failed, 2 bad usage, 3 some partial (none failed).
 """
 
 from __future__ import annotations
@@ -105,7 +107,12 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(report.lines()))
     if report.failures:
         print(f"cygno-mw reprocess: {len(report.failures)} run(s) failed", file=sys.stderr)
-    return 1 if report.failures else 0
+        return 1
+    if report.partial:
+        print(f"cygno-mw reprocess: run(s) {', '.join(map(str, report.partial))} partial: "
+              "input missing or damaged (named above)", file=sys.stderr)
+        return 3
+    return 0
 
 
 def _connect(args: argparse.Namespace) -> tuple:
