@@ -7,10 +7,10 @@
 - the per-run reco file (Parquet or ROOT) under `<output_dir>/reco/`, copied to S3 when
   `Output/s3_bucket` is set (as are pedestal maps).
 
-Every result belongs to a processing pass (`use_pass`, see analyzers/outputs/passes.py):
-its `passes` row is registered before the first run, each run gets a `pass_runs` row
-(running, then done/partial/failed, with the pedestal maps used), and the reco file carries
-the same provenance in its metadata.
+Every result belongs to a processing pass (`use_pass` in pass_attempts.py, see
+analyzers/outputs/passes.py): its `passes` row is registered before the first run, each run
+gets a `pass_runs` row (running, then done/partial/failed, with the pedestal maps used), and
+the reco file carries the same provenance in its metadata.
 
 Every method is called from one thread (the writer); none is thread-safe on its own.
 """
@@ -19,22 +19,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cygno_mw.analyzers.fe55_monitor import Fe55Monitor, Fe55Point
 from cygno_mw.analyzers.output_params import OutputParams
-from cygno_mw.analyzers.outputs.passes import DEFAULT_REPLAY_PASS
-from cygno_mw.analyzers.parameters import AnalyzerParameters
+from cygno_mw.analyzers.outputs.passes import DEFAULT_REPLAY_PASS, utc_now
+from cygno_mw.analyzers.pass_attempts import PassAttempts
 from cygno_mw.analyzers.pedestal_store import PedestalStore
 from cygno_mw.analyzers.reco_file import RecoFileWriter, reco_file_name
 from cygno_mw.analyzers.s3_access import output_store
 from cygno_mw.analyzers.slow_control import SlowControlReading
+from cygno_mw.analyzers.written_outputs import WrittenOutputs
 from cygno_mw.gpu.pedestals import PedestalMaps
 
 log = logging.getLogger(__name__)
@@ -44,20 +42,7 @@ RECO_FIELDS = ("reco_status", "reco_events", "reco_backend", "partial")
 INFLUX_RUN_FLUSH_S = 10.0  # a replayed run waits this long for its InfluxDB points
 
 
-@dataclass
-class WrittenOutputs:
-    """Where one run's results ended up (for the summary)."""
-
-    database: str
-    reco_file: str | None = None
-    pedestal_maps: dict[int, str] = field(default_factory=dict)
-    influx: str | None = None
-    pass_name: str | None = None  # the processing pass the results belong to
-    influx_points: str | None = None  # "N written, M not written (...)" (replay)
-    problem: str | None = None  # an output that lost results: the run is not 'done'
-
-
-class ResultSinks:
+class ResultSinks(PassAttempts):
     """SQL + optional InfluxDB + reco file + optional S3 for one output configuration.
 
     Several processes can share a run (the online analyzer partitioned by camera):
@@ -102,9 +87,6 @@ class ResultSinks:
         self.cameras = None if cameras is None else tuple(sorted({int(c) for c in cameras}))
         self.writes_run_row = writes_run_row
         self._counts_added: int | None = None  # the run whose counts this process added
-        self.pass_row: dict[str, Any] | None = None  # the registered pass (use_pass)
-        self._registered: tuple[str, str] | None = None  # (name, parameters hash)
-        self._attempt: str | None = None  # this process's attempts row of the open run
 
     @property
     def shares_run(self) -> bool:
@@ -117,72 +99,6 @@ class ResultSinks:
         _ = self.sql.engine
         if self.settles_run_row:
             self.sql.close_dead_attempts(socket.gethostname())
-
-    # -- the processing pass ---------------------------------------------------------------
-    @property
-    def pass_name(self) -> str:
-        return self.sql.pass_name
-
-    def use_pass(self, name: str, params: AnalyzerParameters, backend: str | None) -> str:
-        """Results from now on go to pass `name`, registered with these parameters (once per
-        name and parameters). Raises PassConflictError when `name` exists with other
-        parameters; see `OnlineSinks` for the online analyzer's way out."""
-        from cygno_mw.analyzers.provenance import pass_record
-
-        record = pass_record(params, backend)
-        key = (name, str(record["parameters_hash"]))
-        if key == self._registered:
-            self.sql.set_pass(name)
-            return name
-        if self._registered is not None and self._registered[0] != name:
-            self.finish_pass()  # this process leaves its previous pass (online: a new name)
-            self._registered = None
-        previous = self.sql.pass_name
-        self.sql.set_pass(name)
-        try:
-            self.pass_row = self.sql.register_pass(record)
-        except BaseException:
-            self.sql.set_pass(previous)  # nothing was buffered for the refused pass
-            raise
-        self._registered = key
-        return name
-
-    def finish_pass(self) -> None:
-        """Mark the pass finished (failed if a run of it has no finished result), when this
-        process is done."""
-        if self._registered is not None:
-            self.sql.finish_pass()
-            self.sql.flush()
-
-    @property
-    def settles_run_row(self) -> bool:
-        """The Run row's status is this process's to settle (it alone writes the row)."""
-        return self.writes_run_row and not self.shares_run
-
-    def _record_attempt(self, run: int, status: str, reason: str | None = None,
-                        *, start: bool = False) -> None:
-        if not self.writes_run_row:
-            return
-        from cygno_mw.analyzers.provenance import source_revision
-
-        now = _utc_now()
-        if start or self._attempt is None:
-            self._attempt = uuid.uuid4().hex
-            fields: dict[str, Any] = {"started_at": now, "host": socket.gethostname(),
-                                      "pid": os.getpid(), "revision": source_revision()}
-        else:
-            fields = {}
-        if status != "running":
-            fields["finished_at"] = now
-        if reason is not None:  # (a second report of the same failure keeps the first why)
-            fields["reason"] = str(reason)[:4000]
-        self.sql.record_attempt(self._attempt, run, status=status, **fields)
-
-    def _pass_run(self, run: int, **fields: Any) -> None:
-        from cygno_mw.analyzers.provenance import source_revision
-
-        self.sql.update_pass_run(run, host=socket.gethostname(), revision=source_revision(),
-                                 **fields)
 
     # -- one run ---------------------------------------------------------------------------
     def begin_run(self, run: int, record: Mapping[str, Any], *, reconstruct: bool) -> None:
@@ -204,7 +120,7 @@ class ResultSinks:
 
             self.sql.keep_finished_pass_run(
                 run, status="running", backend=record.get("reco_backend"),
-                started_at=_utc_now(), finished_at=None, host=socket.gethostname(),
+                started_at=utc_now(), finished_at=None, host=socket.gethostname(),
                 revision=source_revision())
             self.sql.settle_run(run, "running", 0)
             self.sql.flush()
@@ -226,7 +142,7 @@ class ResultSinks:
             else:
                 self.sql.write_runs([{**record, "run": int(run)}])
             self._pass_run(run, status="running", backend=record.get("reco_backend"),
-                           started_at=_utc_now(), finished_at=None, pedestals=None)
+                           started_at=utc_now(), finished_at=None, pedestals=None)
             if self.shares_run:
                 self.sql.flush()
         self._start_reco_file(run, reconstruct)
@@ -329,7 +245,7 @@ class ResultSinks:
             self._complete_run_row(run, record)
         if self.writes_run_row:
             self._pass_run(run, status=status, backend=record.get("reco_backend"),
-                           finished_at=_utc_now(), reco_events=record.get("reco_events"),
+                           finished_at=utc_now(), reco_events=record.get("reco_events"),
                            skipped_events=record.get("skipped_events"),
                            pedestals=json.dumps(used, sort_keys=True) if used else None)
             self._record_attempt(run, status, written.problem or record.get("problem"))
@@ -344,22 +260,8 @@ class ResultSinks:
     def _influx_account(self, written: WrittenOutputs) -> int:
         """Wait for this run's points; note written / not written; the number lost."""
         self.influx.flush(timeout=INFLUX_RUN_FLUSH_S)
-        before, now = self._influx_before or {}, self.influx.stats()
-
-        def delta(name: str) -> int:
-            return int(now.get(name, 0)) - int(before.get(name, 0))
-
-        sent, dropped, rejected = delta("written"), delta("dropped"), delta("rejected")
-        waiting = int(now.get("buffered", 0))
-        lost = dropped + rejected + waiting
-        written.influx_points = (f"{sent} points written, {waiting} not sent (server "
-                                 f"unreachable; dropped at exit unless it returns), "
-                                 f"{dropped + rejected} dropped")
-        if lost:
-            why = now.get("last_error") or "no answer"
-            written.problem = (f"InfluxDB {self.output.influx_url}: {lost} of "
-                               f"{sent + lost} points not written ({why})")
-        return lost
+        return written.account_influx(self._influx_before or {}, self.influx.stats(),
+                                      self.output.influx_url)
 
     def abort_run(self, run: int, record: Mapping[str, Any], *, reason: str | None = None,
                   status: str = "failed") -> None:
@@ -380,11 +282,11 @@ class ResultSinks:
                 daq = {k: v for k, v in record.items()
                        if k not in RECO_FIELDS and k != "number_of_events"}
                 self._complete_run_row(run, daq)
-                self.sql.keep_finished_pass_run(run, status="failed", finished_at=_utc_now())
+                self.sql.keep_finished_pass_run(run, status="failed", finished_at=utc_now())
             else:
                 self._complete_run_row(run, record)
                 if self.writes_run_row:
-                    self._pass_run(run, status="failed", finished_at=_utc_now())
+                    self._pass_run(run, status="failed", finished_at=utc_now())
             if self.writes_run_row:
                 self._record_attempt(run, status, reason)
             if self.settles_run_row:  # (a replay committed nothing: 0 events of its own)
@@ -426,8 +328,3 @@ class ResultSinks:
             if self.influx is not None:  # a replay waited for each run's points already
                 self.influx.close(timeout=INFLUX_RUN_FLUSH_S if self.whole_runs else 10.0)
 
-
-def _utc_now() -> Any:
-    from cygno_mw.analyzers.outputs.passes import utc_now
-
-    return utc_now()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cygno_mw.analyzers.sinks import WrittenOutputs
+from cygno_mw.analyzers.written_outputs import WrittenOutputs
 
 
 @dataclass

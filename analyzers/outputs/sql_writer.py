@@ -9,22 +9,21 @@ retried with bounded backoff; the schema is created/upgraded on first connection
 Every `reco` and `macro` row belongs to the writer's processing pass (`pass_name`, default
 `replay`): deletes and re-writes touch only that pass, so other passes of the same runs stay
 as they are. `register_pass` records what made the pass (and refuses a name already used
-with other parameters); each run written gets a `pass_runs` row.
+with other parameters); each run written gets a `pass_runs` row (that record keeping is in
+pass_record_writer.py).
 
 The reconstruction's per-image output goes in as is: `clusters` (dict of NumPy arrays, one per
 cluster variable) and `image` (cmos_integral, cmos_mean, cmos_rms, nclusters, ...); whole
-columns are converted at flush time, never row by row in Python.
+columns are converted at flush time, never row by row in Python (event_columns.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import threading
 import time as time_module
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,40 +35,20 @@ from sqlalchemy.engine import URL, Connection, Engine
 from . import credentials, database, migrate, passes, run_record, schema, sql_ops
 from .batch import Batch, Columns, to_utc_naive
 from .database import RetryPolicy
-from .errors import DatabaseAuthError, DatabaseUnavailableError, OutputError
+from .errors import OutputError
+from .event_columns import PendingEvent, covered, event_columns, pending_event
 from .mysql_bulk import LocalInfileRefused, MySqlBulkLoader, is_mysql, make_private_dir
+from .pass_record_writer import PassRecordWriter
 
 log = logging.getLogger(__name__)
 
-_INT_CLUSTER_INDEX = [schema.CLUSTER_VARIABLES.index(v) for v in schema.CLUSTER_INT_VARIABLES]
 # Run-row columns that several processes sharing a run add to (see SqlSink.add_run_counts)
 RUN_COUNTS = ("reco_events", "number_of_events")
-_MACRO_FLOATS = ("cmos_integral", "cmos_mean", "cmos_rms", "pedestal_mean", "pedestal_rms",
-                 "noise_mean", "processing_time_s")
 
 
-@dataclass
-class _PendingEvent:
-    clusters: np.ndarray  # (19, n) float64, rows in schema.CLUSTER_VARIABLES order
-    nclusters: int
-    time: Any
-    floats: tuple[float, ...]  # _MACRO_FLOATS order
-    backend: str | None
-    timings: str | None
-
-
-def _part(result: Any, name: str) -> Any:
-    if isinstance(result, Mapping):
-        return result.get(name)
-    return getattr(result, name, None)
-
-
-def _float_or_nan(value: Any) -> float:
-    return float("nan") if value is None else float(value)
-
-
-class SqlSink:
-    """Buffered writer of results to the SQL tables (see module docstring)."""
+class SqlSink(PassRecordWriter):
+    """Buffered writer of results to the SQL tables (see module docstring); the record of
+    passes, attempts and run status is kept by `PassRecordWriter`."""
 
     def __init__(self, url: str | URL | None = None, *, batch_rows: int = 50_000,
                  retry: RetryPolicy | None = None, connect_retry: RetryPolicy | None = None,
@@ -88,7 +67,7 @@ class SqlSink:
         self._bulk: MySqlBulkLoader | None = None
         self._engine: Engine | None = None
         self._lock = threading.RLock()
-        self._events: dict[tuple[int, int, int], _PendingEvent] = {}
+        self._events: dict[tuple[int, int, int], PendingEvent] = {}
         self._pending_clusters = 0
         self._pending_since: float | None = None
         self._replace: list[tuple[int, int | None]] = []
@@ -125,64 +104,6 @@ class SqlSink:
         log.info("writing results to %s", credentials.safe_url(self.url))
         return engine
 
-    # -- processing passes ----------------------------------------------------------------------
-    def set_pass(self, pass_name: str) -> None:
-        """Write the following rows into another pass (what is buffered is flushed first)."""
-        name = passes.check_pass_name(pass_name)
-        if name != self.pass_name:
-            self.flush()
-            self.pass_name = name
-
-    def register_pass(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Record the start of this writer's pass now (columns of `passes`; `pass_name` is
-        the writer's). Raises `passes.PassConflictError` when the name exists with other
-        parameters. Returns the pass row."""
-        record = {**record, "pass_name": self.pass_name}
-        engine = self.engine
-        try:
-            return database.run_with_retry(engine, lambda c: passes.register(c, record),
-                                           self.retry, "register pass")
-        except (DatabaseUnavailableError, DatabaseAuthError):
-            raise
-        except OutputError:  # e.g. a duplicate key: another process registered it meanwhile
-            return database.run_with_retry(engine, lambda c: passes.register(c, record),
-                                           self.retry, "register pass")
-
-    def update_pass_run(self, run: int, **fields: Any) -> None:
-        """Set columns of this pass's `pass_runs` row of `run` (status, backend, ...)."""
-        self._queue_records("pass_runs", [{"pass_name": self.pass_name, "run": int(run),
-                                           **fields}])
-
-    def finish_pass(self) -> None:
-        """Mark this writer's pass finished, or failed when one of its runs has no finished
-        result (decided in SQL, at the next flush: see run_record.finish_pass)."""
-        self._queue_records(run_record.FINISH_PASS, [{
-            "pass_name": self.pass_name, "finished_at": to_utc_naive(_now())}])
-
-    def close_dead_attempts(self, host: str) -> list[int]:
-        """See run_record.close_dead_attempts (done at once); the runs settled."""
-        now = to_utc_naive(_now())
-        return database.run_with_retry(
-            self.engine, lambda conn: run_record.close_dead_attempts(conn, host, now),
-            self.retry, "close dead attempts")
-
-    def record_attempt(self, attempt: str, run: int, **fields: Any) -> None:
-        """Upsert this pass's `attempts` row `attempt` of `run` (status, reason, times)."""
-        self._queue_records("attempts", [{"attempt": attempt, "pass_name": self.pass_name,
-                                          "run": int(run), **fields}])
-
-    def keep_finished_pass_run(self, run: int, **fields: Any) -> None:
-        """Set this pass's `pass_runs` row of `run`, unless it is finished (done/partial)."""
-        self._queue_records(run_record.KEEP_FINISHED_PASS_RUN, [{
-            "pass_name": self.pass_name, "run": int(run), **fields}])
-
-    def settle_run(self, run: int, fallback_status: str,
-                   fallback_events: int | None = None) -> None:
-        """The Run row reports the run's best finished pass, else `fallback_status`."""
-        self._queue_records(run_record.SETTLE_RUN, [{
-            "run": int(run), "fallback_status": fallback_status,
-            "fallback_events": fallback_events, "updated_at": to_utc_naive(_now())}])
-
     # -- buffering ----------------------------------------------------------------------------
     def write_event(self, run: int, event: int, camera: int, result: Any, *,
                     time: Any = None, backend: str | None = None,
@@ -192,29 +113,10 @@ class SqlSink:
         holds `batch_rows` rows. `result` has `clusters` and `image` (mapping or attributes),
         optionally `timings` (seconds per step; 'total' or their sum is the processing time).
         Writing the same (run, camera, event) again replaces it."""
-        clusters = _part(result, "clusters")
-        if not isinstance(clusters, Mapping):
-            raise OutputError("result has no 'clusters' mapping of cluster variables")
-        image = _part(result, "image") or {}
-        block = _cluster_block(clusters)
-        n = block.shape[1]
-        timings = _part(result, "timings") or image.get("timings") or {}
-        total = timings.get("total") if timings else None
-        if total is None and timings:
-            total = sum(float(v) for v in timings.values())
-        floats = (
-            _float_or_nan(image.get("cmos_integral")), _float_or_nan(image.get("cmos_mean")),
-            _float_or_nan(image.get("cmos_rms")),
-            _float_or_nan(image.get("pedestal_mean", pedestal_mean)),
-            _float_or_nan(image.get("pedestal_rms", pedestal_rms)),
-            _float_or_nan(image.get("noise_mean", noise_mean)), _float_or_nan(total),
-        )
-        pending = _PendingEvent(
-            clusters=block, nclusters=int(image.get("nclusters", n)),
-            time=to_utc_naive(time if time is not None else image.get("time")),
-            floats=floats, backend=backend or image.get("backend"),
-            timings=json.dumps({k: float(v) for k, v in timings.items()}) if timings else None,
-        )
+        pending = pending_event(result, time=time, backend=backend,
+                                pedestal_mean=pedestal_mean, pedestal_rms=pedestal_rms,
+                                noise_mean=noise_mean)
+        n = pending.clusters.shape[1]
         key = (int(run), int(camera), int(event))
         with self._lock:
             old = self._events.pop(key, None)
@@ -241,10 +143,7 @@ class SqlSink:
         with self._lock:
             self._replace.append((int(run), None if camera is None else int(camera)))
         if mark_running:
-            now = to_utc_naive(_now())
-            self.update_pass_run(run, status="running", started_at=now, finished_at=None)
-            self._queue_records(run_record.REOPEN_PASS, [{"pass_name": self.pass_name,
-                                                          "updated_at": now}])
+            self.reopen_pass(run)
 
     def write_slow_control(self, samples: Iterable[Mapping[str, Any]]) -> None:
         """Queue slow-control samples: mappings with time, equipment, variable, value and
@@ -293,7 +192,7 @@ class SqlSink:
 
     def update_run(self, run: int, **fields: Any) -> None:
         """Set some columns of one run (created if missing), e.g. reco_status='done'."""
-        fields = {"run": int(run), **fields, "updated_at": to_utc_naive(_now())}
+        fields = {"run": int(run), **fields, "updated_at": passes.utc_now()}
         self._queue_records("runs", [fields])
 
     def add_run_counts(self, run: int, **counts: int) -> None:
@@ -330,7 +229,7 @@ class SqlSink:
             raise OutputError(f"unknown pedestal statistics {unknown}; "
                               f"known: {list(schema.PEDESTAL_STATS)}")
         return {"run": int(run), "camera": int(camera), "map_location": str(map_location),
-                "created_at": to_utc_naive(_now()), **stats}
+                "created_at": passes.utc_now(), **stats}
 
     def _queue_records(self, table: str, records: list[dict[str, Any]]) -> None:
         if not records:
@@ -369,7 +268,7 @@ class SqlSink:
         batch = Batch(replace_runs=replace, records=records, add_counts=add_counts,
                       pass_name=self.pass_name)
         if events:
-            batch.events = _event_columns(list(events), list(events.values()))
+            batch.events = event_columns(list(events), list(events.values()))
         return batch
 
     def write_batch(self, batch: Batch) -> int:
@@ -405,13 +304,13 @@ class SqlSink:
         macro = batch.events.get("macro")
         if macro:
             runs, cameras, events = macro["run"], macro["camera"], macro["event"]
-            keep = ~_covered(runs, cameras, batch.replace_runs)
+            keep = ~covered(runs, cameras, batch.replace_runs)
             for table in (schema.reco, schema.macro):
                 sql_ops.delete_events(conn, table, runs[keep], cameras[keep], events[keep],
                                       pass_name)
             self._insert(conn, schema.macro, macro, pass_name)
             self._insert(conn, schema.reco, batch.events["reco"], pass_name)
-            now = to_utc_naive(_now())
+            now = passes.utc_now()
             sql_ops.insert_missing(conn, schema.pass_runs, [
                 {"pass_name": pass_name, "run": run, "status": "running", "started_at": now}
                 for run in np.unique(runs).tolist()])
@@ -462,16 +361,10 @@ class SqlSink:
                 log.error("while closing after an error: %s", close_error)
 
 
-def _now() -> Any:
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc)
-
-
 def _add_run_counts(conn: Connection, run: int, counts: Mapping[str, int]) -> None:
     """UPDATE runs SET col = COALESCE(col, 0) + :n ... WHERE run = :run (or insert it)."""
     runs = schema.runs
-    now = to_utc_naive(_now())
+    now = passes.utc_now()
     values: dict[Any, Any] = {runs.c[name]: sa.func.coalesce(runs.c[name], 0)
                               + sa.bindparam(f"add_{name}", int(n), type_=sa.Integer)
                               for name, n in counts.items()}
@@ -481,83 +374,3 @@ def _add_run_counts(conn: Connection, run: int, counts: Mapping[str, int]) -> No
         sql_ops.upsert(conn, runs, [{"run": int(run), **counts, "updated_at": now}])
     else:  # (not rowcount: MySQL counts only rows whose values changed)
         conn.execute(sa.update(runs).where(where).values(values))
-
-
-def _cluster_block(clusters: Mapping[str, Any]) -> np.ndarray:
-    """The cluster variables as one (19, n) float64 block, rows in CLUSTER_VARIABLES order.
-
-    One C-level copy per image (so the caller may reuse its arrays); counts are rounded to
-    integers. Called per image: the checks cost nothing unless something is wrong."""
-    try:
-        arrays = [clusters[name] for name in schema.CLUSTER_VARIABLES]
-    except KeyError:
-        missing = [v for v in schema.CLUSTER_VARIABLES if v not in clusters]
-        raise OutputError(f"clusters lack the variables {missing}") from None
-    try:
-        block = np.array(arrays, dtype=np.float64)
-    except (ValueError, TypeError):
-        block = None
-    if block is None or block.ndim != 2:
-        _explain_bad_clusters(arrays)
-        raise OutputError("cluster variables are not numeric 1-D arrays of one length")
-    for index in _INT_CLUSTER_INDEX:
-        if getattr(arrays[index], "dtype", np.dtype(float)).kind not in "iub":
-            counts = block[index]
-            if not np.isfinite(counts).all():
-                raise OutputError(f"cluster variable {schema.CLUSTER_VARIABLES[index]} has "
-                                  "NaN or inf values")
-            np.rint(counts, out=counts)
-    return block
-
-
-def _explain_bad_clusters(arrays: list[Any]) -> None:
-    length = len(arrays[0]) if np.ndim(arrays[0]) == 1 else -1
-    for name, values in zip(schema.CLUSTER_VARIABLES, arrays, strict=True):
-        if np.ndim(values) != 1:
-            raise OutputError(f"cluster variable {name} must be 1-D, got shape "
-                              f"{np.shape(values)}")
-        if len(values) != length:
-            raise OutputError(f"cluster variable {name} has {len(values)} values, "
-                              f"expected {length}")
-
-
-def _event_columns(keys: list[tuple[int, int, int]],
-                   entries: list[_PendingEvent]) -> dict[str, Columns]:
-    """Per-event pieces -> one column per table column (reco and macro)."""
-    key_array = np.array(keys, dtype=np.int64).reshape(-1, 3)
-    runs, cameras, events = key_array[:, 0], key_array[:, 1], key_array[:, 2]
-    counts = np.fromiter((e.clusters.shape[1] for e in entries), dtype=np.int64,
-                         count=len(entries))
-    starts = np.cumsum(counts) - counts
-    total = int(counts.sum())
-    reco: Columns = {
-        "run": np.repeat(runs, counts), "camera": np.repeat(cameras, counts),
-        "event": np.repeat(events, counts),
-        "cluster": np.arange(total, dtype=np.int64) - np.repeat(starts, counts),
-    }
-    values = np.concatenate([e.clusters for e in entries], axis=1)
-    for index, name in enumerate(schema.CLUSTER_VARIABLES):
-        column = values[index]
-        reco[name] = column.astype(np.int64) if index in _INT_CLUSTER_INDEX else column
-    floats = np.array([e.floats for e in entries], dtype=np.float64).reshape(-1, 7)
-    macro: Columns = {
-        "run": runs, "camera": cameras, "event": events,
-        "time": np.array([e.time for e in entries], dtype="datetime64[us]"),
-        "nclusters": np.array([e.nclusters for e in entries], dtype=np.int64),
-        **{name: floats[:, i] for i, name in enumerate(_MACRO_FLOATS)},
-        "backend": np.array([e.backend for e in entries], dtype=object),
-        "timings": np.array([e.timings for e in entries], dtype=object),
-    }
-    return {"reco": reco, "macro": macro}
-
-
-def _covered(runs: np.ndarray, cameras: np.ndarray,
-             replaced: list[tuple[int, int | None]]) -> np.ndarray:
-    """Rows whose run (and camera) is wiped anyway by the batch's `replace_runs`."""
-    covered = np.zeros(len(runs), dtype=bool)
-    for run, camera in replaced:
-        hit = runs == run
-        if camera is not None:
-            hit &= cameras == camera
-        covered |= hit
-    return covered
