@@ -71,7 +71,7 @@ def reference(image: np.ndarray, pedestal: np.ndarray, noise: np.ndarray, p) -> 
     zs[p.ymax :, :] = 0
     zs[:, : p.xmin] = 0
     zs[:, p.xmax :] = 0
-    med = median_filter(zs, size=2)
+    med = np.fliplr(median_filter(np.fliplr(zs), size=2))  # the experiment's frame
     r = p.rebin
     rebinned = med.reshape(med.shape[0] // r, r, med.shape[1] // r, r).mean(axis=(1, 3))
     clean = clean_rebinned(rebinned, p, np).astype(np.float64)

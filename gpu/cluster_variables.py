@@ -21,8 +21,8 @@ on LIME).  `image_frame` converts back to image columns/rows for drawing.
 - sc_rms: standard deviation of z over the hits.
 - sc_xmean, sc_ymean: centroid weighted by max(z, 0); sc_xmin..sc_ymax: hit extent.
 - sc_theta: the experiment's angle, reproduced: degrees of atan2 of the *first* eigenvector
-  np.linalg.eig returns for the macro-pixel covariance in its frame (unsorted: the major or
-  the minor axis), in (-180, 180].  sc_theta_major (ours): the major axis, from +X towards
+  np.linalg.eig returns for np.cov of the macro-pixels in its frame and order (unsorted: the
+  major or the minor axis), in (-180, 180].  sc_theta_major (ours): the major axis, from +X towards
   +Y, in (-90, 90].
 - sc_length / sc_width: extent of the hits along the major / minor axis (the experiment's).
 - sc_longwrms / sc_latwrms (ours): RMS along the axes weighted by max(z, 0) (the experiment's
@@ -171,7 +171,10 @@ def cluster_variables(
     out["sc_ymin"] = last_col - col_max.astype(xp.float64)
     out["sc_ymax"] = last_col - col_min
 
-    out["sc_theta"] = xp.asarray(_experiment_theta(prow, pcol, seg_points, n, backend))
+    n_macro_cols = frame.shape[1] // rebin
+    out["sc_theta"] = xp.asarray(
+        _experiment_theta(prow, pcol, seg_points, n, n_macro_cols, backend)
+    )
     # major axis (cos, sin) along (column, row) is (sin, -cos) along (X, Y)
     major = xp.arctan2(-cos, sin)
     major = xp.where(major <= -np.pi / 2, major + np.pi, major)
@@ -265,26 +268,27 @@ def _hit_sums_compiled(
     return sums, (extremes[0], extremes[1], extremes[2], extremes[3]), along, across, v, seg
 
 
-def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, backend: Backend) -> np.ndarray:
-    """The experiment's sc_theta (degrees): atan2 of the first eigenvector np.linalg.eig gives
-    for the covariance of the macro-pixel indices in its frame (X = row, Y = -column + const).
+def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, n_cols: int,
+                      backend: Backend) -> np.ndarray:
+    """The experiment's sc_theta (degrees), by its own arithmetic (clusterTools.Cluster.
+    eigenvectors): atan2 of the first eigenvector np.linalg.eig gives for `np.cov` of the
+    macro-pixel indices in its frame (X = row, Y = n_cols - 1 - column of the rebinned grid).
 
     Its eigenvectors are not sorted, so this is the major or the minor axis as LAPACK happens
-    to order them; reproduced with the same call on the same matrices (up to the rounding of
-    the covariance sums).  Clusters of one macro-pixel (none in the experiment's) get 0."""
-    xp = backend.xp
-    r, c = prow.astype(xp.float64), pcol.astype(xp.float64)
-    count = backend.segment_sum(xp.ones_like(r), seg, n)
-    sums = [backend.segment_sum(q, seg, n) for q in (r, c, r * r, c * c, r * c)]
-    count_h, (sr, sc, srr, scc, src) = backend.to_host(count), map(backend.to_host, sums)
-    safe = np.maximum(count_h, 1.0)
-    dof = np.where(count_h > 1, count_h - 1.0, np.inf)
-    var_x = (srr - sr * sr / safe) / dof
-    var_y = (scc - sc * sc / safe) / dof
-    cov_xy = -(src - sr * sc / safe) / dof
-    matrices = np.empty((n, 2, 2), dtype=np.float64)
-    matrices[:, 0, 0], matrices[:, 1, 1] = var_x, var_y
-    matrices[:, 0, 1] = matrices[:, 1, 0] = cov_xy
+    to order them; for a nearly round cluster the order follows the last bits of the
+    covariance.  So the matrices are np.cov's own, on the macro-pixels in the experiment's
+    order (snakes.py: `np.unique(..., axis=0)`: by X, then by Y), not covariance sums.
+    Clusters of one macro-pixel (none in the experiment's) get 0."""
+    r, c, s = (backend.to_host(a).astype(np.int64) for a in (prow, pcol, seg))
+    x, y = r, (n_cols - 1) - c
+    order = np.lexsort((y, x, s))  # by cluster, then X, then Y: the experiment's order
+    x, y, s = x[order].astype(np.float64), y[order].astype(np.float64), s[order]
+    bounds = np.searchsorted(s, np.arange(n + 1))
+    matrices = np.zeros((n, 2, 2), dtype=np.float64)
+    for k in range(n):
+        lo, hi = bounds[k], bounds[k + 1]
+        if hi - lo > 1:
+            matrices[k] = np.cov(np.stack((x[lo:hi], y[lo:hi])))
     _, vectors = np.linalg.eig(matrices)
     return np.degrees(np.arctan2(vectors[:, 1, 0], vectors[:, 0, 0]))
 
