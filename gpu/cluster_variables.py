@@ -46,6 +46,7 @@ import numpy as np
 
 from .backend import Backend
 from .directional import principal_axes
+from .profile_variables import PROFILE_VARIABLES, experiment_hit_order, profile_variables
 from .zero_suppression import pedestal_subtracted
 
 CLUSTER_VARIABLES = (
@@ -64,6 +65,7 @@ CLUSTER_VARIABLES = (
     "sc_theta",
     "sc_length",
     "sc_width",
+    *PROFILE_VARIABLES,
     # ours
     "sc_rawintegral",
     "sc_theta_major",
@@ -172,9 +174,8 @@ def cluster_variables(
     out["sc_ymax"] = last_col - col_min
 
     n_macro_cols = frame.shape[1] // rebin
-    out["sc_theta"] = xp.asarray(
-        _experiment_theta(prow, pcol, seg_points, n, n_macro_cols, backend)
-    )
+    theta, ev_major, pivot = _experiment_theta(prow, pcol, seg_points, n, n_macro_cols, backend)
+    out["sc_theta"] = xp.asarray(theta)
     # major axis (cos, sin) along (column, row) is (sin, -cos) along (X, Y)
     major = xp.arctan2(-cos, sin)
     major = xp.where(major <= -np.pi / 2, major + np.pi, major)
@@ -195,7 +196,27 @@ def cluster_variables(
 
     out["sc_lprofsigma"] = profile_sigma(along - along_min[seg], v, seg, n, backend)
     out["sc_tprofsigma"] = profile_sigma(across - across_min[seg], v, seg, n, backend)
-    return {name: backend.to_host(out[name]).astype(np.float64) for name in CLUSTER_VARIABLES}
+    host = {name: backend.to_host(out[name]).astype(np.float64)
+            for name in CLUSTER_VARIABLES if name in out}
+    host.update(_experiment_profiles(prow, pcol, seg_points, v, n, rebin, frame.shape[1],
+                                     ev_major, pivot, backend))
+    return {name: host[name] for name in CLUSTER_VARIABLES}
+
+
+def _experiment_profiles(
+    prow: Any, pcol: Any, seg_points: Any, z: Any, n: int, rebin: int, n_cols: int,
+    major: np.ndarray, pivot: np.ndarray, backend: Backend,
+) -> dict[str, np.ndarray]:
+    """profile_variables on the hits in the experiment's frame and order (on the host)."""
+    r, c, s = (backend.to_host(a).astype(np.int64) for a in (prow, pcol, seg_points))
+    block = np.arange(rebin * rebin)
+    hr = (r[:, None] * rebin + block // rebin).ravel()  # the hits' order of _hit_sums_*
+    hc = (c[:, None] * rebin + block % rebin).ravel()
+    seg = np.repeat(s, rebin * rebin)
+    x, y = hr, (n_cols - 1) - hc
+    order = experiment_hit_order(x // rebin, y // rebin, x, y, seg)
+    return profile_variables(x[order].astype(np.float64), y[order].astype(np.float64),
+                             backend.to_host(z)[order], seg[order], n, pivot, major)
 
 
 def _hit_sums_arrays(
@@ -269,7 +290,7 @@ def _hit_sums_compiled(
 
 
 def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, n_cols: int,
-                      backend: Backend) -> np.ndarray:
+                      backend: Backend) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The experiment's sc_theta (degrees), by its own arithmetic (clusterTools.Cluster.
     eigenvectors): atan2 of the first eigenvector np.linalg.eig gives for `np.cov` of the
     macro-pixel indices in its frame (X = row, Y = n_cols - 1 - column of the rebinned grid).
@@ -278,7 +299,8 @@ def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, n_cols: int,
     to order them; for a nearly round cluster the order follows the last bits of the
     covariance.  So the matrices are np.cov's own, on the macro-pixels in the experiment's
     order (snakes.py: `np.unique(..., axis=0)`: by X, then by Y), not covariance sums.
-    Clusters of one macro-pixel (none in the experiment's) get 0."""
+    Clusters of one macro-pixel (none in the experiment's) get 0.  Also returns its major
+    eigenvector and macro-pixel mean per cluster (the profiles' axes, profile_variables)."""
     r, c, s = (backend.to_host(a).astype(np.int64) for a in (prow, pcol, seg))
     x, y = r, (n_cols - 1) - c
     order = np.lexsort((y, x, s))  # by cluster, then X, then Y: the experiment's order
@@ -289,8 +311,15 @@ def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, n_cols: int,
         lo, hi = bounds[k], bounds[k + 1]
         if hi - lo > 1:
             matrices[k] = np.cov(np.stack((x[lo:hi], y[lo:hi])))
-    _, vectors = np.linalg.eig(matrices)
-    return np.degrees(np.arctan2(vectors[:, 1, 0], vectors[:, 0, 0]))
+    values, vectors = np.linalg.eig(matrices)
+    theta = np.degrees(np.arctan2(vectors[:, 1, 0], vectors[:, 0, 0]))
+    # its EVs[0] (the major axis, as eig signs it) and mean_point (np.mean of the ints:
+    # their exact sum over the count)
+    major = vectors[np.arange(n), :, np.argmax(values, axis=1)]
+    count = np.maximum(bounds[1:] - bounds[:-1], 1)
+    pivot = np.stack((np.bincount(s, weights=x, minlength=n) / count,
+                      np.bincount(s, weights=y, minlength=n) / count), axis=1)
+    return theta, major, pivot
 
 
 def image_frame(clusters: Any, n_cols: int) -> dict[str, Any]:

@@ -6,6 +6,8 @@ frame: X = row, Y = n_cols - 1 - column.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -46,8 +48,8 @@ def test_theta_breaks_ties_as_np_cov_does():
     assert expected != _raw_moment_theta(rows, cols)  # the arithmetic decides this one
     # our hit order is the image's row-major one, not the experiment's
     order = np.lexsort((cols, rows))
-    ours = _experiment_theta(rows[order], cols[order], np.zeros(len(rows), np.int64), 1,
-                             N_MACRO_COLS, numpy_backend())
+    ours, _, _ = _experiment_theta(rows[order], cols[order], np.zeros(len(rows), np.int64), 1,
+                                   N_MACRO_COLS, numpy_backend())
     assert ours[0] == expected
 
 
@@ -63,7 +65,88 @@ def test_theta_equals_the_experiments_on_several_clusters(seed):
         seg.append(np.full(len(pts), k))
     rows, cols, seg = (np.concatenate(a) for a in (rows, cols, seg))
     shuffle = rng.permutation(len(rows))
-    ours = _experiment_theta(rows[shuffle], cols[shuffle], seg[shuffle], 6, N_MACRO_COLS,
-                             numpy_backend())
+    ours, _, _ = _experiment_theta(rows[shuffle], cols[shuffle], seg[shuffle], 6,
+                                   N_MACRO_COLS, numpy_backend())
     for k in range(6):
         assert ours[k] == _experiments_theta(rows[seg == k], cols[seg == k])
+
+
+# --- the profile variables, by a literal transcription of calcProfiles -------------------
+
+def _calc_profiles(macro_xy: np.ndarray, z_theirs: np.ndarray, rebin: int) -> dict[str, float]:
+    """clusterTools.Cluster.calcProfiles / clusterShapes from reading them, hit by hit with
+    Python floats: the hits of its fullResHits, turned by rotate_around_point about
+    mean_point with EVs[0]; cluth2d set bin by bin and projected; the profiles filled."""
+    xy = np.unique(macro_xy, axis=0)
+    mean_point = np.array([np.mean(xy[:, 0]), np.mean(xy[:, 1])])
+    values, vectors = np.linalg.eig(np.cov(xy.T.astype(float)))
+    cos, sin = vectors[:, np.argmax(values)]
+    hits = []
+    for mx, my in xy:
+        for rxf in range(mx * rebin, (mx + 1) * rebin):
+            for ryf in range(my * rebin, (my + 1) * rebin):
+                hits.append((rxf, ryf, z_theirs[rxf, ryf]))
+    hits = np.array(hits)
+    ox, oy = mean_point
+    rot = [(ox + cos * (x - ox) + sin * (y - oy), oy - sin * (x - ox) + cos * (y - oy), z)
+           for x, y, z in hits]
+    rxmin = min(h[0] for h in rot)  # cluth2d spans [0, int(length) + 2): all hits inside
+    rymin = min(h[1] for h in rot)
+    out = {}
+    # cluth2d.SetBinContent(round(x - rxmin) + 1, round(y - rymin) + 1, z): last one wins
+    cells = {}
+    for x, y, z in rot:
+        cells[(int(np.round(x - rxmin)) + 1, int(np.round(y - rymin)) + 1)] = z
+    for name, axis in (("sc_longrms", 0), ("sc_latrms", 1)):
+        proj = {}
+        for key, z in cells.items():
+            proj[key[axis]] = proj.get(key[axis], 0.0) + z
+        sw = sum(proj.values())
+        mean = sum(w * (b - 0.5) for b, w in proj.items()) / sw
+        out[name] = math.sqrt(max(sum(w * (b - 0.5) ** 2 for b, w in proj.items()) / sw
+                                  - mean * mean, 0.0))
+    # the profiles: edges from int() of the coordinates, shifted by int(min); Fill stats
+    for name, axis, low in (("sc_lfullrms", 0, rxmin), ("sc_tfullrms", 1, rymin)):
+        h = [int(r[axis]) for r in rot]
+        first, last = min(h) - int(low), max(h) - int(low)
+        sw = swx = swx2 = 0.0
+        for r in rot:
+            x, w = r[axis] - low, r[2]
+            if first <= x < last:
+                sw += w
+                swx += w * x
+                swx2 += w * x * x
+        out[name] = math.sqrt(max(swx2 / sw - (swx / sw) ** 2, 0.0))
+    return out
+
+
+def test_profile_variables_equal_the_experiments_transcription():
+    from cygno_mw.gpu.params import RecoParams
+    from cygno_mw.gpu.pedestals import PedestalMaps
+    from cygno_mw.gpu.pipeline import Reconstructor
+    from cygno_mw.simulation.camera import CameraSimulator
+    from cygno_mw.simulation.sensor import SensorModel
+    from cygno_mw.simulation.signals import SignalMix
+    from cygno_mw.vignetting import builtin_vignette_map
+
+    shape = (512, 512)
+    sensor = SensorModel.generate(5, shape)
+    vignette = builtin_vignette_map(shape)
+    sim = CameraSimulator(sensor, vignette, SignalMix(fe55=6, muon=1, nr=2, er=2), seed=9)
+    raw, _ = sim.image()
+    params = RecoParams(backend="numpy", ymin=0, ymax=512, xmin=0, xmax=512)
+    maps = PedestalMaps(sensor.pedestal, sensor.noise, 200)
+    result = Reconstructor(params, maps, vignette).process(raw)
+    assert result.n_clusters >= 5
+    # the light as the experiment's hits carry it, in its frame
+    value = np.where(raw < params.cimax, raw.astype(np.float32), np.float32(0))
+    value = value - sensor.pedestal.astype(np.float32)
+    z_theirs = np.fliplr((value / vignette).astype(np.float64))
+    m = shape[1] // params.rebin
+    for k in range(result.n_clusters):
+        mine = result.hits["cluster"] == k
+        macro = np.stack((result.hits["row"][mine], m - 1 - result.hits["col"][mine]), axis=1)
+        expected = _calc_profiles(macro.astype(np.int64), z_theirs, params.rebin)
+        for name, want in expected.items():
+            assert result.clusters[name][k] == pytest.approx(want, rel=1e-9), (k, name)
+        assert result.clusters["sc_pearson"][k] == 999.0

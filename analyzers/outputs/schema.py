@@ -25,7 +25,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = "0006"
+SCHEMA_VERSION = "0007"
 
 metadata = sa.MetaData()
 
@@ -41,6 +41,8 @@ CLUSTER_VARIABLES: tuple[str, ...] = (
     "sc_xmin", "sc_xmax", "sc_ymin", "sc_ymax", "sc_theta", "sc_length", "sc_width",
     "sc_rawintegral", "sc_theta_major", "sc_longwrms", "sc_latwrms", "sc_xycorr",
     "sc_lprofsigma", "sc_tprofsigma",
+    # the experiment's profile variables (0007)
+    "sc_longrms", "sc_latrms", "sc_lfullrms", "sc_tfullrms", "sc_pearson",
 )
 
 # Header of the experiment's Run table (runlog CSV) -> our column. Everything else is ours.
