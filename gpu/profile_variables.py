@@ -22,6 +22,7 @@ here in NumPy, following ROOT's documented rules:
   edge is trunc(max qx) - trunc(min qx) (utilities.dynamicProfileBins_v2 works on int()
   of the coordinates), so hits at or beyond it do not count.
 - sc_pearson: its tree's constant placeholder (snakes.py sets `cl.pearson = 999`).
+- the profiles' Gaussian fits and main peaks: profile_fits.
 
 Everything is host NumPy over all hits of an image at once (no loop over clusters); the
 per-cluster axes come from cluster_variables (np.cov and np.linalg.eig, as the experiment).
@@ -31,8 +32,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .profile_fits import FIT_VARIABLES, PEAK_VARIABLES, fits_and_peaks
+
 PEARSON_PLACEHOLDER = 999.0
-PROFILE_VARIABLES = ("sc_longrms", "sc_latrms", "sc_lfullrms", "sc_tfullrms", "sc_pearson")
+PROFILE_VARIABLES = ("sc_longrms", "sc_latrms", "sc_lfullrms", "sc_tfullrms", "sc_pearson",
+                     *FIT_VARIABLES, *PEAK_VARIABLES)
 
 
 def experiment_hit_order(
@@ -50,14 +54,20 @@ def rotated(x: np.ndarray, y: np.ndarray, ox: np.ndarray, oy: np.ndarray, cos: n
     return ox + cos * dx + sin * dy, oy - sin * dx + cos * dy
 
 
-def _rms(w: np.ndarray, c: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
-    """ROOT's GetRMS from signed weights w at positions c, per cluster."""
+def _mean_rms(w: np.ndarray, c: np.ndarray, seg: np.ndarray, n: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """ROOT's GetMean and GetRMS from signed weights w at positions c, per cluster (0, 0
+    where the weights sum to 0)."""
     s0 = np.bincount(seg, weights=w, minlength=n)
     s1 = np.bincount(seg, weights=w * c, minlength=n)
     s2 = np.bincount(seg, weights=w * c * c, minlength=n)
     safe = np.where(s0 != 0, s0, 1.0)
-    mean = s1 / safe
-    return np.where(s0 != 0, np.sqrt(np.maximum(s2 / safe - mean * mean, 0.0)), 0.0)
+    mean = np.where(s0 != 0, s1 / safe, 0.0)
+    return mean, np.where(s0 != 0, np.sqrt(np.maximum(s2 / safe - mean * mean, 0.0)), 0.0)
+
+
+def _rms(w: np.ndarray, c: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
+    return _mean_rms(w, c, seg, n)[1]
 
 
 def _segment_min_max(v: np.ndarray, seg: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +97,7 @@ def profile_variables(
     pivot: (n, 2) macro-pixel means (its mean_point); major: (n, 2) its EVs[0]."""
     out = {name: np.zeros(n) for name in PROFILE_VARIABLES}
     out["sc_pearson"][:] = PEARSON_PLACEHOLDER
-    if len(z) == 0:
+    if len(z) == 0 or n == 0:
         return out
     qx, qy = rotated(x, y, pivot[seg, 0], pivot[seg, 1], major[seg, 0], major[seg, 1])
     xmin, xmax = _segment_min_max(qx, seg, n)
@@ -102,6 +112,10 @@ def profile_variables(
     top_x = (np.trunc(xmax) - np.trunc(xmin))[seg]
     top_y = (np.trunc(ymax) - np.trunc(ymin))[seg]
     in_x, in_y = dx < top_x, dy < top_y
-    out["sc_lfullrms"] = _rms(z[in_x], dx[in_x], seg[in_x], n)
-    out["sc_tfullrms"] = _rms(z[in_y], dy[in_y], seg[in_y], n)
+    mean_x, out["sc_lfullrms"] = _mean_rms(z[in_x], dx[in_x], seg[in_x], n)
+    mean_y, out["sc_tfullrms"] = _mean_rms(z[in_y], dy[in_y], seg[in_y], n)
+    bounds = np.searchsorted(seg, np.arange(n + 1))
+    out.update(fits_and_peaks({"l": (qx, dx), "t": (qy, dy)}, z, bounds,
+                              {"l": (mean_x, out["sc_lfullrms"]),
+                               "t": (mean_y, out["sc_tfullrms"])}))
     return out

@@ -43,6 +43,9 @@ CLUSTER_VARIABLES: tuple[str, ...] = (
     "sc_lprofsigma", "sc_tprofsigma",
     # the experiment's profile variables (0007)
     "sc_longrms", "sc_latrms", "sc_lfullrms", "sc_tfullrms", "sc_pearson",
+    "sc_lgaussamp", "sc_lgaussmean", "sc_lgausssigma", "sc_lchi2", "sc_lstatus",
+    "sc_tgaussamp", "sc_tgaussmean", "sc_tgausssigma", "sc_tchi2", "sc_tstatus",
+    "sc_lp0amplitude", "sc_lp0prominence", "sc_lp0fwhm", "sc_lp0mean", "sc_tp0fwhm",
 )
 
 # Header of the experiment's Run table (runlog CSV) -> our column. Everything else is ours.

@@ -4,8 +4,10 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-06
 
-Adds sc_longrms, sc_latrms, sc_lfullrms, sc_tfullrms and sc_pearson with the meanings of the
-experiment's reco tree (gpu/profile_variables.py).  Existing rows cannot be redone from the
+Adds the experiment's profile variables with the meanings of its reco tree
+(gpu/profile_variables.py, gpu/profile_fits.py): sc_longrms, sc_latrms, sc_lfullrms,
+sc_tfullrms, sc_pearson, the profiles' Gaussian fits (sc_lgauss*, sc_lchi2, sc_lstatus and
+the same for t) and main peaks (sc_lp0*, sc_tp0fwhm).  Existing rows cannot be redone from the
 table (the hits are not stored): NULL; reprocess a run into a new pass to fill them.  The
 names sc_longrms, sc_latrms and sc_pearson were dropped by 0004 with other meanings; they
 come back here with the experiment's.
@@ -21,7 +23,12 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-_ADDED = ("sc_longrms", "sc_latrms", "sc_lfullrms", "sc_tfullrms", "sc_pearson")
+_ADDED = (
+    "sc_longrms", "sc_latrms", "sc_lfullrms", "sc_tfullrms", "sc_pearson",
+    "sc_lgaussamp", "sc_lgaussmean", "sc_lgausssigma", "sc_lchi2", "sc_lstatus",
+    "sc_tgaussamp", "sc_tgaussmean", "sc_tgausssigma", "sc_tchi2", "sc_tstatus",
+    "sc_lp0amplitude", "sc_lp0prominence", "sc_lp0fwhm", "sc_lp0mean", "sc_tp0fwhm",
+)
 
 
 def upgrade() -> None:
