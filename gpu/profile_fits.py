@@ -143,7 +143,7 @@ def fit_gaussians(profiles: list[tuple[np.ndarray, np.ndarray, np.ndarray, float
     lam = np.full(n, 1e-3)
 
     def residuals(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sigma = np.where(q[:, 2:3] != 0, q[:, 2:3], 1e-300)
+        sigma = np.maximum(q[:, 2:3], 1e-9)  # its lower limit is 0
         u = (x - q[:, 1:2]) / sigma
         g = np.exp(-0.5 * u * u)
         r = (y - q[:, 0:1] * g) * inv_e
