@@ -214,7 +214,7 @@ def _experiment_profiles(
     hc = (c[:, None] * rebin + block % rebin).ravel()
     seg = np.repeat(s, rebin * rebin)
     x, y = hr, (n_cols - 1) - hc
-    order = experiment_hit_order(x // rebin, y // rebin, x, y, seg)
+    order = experiment_hit_order(s, r, (n_cols // rebin - 1) - c, rebin)
     return profile_variables(x[order].astype(np.float64), y[order].astype(np.float64),
                              backend.to_host(z)[order], seg[order], n, pivot, major)
 

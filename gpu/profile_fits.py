@@ -17,9 +17,9 @@ ROOT's documented rules:
   2 to [0.5, 1.5] rms.  Without option 'B', ROOT's InitGaus overwrites the start values
   from the fitted bins and the limits of parameter 2 with [0, 10 rms_bins]; without 'R' the
   fit takes every bin with a non-zero error, at its centre (checked against ROOT 6.40).  The
-  chi2 minimum is found here with a bounded Levenberg-Marquardt on all profiles of an image
-  at once; status is 3 (Minuit's full accurate covariance) for a converged fit.  An empty
-  profile (Integral() == 0) gives amp = mean = sigma = 0, chi2 = 999, status = -1.
+  chi2 minimum is found here with a compiled bounded Levenberg-Marquardt; status is 3
+  (Minuit's full accurate covariance) for a converged fit.  An empty profile
+  (Integral() == 0) gives amp = mean = sigma = 0, chi2 = 999, status = -1.
 - main peak (clusterShapes): scipy.signal.find_peaks(contents, distance=6, height=3,
   prominence=2, width=2) over the bins with centre inside (0, last edge), the peak with the
   largest position; its height, prominence, position (bin centre) and width (in bins);
@@ -64,16 +64,18 @@ def profile_edges(t: np.ndarray, min_count: float) -> np.ndarray:
     return edges[: n + 1]
 
 
+@jit_cached
 def fill_profile(edges: np.ndarray, x: np.ndarray, z: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
     """TH1F contents (float32, filled in order) and errors of bins 1..n at fills x, z."""
-    n_bins = len(edges) - 1
-    bins = np.searchsorted(edges, x, side="right")  # 0 underflow, n+1 overflow
-    inside = (bins >= 1) & (bins <= n_bins)
+    n_bins = edges.size - 1
     content = np.zeros(n_bins, dtype=np.float32)
     sumw2 = np.zeros(n_bins, dtype=np.float64)
-    np.add.at(content, bins[inside] - 1, z[inside].astype(np.float32))
-    np.add.at(sumw2, bins[inside] - 1, z[inside] * z[inside])
+    for i in range(x.size):
+        b = np.searchsorted(edges, x[i], side="right")  # 0 underflow, n+1 overflow
+        if 1 <= b <= n_bins:
+            content[b - 1] += np.float32(z[i])
+            sumw2[b - 1] += z[i] * z[i]
     return content, np.sqrt(sumw2)
 
 
@@ -110,68 +112,117 @@ def _init_gaus(x: np.ndarray, y: np.ndarray, mean: float, rms: float
     return [amp, m, r], 0.0, 10.0 * r
 
 
+@jit_cached
+def _chi2(x: np.ndarray, y: np.ndarray, w: np.ndarray, amp: float, mean: float,
+          sigma: float) -> float:
+    s = max(sigma, 1e-9)  # its lower limit is 0
+    total = 0.0
+    for k in range(x.size):
+        u = (x[k] - mean) / s
+        r = (y[k] - amp * np.exp(-0.5 * u * u)) * w[k]
+        total += r * r
+    return total
+
+
+@jit_cached
+def _solve3(d0: float, d1: float, d2: float, a01: float, a02: float, a12: float,
+            b0: float, b1: float, b2: float, fix1: bool, fix2: bool
+            ) -> tuple[float, float, float, bool]:
+    """The symmetric 3x3 system by Cramer's rule, parameters 1 and/or 2 held fixed."""
+    if fix1:
+        d1, a01, a12, b1 = 1.0, 0.0, 0.0, 0.0
+    if fix2:
+        d2, a02, a12, b2 = 1.0, 0.0, 0.0, 0.0
+    det = (d0 * (d1 * d2 - a12 * a12) - a01 * (a01 * d2 - a12 * a02)
+           + a02 * (a01 * a12 - d1 * a02))
+    if det == 0 or not np.isfinite(det):
+        return 0.0, 0.0, 0.0, False
+    s0 = (b0 * (d1 * d2 - a12 * a12) - a01 * (b1 * d2 - a12 * b2)
+          + a02 * (b1 * a12 - d1 * b2)) / det
+    s1 = (d0 * (b1 * d2 - b2 * a12) - b0 * (a01 * d2 - a12 * a02)
+          + a02 * (a01 * b2 - b1 * a02)) / det
+    s2 = (d0 * (d1 * b2 - a12 * b1) - a01 * (a01 * b2 - b1 * a02)
+          + b0 * (a01 * a12 - d1 * a02)) / det
+    return s0, s1, s2, True
+
+
+@jit_cached
+def lm_gauss(x: np.ndarray, y: np.ndarray, w: np.ndarray, p: np.ndarray,
+             lower: np.ndarray, upper: np.ndarray, max_iter: int) -> float:
+    """Bounded Levenberg-Marquardt for chi2 = sum ((y - p0 exp(-(x-p1)^2 / 2 p2^2)) w)^2:
+    steps clipped to [lower, upper], a parameter at a limit held there while the step
+    points out; p is updated in place; returns the chi2."""
+    lam = 1e-3
+    chi2 = _chi2(x, y, w, p[0], p[1], p[2])
+    for _ in range(max_iter):
+        s = max(p[2], 1e-9)
+        a00 = a01 = a02 = a11 = a12 = a22 = 0.0
+        b0 = b1 = b2 = 0.0
+        for k in range(x.size):
+            u = (x[k] - p[1]) / s
+            g = np.exp(-0.5 * u * u)
+            r = (y[k] - p[0] * g) * w[k]
+            j0 = g * w[k]
+            j1 = p[0] * j0 * u / s
+            j2 = j1 * u
+            a00 += j0 * j0
+            a01 += j0 * j1
+            a02 += j0 * j2
+            a11 += j1 * j1
+            a12 += j1 * j2
+            a22 += j2 * j2
+            b0 += j0 * r
+            b1 += j1 * r
+            b2 += j2 * r
+        d0, d1, d2 = a00 * (1 + lam), a11 * (1 + lam), a22 * (1 + lam)
+        s0, s1, s2, ok = _solve3(d0, d1, d2, a01, a02, a12, b0, b1, b2, False, False)
+        # a parameter at a limit that the step pushes out stays there (active set)
+        fix1 = (p[1] <= lower[1] and s1 < 0) or (p[1] >= upper[1] and s1 > 0)
+        fix2 = (p[2] <= lower[2] and s2 < 0) or (p[2] >= upper[2] and s2 > 0)
+        if ok and (fix1 or fix2):
+            s0, s1, s2, ok = _solve3(d0, d1, d2, a01, a02, a12, b0, b1, b2, fix1, fix2)
+        if not ok:
+            lam *= 10.0
+            if lam > 1e12:
+                break
+            continue
+        t0 = min(max(p[0] + s0, lower[0]), upper[0])
+        t1 = min(max(p[1] + s1, lower[1]), upper[1])
+        t2 = min(max(p[2] + s2, lower[2]), upper[2])
+        trial = _chi2(x, y, w, t0, t1, t2)
+        if trial < chi2:
+            gain = chi2 - trial
+            p[0], p[1], p[2] = t0, t1, t2
+            chi2 = trial
+            lam *= 0.3
+            if gain <= 1e-10 * chi2:
+                break
+        else:
+            lam *= 10.0
+            if lam > 1e12:
+                break
+    return chi2
+
+
 def fit_gaussians(profiles: list[tuple[np.ndarray, np.ndarray, np.ndarray, float, float]],
-                  iterations: int = 200) -> np.ndarray:
-    """(amp, mean, sigma, chi2, status) per profile (edges, content, error, mean, rms).
-
-    All profiles in one padded Levenberg-Marquardt on chi2 = sum ((y - g(x)) / e)^2 over
-    the bins with e > 0, steps clipped to the limits."""
-    n = len(profiles)
-    out = np.zeros((n, 5))
-    if n == 0:
-        return out
-    size = max(int((p[2] > 0).sum()) for p in profiles)
-    x = np.zeros((n, max(size, 1)))
-    y = np.zeros_like(x)
-    inv_e = np.zeros_like(x)  # 0 pads
-    start = np.zeros((n, 3))
-    lower = np.full((n, 3), -np.inf)
-    upper = np.full((n, 3), np.inf)
-    empty = np.zeros(n, dtype=bool)
+                  max_iter: int = 100) -> np.ndarray:
+    """(amp, mean, sigma, chi2, status) per profile (edges, content, error, mean, rms): the
+    chi2 over the bins with a non-zero error at their centres, minimised by lm_gauss from
+    ROOT's start values within its limits."""
+    out = np.zeros((len(profiles), 5))
     for i, (edges, content, error, mean, rms) in enumerate(profiles):
+        if float(content.astype(np.float64).sum()) == 0.0:  # its Integral() == 0
+            out[i] = (0.0, 0.0, 0.0, 999.0, -1.0)
+            continue
         use = error > 0
-        k = int(use.sum())
-        xi = (0.5 * (edges[:-1] + edges[1:]))[use]
-        yi = content.astype(np.float64)[use]
-        x[i, :k], y[i, :k], inv_e[i, :k] = xi, yi, 1.0 / error[use]
-        empty[i] = float(content.astype(np.float64).sum()) == 0.0
-        p0, lo2, hi2 = _init_gaus(xi, yi, mean, rms)
-        lower[i, 1:] = (mean - rms, lo2)
-        upper[i, 1:] = (mean + rms, hi2)
-        start[i] = np.clip(p0, lower[i], upper[i])
-    p = start
-    lam = np.full(n, 1e-3)
-
-    def residuals(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sigma = np.maximum(q[:, 2:3], 1e-9)  # its lower limit is 0
-        u = (x - q[:, 1:2]) / sigma
-        g = np.exp(-0.5 * u * u)
-        r = (y - q[:, 0:1] * g) * inv_e
-        jac = np.stack((g, q[:, 0:1] * g * u / sigma, q[:, 0:1] * g * u * u / sigma), axis=2)
-        return r, jac * inv_e[:, :, None]
-
-    r, jac = residuals(p)
-    chi2 = (r * r).sum(axis=1)
-    for _ in range(iterations):
-        a = np.einsum("nki,nkj->nij", jac, jac)
-        b = np.einsum("nki,nk->ni", jac, r)
-        diag = np.einsum("nii->ni", a)
-        damped = a + lam[:, None, None] * np.eye(3)[None] * np.maximum(diag, 1e-300)[:, :, None]
-        step = np.linalg.solve(damped + 1e-300 * np.eye(3)[None], b[:, :, None])[:, :, 0]
-        trial = np.clip(p + step, lower, upper)
-        r_t, jac_t = residuals(trial)
-        chi2_t = (r_t * r_t).sum(axis=1)
-        better = chi2_t < chi2
-        done = np.abs(chi2 - chi2_t) <= 1e-13 * np.maximum(chi2, 1e-300)
-        p = np.where(better[:, None], trial, p)
-        r = np.where(better[:, None], r_t, r)
-        jac = np.where(better[:, None, None], jac_t, jac)
-        chi2 = np.where(better, chi2_t, chi2)
-        lam = np.where(better, lam * 0.3, lam * 10.0)
-        if (done | (lam > 1e12)).all():
-            break
-    out[:, :3], out[:, 3], out[:, 4] = p, chi2, 3.0
-    out[empty] = (0.0, 0.0, 0.0, 999.0, -1.0)
+        x = (0.5 * (edges[:-1] + edges[1:]))[use]
+        y = content.astype(np.float64)[use]
+        start, lo2, hi2 = _init_gaus(x, y, mean, rms)
+        lower = np.array([-np.inf, mean - rms, lo2])
+        upper = np.array([np.inf, mean + rms, hi2])
+        p = np.clip(np.array(start, dtype=np.float64), lower, upper)
+        chi2 = lm_gauss(x, y, 1.0 / error[use], p, lower, upper, max_iter)
+        out[i] = (p[0], p[1], p[2], chi2, 3.0)
     return out
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cpu_kernels import jit_cached
 from .profile_fits import FIT_VARIABLES, PEAK_VARIABLES, fits_and_peaks
 
 PEARSON_PLACEHOLDER = 999.0
@@ -39,12 +40,16 @@ PROFILE_VARIABLES = ("sc_longrms", "sc_latrms", "sc_lfullrms", "sc_tfullrms", "s
                      *FIT_VARIABLES, *PEAK_VARIABLES)
 
 
-def experiment_hit_order(
-    macro_x: np.ndarray, macro_y: np.ndarray, x: np.ndarray, y: np.ndarray, seg: np.ndarray
-) -> np.ndarray:
-    """Indices putting hits in the experiment's order within each cluster (fullResHits over
-    np.unique'd macro-pixels): by cluster, macro X, macro Y, then X, then Y."""
-    return np.lexsort((y, x, macro_y, macro_x, seg))
+def experiment_hit_order(seg_points: np.ndarray, macro_x: np.ndarray, macro_y: np.ndarray,
+                         rebin: int) -> np.ndarray:
+    """Indices putting hits in the experiment's order (fullResHits over np.unique'd
+    macro-pixels: by cluster, macro X, macro Y, then X, then Y), for hits laid out as
+    cluster_variables lays them: rebin x rebin per macro-pixel, raw row by raw row.  Its Y
+    runs against the raw column, so within a row the pixels go right to left."""
+    points = np.lexsort((macro_y, macro_x, seg_points))
+    block = np.arange(rebin * rebin)
+    within = (block // rebin) * rebin + (rebin - 1 - block % rebin)
+    return (points[:, None] * (rebin * rebin) + within[None, :]).ravel()
 
 
 def rotated(x: np.ndarray, y: np.ndarray, ox: np.ndarray, oy: np.ndarray, cos: np.ndarray,
@@ -54,13 +59,24 @@ def rotated(x: np.ndarray, y: np.ndarray, ox: np.ndarray, oy: np.ndarray, cos: n
     return ox + cos * dx + sin * dy, oy - sin * dx + cos * dy
 
 
+@jit_cached
+def _moments(w: np.ndarray, c: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
+    """Per cluster sum of w, w c and w c c (one pass)."""
+    out = np.zeros((3, n))
+    for i in range(w.size):
+        k = seg[i]
+        wc = w[i] * c[i]
+        out[0, k] += w[i]
+        out[1, k] += wc
+        out[2, k] += wc * c[i]
+    return out
+
+
 def _mean_rms(w: np.ndarray, c: np.ndarray, seg: np.ndarray, n: int
               ) -> tuple[np.ndarray, np.ndarray]:
     """ROOT's GetMean and GetRMS from signed weights w at positions c, per cluster (0, 0
     where the weights sum to 0)."""
-    s0 = np.bincount(seg, weights=w, minlength=n)
-    s1 = np.bincount(seg, weights=w * c, minlength=n)
-    s2 = np.bincount(seg, weights=w * c * c, minlength=n)
+    s0, s1, s2 = _moments(w, c, seg, n)
     safe = np.where(s0 != 0, s0, 1.0)
     mean = np.where(s0 != 0, s1 / safe, 0.0)
     return mean, np.where(s0 != 0, np.sqrt(np.maximum(s2 / safe - mean * mean, 0.0)), 0.0)
@@ -78,12 +94,26 @@ def _segment_min_max(v: np.ndarray, seg: np.ndarray, n: int) -> tuple[np.ndarray
     return lo, hi
 
 
-def _last_writer(seg: np.ndarray, bx: np.ndarray, by: np.ndarray) -> np.ndarray:
-    """Mask of the hits that are the last (in the given order) to set their bin."""
-    key = np.stack((seg, bx, by), axis=1)
-    _, first_from_end = np.unique(key[::-1], axis=0, return_index=True)
-    keep = np.zeros(len(seg), dtype=bool)
-    keep[len(seg) - 1 - first_from_end] = True
+@jit_cached
+def _last_writer(seg: np.ndarray, bx: np.ndarray, by: np.ndarray, n: int) -> np.ndarray:
+    """Mask of the hits that are the last (in the given order) to set their bin: each
+    cluster's bins laid out on a dense grid, written in order."""
+    nx = np.zeros(n, dtype=np.int64)
+    ny = np.zeros(n, dtype=np.int64)
+    for i in range(seg.size):
+        nx[seg[i]] = max(nx[seg[i]], bx[i] + 1)
+        ny[seg[i]] = max(ny[seg[i]], by[i] + 1)
+    base = np.zeros(n + 1, dtype=np.int64)
+    for k in range(n):
+        base[k + 1] = base[k] + nx[k] * ny[k]
+    owner = np.empty(base[n], dtype=np.int64)
+    cell = np.empty(seg.size, dtype=np.int64)
+    for i in range(seg.size):
+        cell[i] = base[seg[i]] + bx[i] * ny[seg[i]] + by[i]
+        owner[cell[i]] = i
+    keep = np.empty(seg.size, dtype=np.bool_)
+    for i in range(seg.size):
+        keep[i] = owner[cell[i]] == i
     return keep
 
 
@@ -105,7 +135,7 @@ def profile_variables(
     dx, dy = qx - xmin[seg], qy - ymin[seg]
     # cluth2d: last writer per rounded bin, bin centres round(d) + 0.5
     bx, by = np.round(dx), np.round(dy)
-    keep = _last_writer(seg, bx.astype(np.int64), by.astype(np.int64))
+    keep = _last_writer(seg, bx.astype(np.int64), by.astype(np.int64), n)
     out["sc_longrms"] = _rms(z[keep], bx[keep] + 0.5, seg[keep], n)
     out["sc_latrms"] = _rms(z[keep], by[keep] + 0.5, seg[keep], n)
     # the profiles: Fill statistics of the in-range fills
