@@ -24,8 +24,9 @@ here in NumPy, following ROOT's documented rules:
 - sc_pearson: its tree's constant placeholder (snakes.py sets `cl.pearson = 999`).
 - the profiles' Gaussian fits and main peaks: profile_fits.
 
-Everything is host NumPy over all hits of an image at once (no loop over clusters); the
-per-cluster axes come from cluster_variables (np.cov and np.linalg.eig, as the experiment).
+On the host for every backend: one compiled pass over the hits of an image
+(`turned_moments`), then per profile the fits and peaks; the per-cluster axes come from
+cluster_variables (np.cov and np.linalg.eig, as the experiment).
 """
 
 from __future__ import annotations
@@ -52,69 +53,71 @@ def experiment_hit_order(seg_points: np.ndarray, macro_x: np.ndarray, macro_y: n
     return (points[:, None] * (rebin * rebin) + within[None, :]).ravel()
 
 
-def rotated(x: np.ndarray, y: np.ndarray, ox: np.ndarray, oy: np.ndarray, cos: np.ndarray,
-            sin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """utilities.rotate_around_point, operation for operation (float64, no fused ops)."""
-    dx, dy = x - ox, y - oy
-    return ox + cos * dx + sin * dy, oy - sin * dx + cos * dy
-
-
 @jit_cached
-def _moments(w: np.ndarray, c: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
-    """Per cluster sum of w, w c and w c c (one pass)."""
-    out = np.zeros((3, n))
-    for i in range(w.size):
-        k = seg[i]
-        wc = w[i] * c[i]
-        out[0, k] += w[i]
-        out[1, k] += wc
-        out[2, k] += wc * c[i]
-    return out
+def turned_moments(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, bounds: np.ndarray, pivot: np.ndarray,
+    major: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per hit the turned coordinates qx, qy (rotate_around_point, operation for operation)
+    and their offsets dx, dy from the cluster's minimum; per cluster the (sum w, sum w c,
+    sum w c c) of: cluth2d's X and Y projections (last writer per rounded bin, c = bin
+    centre) and the two profiles' in-range fills (c = offset).  Hits grouped by cluster in
+    the experiment's order (cluster k: bounds[k]:bounds[k+1])."""
+    n_hits, n = x.size, bounds.size - 1
+    qx, qy = np.empty(n_hits), np.empty(n_hits)
+    dx, dy = np.empty(n_hits), np.empty(n_hits)
+    moments = np.zeros((4, 3, n))
+    for k in range(n):
+        lo, hi = bounds[k], bounds[k + 1]
+        if hi == lo:
+            continue
+        ox, oy, c, s = pivot[k, 0], pivot[k, 1], major[k, 0], major[k, 1]
+        x_lo, x_hi, y_lo, y_hi = np.inf, -np.inf, np.inf, -np.inf
+        for i in range(lo, hi):
+            ex, ey = x[i] - ox, y[i] - oy
+            qx[i] = ox + c * ex + s * ey
+            qy[i] = oy - s * ex + c * ey
+            x_lo, x_hi = min(x_lo, qx[i]), max(x_hi, qx[i])
+            y_lo, y_hi = min(y_lo, qy[i]), max(y_hi, qy[i])
+        top_x = np.trunc(x_hi) - np.trunc(x_lo)  # the profiles' last edges
+        top_y = np.trunc(y_hi) - np.trunc(y_lo)
+        nbx = nby = 0
+        for i in range(lo, hi):
+            dx[i], dy[i] = qx[i] - x_lo, qy[i] - y_lo
+            nbx = max(nbx, int(np.rint(dx[i])) + 1)  # np.round: half to even
+            nby = max(nby, int(np.rint(dy[i])) + 1)
+        owner = np.empty(nbx * nby, dtype=np.int64)
+        for i in range(lo, hi):
+            owner[int(np.rint(dx[i])) * nby + int(np.rint(dy[i]))] = i
+        for i in range(lo, hi):
+            bx, by = np.rint(dx[i]), np.rint(dy[i])
+            w = z[i]
+            if owner[int(bx) * nby + int(by)] == i:
+                for m, centre in ((0, bx + 0.5), (1, by + 0.5)):
+                    wc = w * centre
+                    moments[m, 0, k] += w
+                    moments[m, 1, k] += wc
+                    moments[m, 2, k] += wc * centre
+            if dx[i] < top_x:
+                wc = w * dx[i]
+                moments[2, 0, k] += w
+                moments[2, 1, k] += wc
+                moments[2, 2, k] += wc * dx[i]
+            if dy[i] < top_y:
+                wc = w * dy[i]
+                moments[3, 0, k] += w
+                moments[3, 1, k] += wc
+                moments[3, 2, k] += wc * dy[i]
+    return qx, qy, dx, dy, moments
 
 
-def _mean_rms(w: np.ndarray, c: np.ndarray, seg: np.ndarray, n: int
+def _mean_rms(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
-    """ROOT's GetMean and GetRMS from signed weights w at positions c, per cluster (0, 0
-    where the weights sum to 0)."""
-    s0, s1, s2 = _moments(w, c, seg, n)
+    """ROOT's GetMean and GetRMS from the sums of signed weights w, w c, w c c (0, 0 where
+    the weights sum to 0)."""
     safe = np.where(s0 != 0, s0, 1.0)
     mean = np.where(s0 != 0, s1 / safe, 0.0)
     return mean, np.where(s0 != 0, np.sqrt(np.maximum(s2 / safe - mean * mean, 0.0)), 0.0)
-
-
-def _rms(w: np.ndarray, c: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
-    return _mean_rms(w, c, seg, n)[1]
-
-
-def _segment_min_max(v: np.ndarray, seg: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    lo = np.full(n, np.inf)
-    hi = np.full(n, -np.inf)
-    np.minimum.at(lo, seg, v)
-    np.maximum.at(hi, seg, v)
-    return lo, hi
-
-
-@jit_cached
-def _last_writer(seg: np.ndarray, bx: np.ndarray, by: np.ndarray, n: int) -> np.ndarray:
-    """Mask of the hits that are the last (in the given order) to set their bin: each
-    cluster's bins laid out on a dense grid, written in order."""
-    nx = np.zeros(n, dtype=np.int64)
-    ny = np.zeros(n, dtype=np.int64)
-    for i in range(seg.size):
-        nx[seg[i]] = max(nx[seg[i]], bx[i] + 1)
-        ny[seg[i]] = max(ny[seg[i]], by[i] + 1)
-    base = np.zeros(n + 1, dtype=np.int64)
-    for k in range(n):
-        base[k + 1] = base[k] + nx[k] * ny[k]
-    owner = np.empty(base[n], dtype=np.int64)
-    cell = np.empty(seg.size, dtype=np.int64)
-    for i in range(seg.size):
-        cell[i] = base[seg[i]] + bx[i] * ny[seg[i]] + by[i]
-        owner[cell[i]] = i
-    keep = np.empty(seg.size, dtype=np.bool_)
-    for i in range(seg.size):
-        keep[i] = owner[cell[i]] == i
-    return keep
 
 
 def profile_variables(
@@ -129,22 +132,12 @@ def profile_variables(
     out["sc_pearson"][:] = PEARSON_PLACEHOLDER
     if len(z) == 0 or n == 0:
         return out
-    qx, qy = rotated(x, y, pivot[seg, 0], pivot[seg, 1], major[seg, 0], major[seg, 1])
-    xmin, xmax = _segment_min_max(qx, seg, n)
-    ymin, ymax = _segment_min_max(qy, seg, n)
-    dx, dy = qx - xmin[seg], qy - ymin[seg]
-    # cluth2d: last writer per rounded bin, bin centres round(d) + 0.5
-    bx, by = np.round(dx), np.round(dy)
-    keep = _last_writer(seg, bx.astype(np.int64), by.astype(np.int64), n)
-    out["sc_longrms"] = _rms(z[keep], bx[keep] + 0.5, seg[keep], n)
-    out["sc_latrms"] = _rms(z[keep], by[keep] + 0.5, seg[keep], n)
-    # the profiles: Fill statistics of the in-range fills
-    top_x = (np.trunc(xmax) - np.trunc(xmin))[seg]
-    top_y = (np.trunc(ymax) - np.trunc(ymin))[seg]
-    in_x, in_y = dx < top_x, dy < top_y
-    mean_x, out["sc_lfullrms"] = _mean_rms(z[in_x], dx[in_x], seg[in_x], n)
-    mean_y, out["sc_tfullrms"] = _mean_rms(z[in_y], dy[in_y], seg[in_y], n)
     bounds = np.searchsorted(seg, np.arange(n + 1))
+    qx, qy, dx, dy, moments = turned_moments(x, y, z, bounds, pivot, major)
+    _, out["sc_longrms"] = _mean_rms(*moments[0])
+    _, out["sc_latrms"] = _mean_rms(*moments[1])
+    mean_x, out["sc_lfullrms"] = _mean_rms(*moments[2])
+    mean_y, out["sc_tfullrms"] = _mean_rms(*moments[3])
     out.update(fits_and_peaks({"l": (qx, dx), "t": (qy, dy)}, z, bounds,
                               {"l": (mean_x, out["sc_lfullrms"]),
                                "t": (mean_y, out["sc_tfullrms"])}))
