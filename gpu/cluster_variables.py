@@ -21,21 +21,21 @@ on LIME).  `image_frame` converts back to image columns/rows for drawing.
 - sc_rms: standard deviation of z over the hits.
 - sc_xmean, sc_ymean: centroid weighted by max(z, 0); sc_xmin..sc_ymax: hit extent.
 - sc_theta: the experiment's angle, reproduced: degrees of atan2 of the *first* eigenvector
-  np.linalg.eig returns for np.cov of the macro-pixels in its frame and order (unsorted: the
-  major or the minor axis), in (-180, 180].  sc_theta_major (ours): the major axis, from +X towards
-  +Y, in (-90, 90].
+  np.linalg.eig returns for np.cov of the macro-pixels in its frame and order (unsorted:
+  the major or the minor axis), in (-180, 180].  sc_theta_major (ours): the major axis,
+  from +X towards +Y, in (-90, 90].
 - sc_length / sc_width: extent of the hits along the major / minor axis (the experiment's).
-- sc_longwrms / sc_latwrms (ours): RMS along the axes weighted by max(z, 0) (the experiment's
-  sc_longrms/sc_latrms are truncated RMSs of a rounded 2-D histogram: not provided).
-- sc_xycorr (ours): the max(z, 0)-weighted X-Y correlation coefficient (the experiment's
-  sc_pearson is a constant 999 placeholder: not provided).
+- sc_longwrms / sc_latwrms (ours): RMS along the axes weighted by max(z, 0).
+- sc_xycorr (ours): the max(z, 0)-weighted X-Y correlation coefficient.
 - sc_lprofsigma / sc_tprofsigma (ours): Gaussian sigma of the longitudinal / transverse
   profile (mean z per 1-pixel slice), from a log-parabola fit (Caruana) weighted by the
-  squared content over slices above 20% of the peak; NaN when the profile is not peaked (the
-  experiment's sc_lgausssigma/sc_tgausssigma are ROOT fits on variable-width bins).
+  squared content over slices above 20% of the peak; NaN when the profile is not peaked.
+- the experiment's profile variables (sc_longrms, sc_latrms, sc_lfullrms, sc_tfullrms,
+  sc_pearson, the profile fits and peaks): profile_variables and profile_fits, by its own
+  arithmetic.
 
-Everything is segment arithmetic (bincount, scatter min/max) on `backend.xp`: no loop over
-clusters or hits.
+The sums are segment arithmetic (bincount, scatter min/max) on `backend.xp`; sc_theta's
+np.cov (one call per cluster, as the experiment) and the profile variables run on the host.
 """
 
 from __future__ import annotations
