@@ -228,6 +228,8 @@ PMT_COLUMNS: tuple[tuple[str, sa.types.TypeEngine, str], ...] = (
     ("pmt_wf_tot_integral", Double, "sum of the processed waveform (ADC counts x samples)"),
     ("pmt_wf_max_ampl", Double, "maximum of the processed waveform (ADC counts)"),
     ("pmt_wf_nPeaks", sa.Integer, "peaks found in the waveform"),
+    ("pmt_TOT_time", Double, "time over 5 x rms of the processed waveform (samples; 0007)"),
+    ("pmt_TOT_area", Double, "sum of the processed waveform over that time (0007)"),
     ("pmt_peak_Position", Double, "peak position (samples from the window start)"),
     ("pmt_peak_Height", Double, "peak height (ADC counts above the processed baseline)"),
     ("pmt_peak_HalfWidth", Double, "width at half prominence (samples)"),

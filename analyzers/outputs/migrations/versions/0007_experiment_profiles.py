@@ -7,7 +7,8 @@ Create Date: 2026-12-06
 Adds the experiment's profile variables with the meanings of its reco tree
 (gpu/profile_variables.py, gpu/profile_fits.py): sc_longrms, sc_latrms, sc_lfullrms,
 sc_tfullrms, sc_pearson, the profiles' Gaussian fits (sc_lgauss*, sc_lchi2, sc_lstatus and
-the same for t) and main peaks (sc_lp0*, sc_tp0fwhm).  Existing rows cannot be redone from the
+the same for t) and main peaks (sc_lp0*, sc_tp0fwhm); and to `pmt` its pmt_TOT_time and
+pmt_TOT_area (gpu/pmt_waveforms.time_over_threshold).  Existing rows cannot be redone from the
 table (the hits are not stored): NULL; reprocess a run into a new pass to fill them.  The
 names sc_longrms, sc_latrms and sc_pearson were dropped by 0004 with other meanings; they
 come back here with the experiment's.
@@ -31,13 +32,22 @@ _ADDED = (
 )
 
 
+_PMT_ADDED = ("pmt_TOT_time", "pmt_TOT_area")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("reco") as batch:
         for name in _ADDED:
             batch.add_column(sa.Column(name, sa.Double()))
+    with op.batch_alter_table("pmt") as batch:
+        for name in _PMT_ADDED:
+            batch.add_column(sa.Column(name, sa.Double()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pmt") as batch:
+        for name in _PMT_ADDED:
+            batch.drop_column(name)
     with op.batch_alter_table("reco") as batch:
         for name in _ADDED:
             batch.drop_column(name)
