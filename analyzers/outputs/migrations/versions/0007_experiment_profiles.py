@@ -32,7 +32,10 @@ _ADDED = (
 )
 
 
-_PMT_ADDED = ("pmt_TOT_time", "pmt_TOT_area")
+_PMT_ADDED = {
+    "pmt_TOT_time": "time over 5 x rms of the processed waveform (samples; 0007)",
+    "pmt_TOT_area": "sum of the processed waveform over that time (0007)",
+}
 
 
 def upgrade() -> None:
@@ -40,8 +43,8 @@ def upgrade() -> None:
         for name in _ADDED:
             batch.add_column(sa.Column(name, sa.Double()))
     with op.batch_alter_table("pmt") as batch:
-        for name in _PMT_ADDED:
-            batch.add_column(sa.Column(name, sa.Double()))
+        for name, comment in _PMT_ADDED.items():
+            batch.add_column(sa.Column(name, sa.Double(), comment=comment))
 
 
 def downgrade() -> None:
