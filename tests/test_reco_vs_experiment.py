@@ -4,8 +4,10 @@ The seven real LIME clusters (../shared/data/cygno/pixels) are put on a LIME fra
 experiment's frame says they were, reconstructed here with the measured vignetting map; then
 the experiment's clusterTools.Cluster (CYGNUS-RD/reconstruction, which needs ROOT) gets our
 clusters' macro-pixels and the same light image in its frame, and every same-name column is
-compared.  Needs a Python with ROOT (`CYGNO_ROOT_PYTHON`, e.g. a venv with PyPI's `root`,
-scipy and uproot) and the experiment's sources (`CYGNO_EXPERIMENT_SRC`); skipped without.
+compared; and the experiment's steps 1-5 give the clustering the same macro-pixels.  Needs a
+Python with ROOT (`CYGNO_ROOT_PYTHON`: e.g. a venv with PyPI's `root`, scipy, uproot, and
+for its cython_cygno.pyx Cython < 3 with NumPy < 2) and the experiment's sources
+(`CYGNO_EXPERIMENT_SRC`); skipped without.
 """
 
 from __future__ import annotations
@@ -88,3 +90,49 @@ def test_same_name_columns_equal_the_experiments(shared_data, tmp_path):
             assert rel.max() < CHI2, name
         else:
             assert rel.max() < EXACT, name
+
+
+def test_clustering_points_equal_the_experiments(shared_data, tmp_path):
+    """Steps 1-5 (zero suppression, 2x2 median, rebin, noise cleaning) end to end: the
+    macro-pixels handed to the clustering equal the experiment's, each frame fed to it as a
+    real run feeds it (np.fliplr of the DAQ array).  Simulated LIME frames and the real
+    clusters on the simulated sensor's noise."""
+    python, src = _experiment()
+    from cygno_mw.gpu.params import RecoParams
+    from cygno_mw.gpu.pedestals import PedestalMaps
+    from cygno_mw.gpu.pipeline import Reconstructor
+    from cygno_mw.simulation.camera import CameraSimulator
+    from cygno_mw.simulation.sensor import SensorModel
+    from cygno_mw.simulation.signals import SignalMix
+
+    sensor = SensorModel.generate(seed=42)
+    sim = CameraSimulator(sensor, mix=SignalMix(), seed=7)
+    frames = [sim.image()[0] for _ in range(2)]
+    raw = sensor.pedestal + np.random.default_rng(5).normal(0, 1, sensor.pedestal.shape) * (
+        sensor.noise)
+    for path in sorted((shared_data / "pixels").glob("sclu_*.npy")):
+        hits = np.load(path)
+        raw[hits[:, 0].astype(int), 2303 - hits[:, 1].astype(int)] += np.rint(hits[:, 2])
+    frames.append(np.clip(np.rint(raw), 0, 65535).astype(np.uint16))
+    params = RecoParams(backend="numpy")
+    maps = PedestalMaps(sensor.pedestal, sensor.noise, 200)
+    dump = {"ped": np.fliplr(maps.mean.astype(np.float64)),
+            "noise": np.fliplr(maps.sigma.astype(np.float64)), "n": len(frames),
+            "rebin": params.rebin, "cimax": params.cimax, "nsigma": params.nsigma,
+            "min_neighbors_average": params.min_neighbors_average}
+    for i, frame in enumerate(frames):
+        dump[f"frame{i}"] = np.fliplr(frame)
+    np.savez(tmp_path / "frames.npz", **dump)
+    driver = Path(__file__).with_name("experiment_points.py")
+    subprocess.run([python, str(driver), str(tmp_path / "frames.npz"), src,
+                    str(tmp_path / "points.npz")], check=True, timeout=600, capture_output=True)
+    theirs = np.load(tmp_path / "points.npz")
+    reco = Reconstructor(params, maps)
+    last = sensor.pedestal.shape[1] // params.rebin - 1  # the mirrored macro column
+    for i, frame in enumerate(frames):
+        clean = reco._frames.run(frame).cleaned
+        r, c = np.nonzero(clean > params.point_threshold)
+        ours = set(zip(r.tolist(), (last - c).tolist(), strict=True))
+        assert ours == set(map(tuple, theirs[f"points{i}"].tolist())), i
+        assert len(ours) > 1000
+
