@@ -38,17 +38,20 @@ FIT_VARIABLES = tuple(f"sc_{d}{f}" for d in "lt" for f in FIT_FIELDS)
 PEAK_VARIABLES = ("sc_lp0amplitude", "sc_lp0prominence", "sc_lp0fwhm", "sc_lp0mean",
                   "sc_tp0fwhm")
 NO_PEAK = -999.0
+PEAK_HEIGHT = 3.0
 SQRT_2PI = 2.506628  # InitGaus's constant
 
 
 @jit_cached
-def profile_edges(t: np.ndarray, min_count: float) -> np.ndarray:
-    """dynamicProfileBins_v2's edges over the truncated coordinates t (int64), shifted to
-    start at 0."""
-    lo, hi = t.min(), t.max()
+def profile_edges(coord: np.ndarray, min_count: float) -> np.ndarray:
+    """dynamicProfileBins_v2's edges over int() of the coordinates, shifted to start at 0."""
+    lo = hi = np.int64(np.trunc(coord[0]))
+    for v in coord:
+        t = np.int64(np.trunc(v))
+        lo, hi = min(lo, t), max(hi, t)
     counts = np.zeros(hi - lo + 1, dtype=np.int64)
-    for v in t:
-        counts[v - lo] += 1
+    for v in coord:
+        counts[np.int64(np.trunc(v)) - lo] += 1
     edges = np.empty(hi - lo + 2, dtype=np.float64)
     edges[0] = 0.0
     n = 1
@@ -83,10 +86,12 @@ def main_peak(edges: np.ndarray, content: np.ndarray) -> tuple[float, float, flo
     """(amplitude, prominence, fwhm in bins, position) of the last peak, or NO_PEAKs."""
     from scipy.signal import find_peaks
 
+    if content.size == 0 or content.max() < PEAK_HEIGHT:  # nothing reaches the height
+        return NO_PEAK, NO_PEAK, NO_PEAK, NO_PEAK
     centres = 0.5 * (edges[:-1] + edges[1:])
     use = (centres > 0) & (centres < edges[-1])
     y = content.astype(np.float64)[use]
-    peaks, props = find_peaks(y, distance=6, height=3, prominence=2, width=2)
+    peaks, props = find_peaks(y, distance=6, height=PEAK_HEIGHT, prominence=2, width=2)
     if len(peaks) == 0:
         return NO_PEAK, NO_PEAK, NO_PEAK, NO_PEAK
     k = int(np.argmax(centres[use][peaks]))
@@ -243,7 +248,7 @@ def fits_and_peaks(
         profiles = []
         for k in range(n):
             lo, hi = bounds[k], bounds[k + 1]
-            edges = profile_edges(np.trunc(coord[lo:hi]).astype(np.int64), min_count)
+            edges = profile_edges(coord[lo:hi], min_count)
             content, error = fill_profile(edges, offset[lo:hi], z[lo:hi])
             profiles.append((edges, content, error, stats[d][0][k], stats[d][1][k]))
             peak = main_peak(edges, content)
