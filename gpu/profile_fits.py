@@ -70,15 +70,25 @@ def profile_edges(coord: np.ndarray, min_count: float) -> np.ndarray:
 @jit_cached
 def fill_profile(edges: np.ndarray, x: np.ndarray, z: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """TH1F contents (float32, filled in order) and errors of bins 1..n at fills x, z."""
+    """TH1F contents (float32, filled in order) and errors of bins 1..n at fills x >= 0, z.
+
+    The edges are whole numbers from 0, so every x in [v, v + 1) falls in the same bin: a
+    table by floor(x) replaces the binary search; x at or past the last edge is overflow."""
     n_bins = edges.size - 1
+    top = int(edges[-1])
+    which = np.empty(top, dtype=np.int64)
+    b = 0
+    for v in range(top):
+        while edges[b + 1] <= v:
+            b += 1
+        which[v] = b
     content = np.zeros(n_bins, dtype=np.float32)
     sumw2 = np.zeros(n_bins, dtype=np.float64)
     for i in range(x.size):
-        b = np.searchsorted(edges, x[i], side="right")  # 0 underflow, n+1 overflow
-        if 1 <= b <= n_bins:
-            content[b - 1] += np.float32(z[i])
-            sumw2[b - 1] += z[i] * z[i]
+        if x[i] < edges[-1]:
+            k = which[int(x[i])]
+            content[k] += np.float32(z[i])
+            sumw2[k] += z[i] * z[i]
     return content, np.sqrt(sumw2)
 
 
