@@ -150,3 +150,86 @@ def test_profile_variables_equal_the_experiments_transcription():
         for name, want in expected.items():
             assert result.clusters[name][k] == pytest.approx(want, rel=1e-9), (k, name)
         assert result.clusters["sc_pearson"][k] == 999.0
+
+
+# --- the profiles' bins, fits and peaks ---------------------------------------------------
+
+def _dynamic_profile_bins(coord: np.ndarray, rel_error: float) -> list[int]:
+    """utilities.dynamicProfileBins_v2 from reading it (its loop, its counts array)."""
+    h = coord.astype(int)
+    xmin, xmax = int(h.min()), int(h.max())
+    min_pixels = max(1, 1 / rel_error / rel_error)
+    values, counts = np.unique(h, return_counts=True)
+    c = np.zeros(xmax - xmin + 1, dtype=int)
+    c[values - xmin] = counts
+    edges, integral = [xmin], 0
+    for ind, x in enumerate(range(xmin, xmax)):
+        if integral < min_pixels:
+            integral += c[ind]
+        else:
+            edges.append(x)
+            integral = 0
+    edges.append(xmax)
+    return [e - xmin for e in edges]
+
+
+@pytest.mark.parametrize("rel_error", [0.2, 0.3])
+def test_profile_edges_are_dynamic_profile_bins(rel_error):
+    from cygno_mw.gpu.profile_fits import profile_edges
+
+    rng = np.random.default_rng(int(rel_error * 10))
+    for shift in (0.0, 37.2, -15.6):  # int() truncates towards 0 on both sides of 0
+        coord = np.concatenate([rng.normal(20, 6, 400), rng.uniform(0, 60, 50)]) + shift
+        expected = _dynamic_profile_bins(coord, rel_error)
+        got = profile_edges(coord, max(1, 1 / rel_error / rel_error))
+        assert got.tolist() == expected
+
+
+def test_profile_contents_are_float32_fills_and_overflow_is_dropped():
+    from cygno_mw.gpu.profile_fits import fill_profile
+
+    edges = np.array([0.0, 3.0, 4.0, 9.0])
+    x = np.array([0.0, 2.99, 3.0, 8.5, 9.0, 12.0])  # the last two: overflow
+    z = np.array([0.1, 0.2, 1e8, 1.0, 5.0, 5.0])
+    content, error = fill_profile(edges, x, z)
+    assert content.dtype == np.float32
+    assert content.tolist() == [np.float32(np.float32(0.1) + np.float32(0.2)),
+                                np.float32(1e8), np.float32(1.0)]
+    assert error == pytest.approx([math.sqrt(0.05), 1e8, 1.0])
+
+
+def test_fit_limits_are_root_initgaus_ones():
+    """Without option B, InitGaus replaces the start values and the sigma limits
+    [0.5, 1.5] rms with [0, 10 rms of the bins]: a profile whose best sigma is 2 x the
+    rms given is fitted there, as ROOT 6.40 fits it; an empty profile is 0, 0, 0, 999, -1."""
+    from cygno_mw.gpu.profile_fits import fit_gaussians
+
+    edges = np.arange(0.0, 61.0)
+    centres = edges[:-1] + 0.5
+    content = (200.0 * np.exp(-0.5 * ((centres - 30.0) / 6.0) ** 2)).astype(np.float32)
+    error = np.sqrt(content.astype(np.float64)) + 1.0
+    fitted = fit_gaussians([(edges, content, error, 30.0, 3.0),
+                            (edges, np.zeros(60, np.float32), error, 30.0, 3.0)])
+    amp, mean, sigma, chi2, status = fitted[0]
+    assert (amp, mean, sigma) == pytest.approx((200.0, 30.0, 6.0), rel=1e-3)
+    assert chi2 < 1e-3 and status == 3.0
+    assert fitted[1].tolist() == [0.0, 0.0, 0.0, 999.0, -1.0]
+
+
+def test_main_peak_is_the_last_find_peaks_peak():
+    """clusterShapes: find_peaks(distance 6, height 3, prominence 2, width 2) on the bins
+    with centres inside (0, last edge); the peak furthest along; widths in bins."""
+    from scipy.signal import find_peaks
+
+    from cygno_mw.gpu.profile_fits import NO_PEAK, main_peak
+
+    edges = np.arange(0.0, 41.0)
+    x = edges[:-1] + 0.5
+    content = (10 * np.exp(-0.5 * ((x - 10) / 2) ** 2)
+               + 6 * np.exp(-0.5 * ((x - 28) / 2.5) ** 2)).astype(np.float32)
+    peaks, props = find_peaks(content.astype(float), distance=6, height=3, prominence=2,
+                              width=2)
+    assert len(peaks) == 2
+    assert main_peak(edges, content) == (props["peak_heights"][1], props["prominences"][1],
+                                         props["widths"][1], x[peaks[1]])
+    assert main_peak(edges, content * 0.2) == (NO_PEAK,) * 4
