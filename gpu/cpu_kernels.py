@@ -260,6 +260,7 @@ def clean_raster(
     eight = np.float32(8.0)
     zero = np.float32(0.0)
     n_j = n_cols - 3  # the experiment's columns 1 .. n_cols - 3
+    one = np.uint64(1)
     k0 = 1
     while k0 < n_rows - 2:
         rows = min(CLEAN_WAVE_ROWS, n_rows - 2 - k0)
@@ -268,12 +269,13 @@ def clean_raster(
                 jj = step - 2 * r
                 if jj < 0 or jj >= n_j:
                     continue
-                k = k0 + r
-                j = n_cols - 2 - jj  # the experiment's column jj + 1, mirrored
+                # unsigned: no negative-index wraparound checks (j >= 2, k >= 1)
+                k = np.uint64(k0 + r)
+                j = np.uint64(n_cols - 2 - jj)  # the experiment's column jj + 1, mirrored
                 # a..i named as the experiment names them in its (mirrored) frame
-                a, b, c = e[k - 1, j + 1], e[k, j + 1], e[k + 1, j + 1]
-                d, spx, f = e[k - 1, j], e[k, j], e[k + 1, j]
-                g, h, i = e[k - 1, j - 1], e[k, j - 1], e[k + 1, j - 1]
+                a, b, c = e[k - one, j + one], e[k, j + one], e[k + one, j + one]
+                d, spx, f = e[k - one, j], e[k, j], e[k + one, j]
+                g, h, i = e[k - one, j - one], e[k, j - one], e[k + one, j - one]
                 active = (
                     (a != 0) + (b != 0) + (c != 0) + (d != 0) + (spx != 0)
                     + (f != 0) + (g != 0) + (h != 0) + (i != 0)
