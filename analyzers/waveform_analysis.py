@@ -96,6 +96,8 @@ def _board_rows(index: int, board: Any, kind: str, channels: list[int],
                 "pmt_wf_tot_integral": float(analysis.integral[trigger, k]),
                 "pmt_wf_max_ampl": float(analysis.max_amplitude[trigger, k]),
                 "pmt_wf_nPeaks": int(n_peaks[trigger, k]),
+                "pmt_TOT_time": float(analysis.tot_time[trigger, k]),
+                "pmt_TOT_area": float(analysis.tot_area[trigger, k]),
                 "baseline_adc": float(analysis.baseline[trigger, k]),
                 "drs4_corrected": channel in fixed,
             })

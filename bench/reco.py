@@ -71,7 +71,7 @@ def reference(image: np.ndarray, pedestal: np.ndarray, noise: np.ndarray, p) -> 
     zs[p.ymax :, :] = 0
     zs[:, : p.xmin] = 0
     zs[:, p.xmax :] = 0
-    med = median_filter(zs, size=2)
+    med = np.fliplr(median_filter(np.fliplr(zs), size=2))  # the experiment's frame
     r = p.rebin
     rebinned = med.reshape(med.shape[0] // r, r, med.shape[1] // r, r).mean(axis=(1, 3))
     clean = clean_rebinned(rebinned, p, np).astype(np.float64)
@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  (b) reference (steps 1-5 float64 + sklearn DBSCAN seeding) "
           f"{t_ref * 1e3:8.1f} ms")
     print(f"  => {t_ref / t_ours:.1f} x faster than the reference; "
-          f"{t_array / t_ours:.1f} x the array code; {t_ours / t_floor:.1f} x the floor; "
-          f"{EXPERIMENT_SECONDS / t_ours:.0f} x faster than the experiment's "
+          f"{t_array / t_ours:.1f} x the array code; {t_ours / t_floor:.1f} x the floor")
+    print(f"  cited, not measured in this run: the experiment's reconstruction "
           f"{EXPERIMENT_SECONDS} s/image ({EXPERIMENT_SOURCE})")
     print("  CPU time per image (median ms): " + ", ".join(
         f"{name} {seconds * 1e3:.1f}" for name, seconds in CPU_TIMES.items()))

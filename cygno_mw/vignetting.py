@@ -2,19 +2,25 @@
 
 The lens collects less light far from the optical axis: LIME's measured map goes from 1.0
 at the centre to about 0.22 in the corners.  The simulation multiplies the injected light
-by it, and the reconstruction divides the measured light by it (sc_corrintegral), so both
-must use the same full-resolution map.  The measurement is a ROOT TH2F (`normmap_lime`,
-287 x 287 bins over the 2304 px frame); without it a smooth radial model fitted to that
-measurement stands in.
+by it, and the reconstruction divides the measured light by it (sc_integral).  The
+measurement is a ROOT TH2F (`normmap_lime`, 287 x 287 bins over the 2304 px frame); without
+it a smooth radial model fitted to that measurement stands in.
 
-Orientation: the experiment applies the histogram in its left-right mirrored frame (histogram
-x along the mirrored column 2303 - column, y along the row); so do we, so that sc_integral is
-its sc_integral.  LIME's measured map is a radial profile (its `vign1d`, 181 bins) laid on the
-grid: exactly symmetric under x <-> y and, about a centre half a bin (4 px) off the frame's
-centre, under left-right mirroring.  Mirrored and unmirrored application therefore differ only
-by that half-bin shift: at most 1.0% of the acceptance (edges), 0.27% on average; the map holds
-no measured left-right asymmetry, so the experiment's orientation is right by construction and
-no real cluster can tell the two apart beyond that 1%.
+The measured map is laid on the frame exactly as the experiment's
+`cameraTools.loadVignettingMap` lays it (CYGNUS-RD/reconstruction), so that sc_integral is
+its sc_integral:
+
+- in its frame (the camera array mirrored left-right: X = row, Y = last column - column),
+  histogram x along Y and y along X;
+- block expansion, no interpolation: blocks of int(2304 / 287) = 8 px, so the 287 blocks
+  cover 2296 px and the last 8 rows and the last 8 columns of its frame (raw columns 0-7)
+  keep its initial correction factor 0: light there counts as 0.  We store acceptances (the
+  light is divided by them): those pixels hold +inf, and v / inf = 0.
+
+The simulation needs a physical acceptance everywhere: `physical_acceptance` holds the
+nearest measured block over that uncovered edge.  LIME's map is a radial profile (its
+`vign1d`) laid on the grid, symmetric under x <-> y; mirrored and unmirrored application
+differ by at most 1.0% (edges).
 """
 
 from __future__ import annotations
@@ -69,7 +75,8 @@ def load_vignette_map(
     shape: tuple[int, int] = FULL_FRAME,
     histogram: str = DEFAULT_HISTOGRAM,
 ) -> np.ndarray:
-    """Full-resolution acceptance map (rows, cols) float32 from a measured ROOT file.
+    """Full-resolution acceptance map (rows, cols) float32 from a measured ROOT file, laid
+    as the experiment lays it (`experiment_blocks`: +inf where it corrects by 0).
 
     `path` None, or a file that does not exist, gives `builtin_vignette_map(shape)` (the
     latter with a warning).  A file that exists but cannot be read raises CygnoError.
@@ -80,12 +87,11 @@ def load_vignette_map(
     if not path.exists():
         log.warning("vignetting map %s not found: using the built-in model", path)
         return builtin_vignette_map(shape)
-    bins = _read_histogram(path, histogram)
-    return resample_bilinear(bins, shape)
+    return experiment_blocks(_read_histogram(path, histogram), shape)
 
 
 def _read_histogram(path: Path, histogram: str) -> np.ndarray:
-    """The histogram's bin contents as (rows = y bins, cols = x bins) float32."""
+    """The histogram's bin contents as ROOT indexes them, [x bin, y bin], float32."""
     try:
         import uproot
 
@@ -99,31 +105,41 @@ def _read_histogram(path: Path, histogram: str) -> np.ndarray:
     values = np.asarray(values, dtype=np.float32)
     if values.ndim != 2 or min(values.shape) < 2:
         raise CygnoError(f"vignetting map {path}: {histogram!r} is not a 2-D histogram")
-    if not np.all(np.isfinite(values)) or values.max() <= 0:
+    if not np.all(np.isfinite(values)) or values.min() <= 0:
         raise CygnoError(f"vignetting map {path}: {histogram!r} holds no usable values")
-    # ROOT indexes [x bin, y bin]; images are [row, col], with x along the mirrored column
-    return np.ascontiguousarray(values.T[:, ::-1])
+    return values
 
 
-def resample_bilinear(bins: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear interpolation of a coarse map spanning the whole frame onto `shape` pixels.
-
-    Bin centres and pixel centres are matched in frame coordinates; outside the outermost
-    bin centres the edge value is held.  Separable: rows first, then columns.
-    """
+def experiment_blocks(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """cameraTools.loadVignettingMap's layout of a [x bin, y bin] histogram on a (rows, cols)
+    frame, as acceptances: in its frame (row X, mirrored column Y) the pixel gets the bin
+    (x = Y // by, y = X // bx), blocks of bx = rows // n_y and by = cols // n_x pixels; pixels
+    past the last whole block get +inf (its correction factor 0).  A frame with fewer
+    pixels than bins (small simulated test frames; the experiment has none) samples the
+    bin under each pixel instead, in the same orientation."""
     rows, cols = int(shape[0]), int(shape[1])
-    r0, r1, wr = _axis_weights(bins.shape[0], rows)
-    c0, c1, wc = _axis_weights(bins.shape[1], cols)
-    by_rows = bins[r0] * (1.0 - wr)[:, None] + bins[r1] * wr[:, None]
-    out = by_rows[:, c0] * (1.0 - wc)[None, :]
-    out += by_rows[:, c1] * wc[None, :]
-    return out.astype(np.float32, copy=False)
+    n_x, n_y = values.shape
+    bx, by = rows // n_y, cols // n_x
+    by_row_col = values.T.astype(np.float32)  # [y bin, x bin]: along X, along Y
+    if bx < 1 or by < 1:
+        theirs = by_row_col[(np.arange(rows) * n_y) // rows][:, (np.arange(cols) * n_x) // cols]
+    else:
+        theirs = np.full((rows, cols), np.inf, dtype=np.float32)  # [X, Y]: its frame
+        blocks = np.repeat(np.repeat(by_row_col, bx, axis=0), by, axis=1)
+        theirs[: blocks.shape[0], : blocks.shape[1]] = blocks
+    return np.ascontiguousarray(theirs[:, ::-1])  # raw column = last column - Y
 
 
-def _axis_weights(n_bins: int, n_pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lower/upper bin index and upper weight for each pixel along one axis."""
-    position = (np.arange(n_pixels, dtype=np.float64) + 0.5) * (n_bins / n_pixels) - 0.5
-    position = np.clip(position, 0.0, n_bins - 1.0)
-    lower = np.minimum(np.floor(position).astype(np.intp), n_bins - 2)
-    weight = (position - lower).astype(np.float32)
-    return lower, lower + 1, weight
+def physical_acceptance(acceptance: np.ndarray) -> np.ndarray:
+    """The map with its uncovered edge (+inf) replaced by the nearest covered row/column:
+    what the simulation multiplies light by."""
+    acc = np.array(acceptance, dtype=np.float32)
+    covered_rows = np.flatnonzero(np.isfinite(acc).any(axis=1))
+    covered_cols = np.flatnonzero(np.isfinite(acc).any(axis=0))
+    if covered_rows.size == 0:
+        raise CygnoError("vignetting map covers no pixel")
+    rows = covered_rows[np.clip(np.searchsorted(covered_rows, np.arange(acc.shape[0])),
+                                0, covered_rows.size - 1)]
+    cols = covered_cols[np.clip(np.searchsorted(covered_cols, np.arange(acc.shape[1])),
+                                0, covered_cols.size - 1)]
+    return np.ascontiguousarray(acc[rows][:, cols])

@@ -21,21 +21,21 @@ on LIME).  `image_frame` converts back to image columns/rows for drawing.
 - sc_rms: standard deviation of z over the hits.
 - sc_xmean, sc_ymean: centroid weighted by max(z, 0); sc_xmin..sc_ymax: hit extent.
 - sc_theta: the experiment's angle, reproduced: degrees of atan2 of the *first* eigenvector
-  np.linalg.eig returns for the macro-pixel covariance in its frame (unsorted: the major or
-  the minor axis), in (-180, 180].  sc_theta_major (ours): the major axis, from +X towards
-  +Y, in (-90, 90].
+  np.linalg.eig returns for np.cov of the macro-pixels in its frame and order (unsorted:
+  the major or the minor axis), in (-180, 180].  sc_theta_major (ours): the major axis,
+  from +X towards +Y, in (-90, 90].
 - sc_length / sc_width: extent of the hits along the major / minor axis (the experiment's).
-- sc_longwrms / sc_latwrms (ours): RMS along the axes weighted by max(z, 0) (the experiment's
-  sc_longrms/sc_latrms are truncated RMSs of a rounded 2-D histogram: not provided).
-- sc_xycorr (ours): the max(z, 0)-weighted X-Y correlation coefficient (the experiment's
-  sc_pearson is a constant 999 placeholder: not provided).
+- sc_longwrms / sc_latwrms (ours): RMS along the axes weighted by max(z, 0).
+- sc_xycorr (ours): the max(z, 0)-weighted X-Y correlation coefficient.
 - sc_lprofsigma / sc_tprofsigma (ours): Gaussian sigma of the longitudinal / transverse
   profile (mean z per 1-pixel slice), from a log-parabola fit (Caruana) weighted by the
-  squared content over slices above 20% of the peak; NaN when the profile is not peaked (the
-  experiment's sc_lgausssigma/sc_tgausssigma are ROOT fits on variable-width bins).
+  squared content over slices above 20% of the peak; NaN when the profile is not peaked.
+- the experiment's profile variables (sc_longrms, sc_latrms, sc_lfullrms, sc_tfullrms,
+  sc_pearson, the profile fits and peaks): profile_variables and profile_fits, by its own
+  arithmetic.
 
-Everything is segment arithmetic (bincount, scatter min/max) on `backend.xp`: no loop over
-clusters or hits.
+The sums are segment arithmetic (bincount, scatter min/max) on `backend.xp`; sc_theta's
+np.cov (one call per cluster, as the experiment) and the profile variables run on the host.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import numpy as np
 
 from .backend import Backend
 from .directional import principal_axes
+from .profile_variables import PROFILE_VARIABLES, experiment_hit_order, profile_variables
 from .zero_suppression import pedestal_subtracted
 
 CLUSTER_VARIABLES = (
@@ -64,6 +65,7 @@ CLUSTER_VARIABLES = (
     "sc_theta",
     "sc_length",
     "sc_width",
+    *PROFILE_VARIABLES,
     # ours
     "sc_rawintegral",
     "sc_theta_major",
@@ -171,7 +173,9 @@ def cluster_variables(
     out["sc_ymin"] = last_col - col_max.astype(xp.float64)
     out["sc_ymax"] = last_col - col_min
 
-    out["sc_theta"] = xp.asarray(_experiment_theta(prow, pcol, seg_points, n, backend))
+    n_macro_cols = frame.shape[1] // rebin
+    theta, ev_major, pivot = _experiment_theta(prow, pcol, seg_points, n, n_macro_cols, backend)
+    out["sc_theta"] = xp.asarray(theta)
     # major axis (cos, sin) along (column, row) is (sin, -cos) along (X, Y)
     major = xp.arctan2(-cos, sin)
     major = xp.where(major <= -np.pi / 2, major + np.pi, major)
@@ -192,7 +196,27 @@ def cluster_variables(
 
     out["sc_lprofsigma"] = profile_sigma(along - along_min[seg], v, seg, n, backend)
     out["sc_tprofsigma"] = profile_sigma(across - across_min[seg], v, seg, n, backend)
-    return {name: backend.to_host(out[name]).astype(np.float64) for name in CLUSTER_VARIABLES}
+    host = {name: backend.to_host(out[name]).astype(np.float64)
+            for name in CLUSTER_VARIABLES if name in out}
+    host.update(_experiment_profiles(prow, pcol, seg_points, v, n, rebin, frame.shape[1],
+                                     ev_major, pivot, backend))
+    return {name: host[name] for name in CLUSTER_VARIABLES}
+
+
+def _experiment_profiles(
+    prow: Any, pcol: Any, seg_points: Any, z: Any, n: int, rebin: int, n_cols: int,
+    major: np.ndarray, pivot: np.ndarray, backend: Backend,
+) -> dict[str, np.ndarray]:
+    """profile_variables on the hits in the experiment's frame and order (on the host)."""
+    r, c, s = (backend.to_host(a).astype(np.int64) for a in (prow, pcol, seg_points))
+    block = np.arange(rebin * rebin)
+    hr = (r[:, None] * rebin + block // rebin).ravel()  # the hits' order of _hit_sums_*
+    hc = (c[:, None] * rebin + block % rebin).ravel()
+    seg = np.repeat(s, rebin * rebin)
+    x, y = hr, (n_cols - 1) - hc
+    order = experiment_hit_order(s, r, (n_cols // rebin - 1) - c, rebin)
+    return profile_variables(x[order].astype(np.float64), y[order].astype(np.float64),
+                             backend.to_host(z)[order], seg[order], n, pivot, major)
 
 
 def _hit_sums_arrays(
@@ -265,28 +289,37 @@ def _hit_sums_compiled(
     return sums, (extremes[0], extremes[1], extremes[2], extremes[3]), along, across, v, seg
 
 
-def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, backend: Backend) -> np.ndarray:
-    """The experiment's sc_theta (degrees): atan2 of the first eigenvector np.linalg.eig gives
-    for the covariance of the macro-pixel indices in its frame (X = row, Y = -column + const).
+def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, n_cols: int,
+                      backend: Backend) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The experiment's sc_theta (degrees), by its own arithmetic (clusterTools.Cluster.
+    eigenvectors): atan2 of the first eigenvector np.linalg.eig gives for `np.cov` of the
+    macro-pixel indices in its frame (X = row, Y = n_cols - 1 - column of the rebinned grid).
 
     Its eigenvectors are not sorted, so this is the major or the minor axis as LAPACK happens
-    to order them; reproduced with the same call on the same matrices (up to the rounding of
-    the covariance sums).  Clusters of one macro-pixel (none in the experiment's) get 0."""
-    xp = backend.xp
-    r, c = prow.astype(xp.float64), pcol.astype(xp.float64)
-    count = backend.segment_sum(xp.ones_like(r), seg, n)
-    sums = [backend.segment_sum(q, seg, n) for q in (r, c, r * r, c * c, r * c)]
-    count_h, (sr, sc, srr, scc, src) = backend.to_host(count), map(backend.to_host, sums)
-    safe = np.maximum(count_h, 1.0)
-    dof = np.where(count_h > 1, count_h - 1.0, np.inf)
-    var_x = (srr - sr * sr / safe) / dof
-    var_y = (scc - sc * sc / safe) / dof
-    cov_xy = -(src - sr * sc / safe) / dof
-    matrices = np.empty((n, 2, 2), dtype=np.float64)
-    matrices[:, 0, 0], matrices[:, 1, 1] = var_x, var_y
-    matrices[:, 0, 1] = matrices[:, 1, 0] = cov_xy
-    _, vectors = np.linalg.eig(matrices)
-    return np.degrees(np.arctan2(vectors[:, 1, 0], vectors[:, 0, 0]))
+    to order them; for a nearly round cluster the order follows the last bits of the
+    covariance.  So the matrices are np.cov's own, on the macro-pixels in the experiment's
+    order (snakes.py: `np.unique(..., axis=0)`: by X, then by Y), not covariance sums.
+    Clusters of one macro-pixel (none in the experiment's) get 0.  Also returns its major
+    eigenvector and macro-pixel mean per cluster (the profiles' axes, profile_variables)."""
+    r, c, s = (backend.to_host(a).astype(np.int64) for a in (prow, pcol, seg))
+    x, y = r, (n_cols - 1) - c
+    order = np.lexsort((y, x, s))  # by cluster, then X, then Y: the experiment's order
+    x, y, s = x[order].astype(np.float64), y[order].astype(np.float64), s[order]
+    bounds = np.searchsorted(s, np.arange(n + 1))
+    matrices = np.zeros((n, 2, 2), dtype=np.float64)
+    for k in range(n):
+        lo, hi = bounds[k], bounds[k + 1]
+        if hi - lo > 1:
+            matrices[k] = np.cov(np.stack((x[lo:hi], y[lo:hi])))
+    values, vectors = np.linalg.eig(matrices)
+    theta = np.degrees(np.arctan2(vectors[:, 1, 0], vectors[:, 0, 0]))
+    # its EVs[0] (the major axis, as eig signs it) and mean_point (np.mean of the ints:
+    # their exact sum over the count)
+    major = vectors[np.arange(n), :, np.argmax(values, axis=1)]
+    count = np.maximum(bounds[1:] - bounds[:-1], 1)
+    pivot = np.stack((np.bincount(s, weights=x, minlength=n) / count,
+                      np.bincount(s, weights=y, minlength=n) / count), axis=1)
+    return theta, major, pivot
 
 
 def image_frame(clusters: Any, n_cols: int) -> dict[str, Any]:

@@ -7,11 +7,13 @@ replaces (gpu/reference_cpu.py keeps those), so the results are bit-identical:
   raw < cimax and raw - pedestal > threshold keeps raw - pedestal (float32), as
   zero_suppression's sign-bit mask does; the sum and sum of squares of those values in
   NumPy's own pairwise summation order (blocks of 128, eight accumulators), i.e. what
-  `zs.sum()` and `np.square(zs).sum()` return; the 2x2 median (upper middle of four) and
+  `zs.sum()` and `np.square(zs).sum()` return; the 2x2 median (upper middle of four, over
+  rows r-1..r and columns c..c+1: the experiment's window in its mirrored frame) and
   the rebin x rebin block mean, rows summed first then columns, in rebin.py's order.  Only
   a few rows of zero-suppressed values exist at any time.
-- `clean_raster`: the experiment's in-place raster loop (nred_cython) itself; the array
-  version in noise_cleaning reaches the same result as a fixed point.
+- `clean_raster`: the experiment's in-place raster loop (nred_cython) itself, in its
+  mirrored frame (raw columns right to left); the array version in noise_cleaning reaches
+  the same result as a fixed point.
 
 Compiled code is cached on disk (`cache=True`: next to this module, else Numba's user-wide
 cache dir or $NUMBA_CACHE_DIR), so a new process does not compile again; where no cache dir
@@ -127,17 +129,19 @@ def pairwise_split(tasks: np.ndarray, n_tasks: int, lo: int, n: int) -> int:
 @jit_cached
 def _median_row(up: np.ndarray, here: np.ndarray, row_sum: np.ndarray, first: bool) -> None:
     """2x2 medians of one row (upper middle of four: max(max(lo1, lo2), min(hi1, hi2)) over
-    the vertical pairs of columns j-1 and j; column 0 is mirrored: its pair is (hi, hi)),
-    stored into (`first`) or added to row_sum.  Unsigned indices let the loop vectorise."""
-    hi0 = here[0] if up[0] < here[0] else up[0]
+    the vertical pairs of columns j and j+1, the experiment's window in its mirrored frame;
+    the last column is mirrored: its pair is (hi, hi)), stored into (`first`) or added to
+    row_sum.  Unsigned indices let the loop vectorise."""
+    last = here.size - 1
+    hi_last = here[last] if up[last] < here[last] else up[last]
     if first:
-        row_sum[0] = hi0
+        row_sum[last] = hi_last
     else:
-        row_sum[0] += hi0
+        row_sum[last] += hi_last
     one = np.uint64(1)
-    for j in range(1, here.size):
-        b = np.uint64(j)
-        a = b - one
+    for j in range(last):
+        a = np.uint64(j)
+        b = a + one
         u1, h1, u2, h2 = up[a], here[a], up[b], here[b]
         lo1 = u1 if u1 < h1 else h1
         hi1 = h1 if u1 < h1 else u1
@@ -147,9 +151,9 @@ def _median_row(up: np.ndarray, here: np.ndarray, row_sum: np.ndarray, first: bo
         high = hi2 if hi2 < hi1 else hi1
         med = low if low > high else high
         if first:
-            row_sum[b] = med
+            row_sum[a] = med
         else:
-            row_sum[b] += med
+            row_sum[a] += med
 
 
 @jit_cached
@@ -242,17 +246,21 @@ def clean_raster(
 ) -> None:
     """The experiment's in-place noise cleaning of a border-zeroed float32 image.
 
-    Pixel (k, j) reads (k-1, j-1..j+1) and (k, j-1) as already updated and (k, j+1),
-    (k+1, j-1..j+1) as not yet updated.  Rows taken CLEAN_WAVE_ROWS at a time, each two
-    columns behind the row above, keep exactly that order of updates, and give the CPU
-    independent pixels to overlap (one row alone is a chain of dependent float adds).
+    The experiment runs its loop on the left-right mirrored image, rows 1 .. n-3 top to
+    bottom and, within a row, its columns 1 .. n-3 left to right: here, raw columns n-2
+    down to 2, right to left.  Pixel (k, j) reads (k-1, j-1..j+1) and (k, j+1) as already
+    updated and (k, j-1), (k+1, j-1..j+1) as not yet updated.  Rows taken CLEAN_WAVE_ROWS
+    at a time, each two columns behind the row above, keep exactly that order of updates,
+    and give the CPU independent pixels to overlap (one row alone is a chain of dependent
+    float adds).
     """
     n_rows, n_cols = e.shape
     limit = np.float32(outlier)
     floor = np.float32(min_average)
     eight = np.float32(8.0)
     zero = np.float32(0.0)
-    n_j = n_cols - 3  # columns 1 .. n_cols - 3
+    n_j = n_cols - 3  # the experiment's columns 1 .. n_cols - 3
+    one = np.uint64(1)
     k0 = 1
     while k0 < n_rows - 2:
         rows = min(CLEAN_WAVE_ROWS, n_rows - 2 - k0)
@@ -261,11 +269,13 @@ def clean_raster(
                 jj = step - 2 * r
                 if jj < 0 or jj >= n_j:
                     continue
-                k = k0 + r
-                j = jj + 1
-                a, b, c = e[k - 1, j - 1], e[k, j - 1], e[k + 1, j - 1]
-                d, spx, f = e[k - 1, j], e[k, j], e[k + 1, j]
-                g, h, i = e[k - 1, j + 1], e[k, j + 1], e[k + 1, j + 1]
+                # unsigned: no negative-index wraparound checks (j >= 2, k >= 1)
+                k = np.uint64(k0 + r)
+                j = np.uint64(n_cols - 2 - jj)  # the experiment's column jj + 1, mirrored
+                # a..i named as the experiment names them in its (mirrored) frame
+                a, b, c = e[k - one, j + one], e[k, j + one], e[k + one, j + one]
+                d, spx, f = e[k - one, j], e[k, j], e[k + one, j]
+                g, h, i = e[k - one, j - one], e[k, j - one], e[k + one, j - one]
                 active = (
                     (a != 0) + (b != 0) + (c != 0) + (d != 0) + (spx != 0)
                     + (f != 0) + (g != 0) + (h != 0) + (i != 0)

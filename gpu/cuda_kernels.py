@@ -58,18 +58,19 @@ void cygno_median_rebin(const float* __restrict__ zs, float* __restrict__ out,
         float acc = 0.0f;
         for (int dc = 0; dc < rebin; ++dc) {
             const int c = oc * rebin + dc;
-            const int cl = c > 0 ? c - 1 : 0;  /* mirrored left edge */
+            /* the experiment's window in its mirrored frame: raw columns c, c + 1 */
+            const int cr = c < cols - 1 ? c + 1 : c;  /* reflected right edge */
             float column_sum = 0.0f;
             for (int dr = 0; dr < rebin; ++dr) {
                 const int r = orow * rebin + dr;
                 const int ru = r > 0 ? r - 1 : 0;  /* mirrored top edge */
-                const float up_left = z[(long long)ru * cols + cl];
                 const float up = z[(long long)ru * cols + c];
-                const float left = z[(long long)r * cols + cl];
+                const float up_right = z[(long long)ru * cols + cr];
                 const float here = z[(long long)r * cols + c];
-                const float lo_left = fminf(up_left, left), hi_left = fmaxf(up_left, left);
+                const float right = z[(long long)r * cols + cr];
                 const float lo_here = fminf(up, here), hi_here = fmaxf(up, here);
-                const float med = fmaxf(fmaxf(lo_left, lo_here), fminf(hi_left, hi_here));
+                const float lo_right = fminf(up_right, right), hi_right = fmaxf(up_right, right);
+                const float med = fmaxf(fmaxf(lo_here, lo_right), fminf(hi_here, hi_right));
                 column_sum = (dr == 0) ? med : column_sum + med;
             }
             acc = (dc == 0) ? column_sum : acc + column_sum;
@@ -86,9 +87,12 @@ void cygno_noise_clean(const float* __restrict__ original, float* __restrict__ c
                        const int rows, const int cols, const float outlier,
                        const float min_mean, const int min_active)
 {
-    /* One block per image.  The experiment visits (k, j) in raster order, updating in
-       place; (k, j) reads the visited (k-1, j-1), (k, j-1), (k-1, j), (k-1, j+1), so all
-       pixels with the same 2k + j can be done at once: a wavefront of 3n steps. */
+    /* One block per image.  The experiment visits (k, j) of its left-right mirrored frame
+       in raster order, updating in place: raw rows 1 .. rows-3 top to bottom, raw columns
+       c = cols-2 down to 2 (j = cols-1-c).  (k, j) reads the visited (k-1, j-1), (k, j-1),
+       (k-1, j), (k-1, j+1) of that frame, so all pixels with the same 2k + j can be done
+       at once: a wavefront of 3n steps.  a..i are named and summed as the experiment
+       names them in its frame: its column j-1 is raw column c+1. */
     const long long base = (long long)blockIdx.x * rows * cols;
     const float* o = original + base;
     float* x = current + base;
@@ -97,10 +101,10 @@ void cygno_noise_clean(const float* __restrict__ original, float* __restrict__ c
         for (int k = 1 + threadIdx.x; k <= last_row; k += blockDim.x) {
             const int j = t - 2 * k;
             if (j >= 1 && j <= last_col) {
-                const long long p = (long long)k * cols + j;
-                const float a = x[p - cols - 1], b = x[p - 1], c = o[p + cols - 1];
+                const long long p = (long long)k * cols + (cols - 1 - j);
+                const float a = x[p - cols + 1], b = x[p + 1], c = o[p + cols + 1];
                 const float d = x[p - cols], spx = o[p], f = o[p + cols];
-                const float g = x[p - cols + 1], h = o[p + 1], i = o[p + cols + 1];
+                const float g = x[p - cols - 1], h = o[p - 1], i = o[p + cols - 1];
                 float total = a + b;
                 total += c; total += d; total += f; total += g; total += h; total += i;
                 const int active = (a != 0.0f) + (b != 0.0f) + (c != 0.0f) + (d != 0.0f)

@@ -1,15 +1,18 @@
 """Step 5: noise cleaning of the rebinned image, exactly as the experiment's `nred_cython`.
 
-A border of `clean_border` macro-pixels is zeroed first.  Then macro-pixels (rows and
-columns 1 .. n-3) are visited in raster order and updated *in place*: with m the mean of the
-8 neighbours (float32, summed in the experiment's order) a pixel becomes m when it deviates
+A border of `clean_border` macro-pixels is zeroed first.  Then macro-pixels are visited in
+the experiment's raster order and updated *in place*.  The experiment runs its loop on the
+left-right mirrored image (its frame: `np.fliplr` of the camera array), rows and columns
+1 .. n-3 of that frame: in the raw image, rows 1 .. n-3 top to bottom and, within a row,
+columns n-2 down to 2, right to left.  With m the mean of the 8 neighbours (float32,
+summed in the experiment's order) a pixel becomes m when it deviates
 from m by more than `clean_outlier`, and 0 when m < `min_neighbors_average` or fewer than
 `clean_min_active` of its 3x3 are non-zero.  In-place matters: a zeroed pixel lowers the
 mean of the pixels visited after it, which is what removes noise (a one-shot parallel
 version keeps thousands of noise macro-pixels per image at LIME's settings).
 
 Without a Python loop over pixels: a pixel depends only on its already visited neighbours
-(up-left, left, up, up-right), so the raster result is the unique fixed point of
+(raw up-left, up, up-right and right), so the raster result is the unique fixed point of
 "recompute a pixel from the current values of those four and the original values of the
 other neighbours".  One parallel pass over the whole image, then passes over only the
 pixels downstream of a change, reach it exactly (the number of passes is the longest chain
@@ -23,8 +26,8 @@ from typing import Any
 
 from .params import RecoParams
 
-# visited ("earlier") neighbours of (r, c) and the pixels that have (r, c) as one of them
-EARLIER = ((-1, -1), (0, -1), (-1, 0), (-1, 1))
+# visited ("earlier") neighbours of raw (r, c) and the pixels that have (r, c) as one of them
+EARLIER = ((-1, 1), (0, 1), (-1, 0), (-1, -1))
 LATER = tuple((-dr, -dc) for dr, dc in EARLIER)
 
 
@@ -42,9 +45,10 @@ def _rule(
     a: Any, b: Any, cc: Any, d: Any, spx: Any, f: Any, g: Any, h: Any, i: Any,
     params: RecoParams, xp: Any,
 ) -> Any:
-    """New value of a pixel from its 3x3 (a b cc / d spx f / g h i in the experiment's names).
-
-    a, b, d, g are the current (visited) values, the others the original ones.
+    """New value of a pixel from its 3x3, named as the experiment names them in its mirrored
+    frame (a, b, cc: raw column c+1; d, spx, f: column c; g, h, i: column c-1; rows k-1, k,
+    k+1) and summed in its order.  a, b, d, g are the current (visited) values, the others
+    the original ones.
     """
     total = a + b
     active = (a != 0).astype(xp.int8) + (b != 0)
@@ -61,7 +65,7 @@ def _rule(
 
 
 def _sweep_rows(current: Any, original: Any, params: RecoParams, xp: Any) -> tuple[int, int]:
-    """Rows [lo, hi) of the visited region (1 .. n-3) that can change in a sweep."""
+    """Rows [lo, hi) of the visited rows (1 .. n-3) that can change in a sweep."""
     n_rows = original.shape[0]
     live = xp.nonzero((original != 0).any(axis=1) | (current != 0).any(axis=1))[0]
     if live.shape[0] == 0:
@@ -79,11 +83,12 @@ def _dense_sweep(current: Any, original: Any, params: RecoParams, xp: Any) -> An
         return changed
     cur, org = current, original
     up, mid, down = slice(lo - 1, hi - 1), slice(lo, hi), slice(lo + 1, hi + 1)
-    left, here, right = slice(0, n_cols - 3), slice(1, n_cols - 2), slice(2, n_cols - 1)
+    # visited raw columns 2 .. n-2; "right" is the experiment's j - 1
+    left, here, right = slice(1, n_cols - 2), slice(2, n_cols - 1), slice(3, n_cols)
     new = _rule(
-        cur[up, left], cur[mid, left], org[down, left],
+        cur[up, right], cur[mid, right], org[down, right],
         cur[up, here], org[mid, here], org[down, here],
-        cur[up, right], org[mid, right], org[down, right],
+        cur[up, left], org[mid, left], org[down, left],
         params, xp,
     )
     changed[mid, here] = new != cur[mid, here]
@@ -97,9 +102,9 @@ def _sparse_sweep(
     """Recompute pixels (r, c) only; returns the coordinates of those that changed."""
     cur, org = current, original
     new = _rule(
-        cur[r - 1, c - 1], cur[r, c - 1], org[r + 1, c - 1],
+        cur[r - 1, c + 1], cur[r, c + 1], org[r + 1, c + 1],
         cur[r - 1, c], org[r, c], org[r + 1, c],
-        cur[r - 1, c + 1], org[r, c + 1], org[r + 1, c + 1],
+        cur[r - 1, c - 1], org[r, c - 1], org[r + 1, c - 1],
         params, xp,
     )
     changed = new != cur[r, c]
@@ -120,8 +125,8 @@ def _downstream(changed: Any) -> Any:
         dirty[dst_r, dst_c] |= changed[src_r, src_c]
     dirty[:1, :] = False
     dirty[n_rows - 2 :, :] = False
-    dirty[:, :1] = False
-    dirty[:, n_cols - 2 :] = False
+    dirty[:, :2] = False
+    dirty[:, n_cols - 1 :] = False
     return dirty
 
 

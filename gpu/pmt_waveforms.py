@@ -20,6 +20,8 @@ import numpy as np
 
 from cygno_mw.errors import UsageError
 
+from .cpu_kernels import jit_cached
+
 FULL_WIDTH_REL_HEIGHT = 0.95  # the second width the experiment stores (rel. height)
 
 
@@ -68,6 +70,9 @@ class WaveformAnalysis:
     # mean of the baseline samples of the processed (inverted, averaged) waveform: what the
     # experiment stores as pmt_wf_baseline
     processed_baseline: np.ndarray | None = None
+    # the experiment's pmt_TOT_time (samples) and pmt_TOT_area (ADC counts x samples)
+    tot_time: np.ndarray | None = None
+    tot_area: np.ndarray | None = None
 
     @property
     def n_peaks(self) -> np.ndarray:
@@ -191,6 +196,7 @@ def analyse_waveforms(waveforms: np.ndarray, params: PmtParams | None = None) ->
     which = peaks.pop("row")
     peaks["trigger"], peaks["channel"] = np.divmod(which, n_ch)
     peaks["time"] = peaks["position"] * p.sample_ns
+    tot_time, tot_area = time_over_threshold(flat, (TOT_RMS * rms).reshape(-1))
     return WaveformAnalysis(
         baseline=baseline,
         rms=rms,
@@ -199,7 +205,54 @@ def analyse_waveforms(waveforms: np.ndarray, params: PmtParams | None = None) ->
         time_of_max=np.argmax(y, axis=-1) * p.sample_ns,
         peaks=peaks,
         processed_baseline=y[..., : p.baseline_samples].mean(axis=-1),
+        tot_time=tot_time.reshape(rms.shape),
+        tot_area=tot_area.reshape(rms.shape),
     )
+
+
+# the experiment's PMTreco.getTOT: threshold 5 x rms; 10 samples in a row above it start the
+# signal, then 5 in a row below it end it ("normal runs" settings)
+TOT_RMS = 5.0
+TOT_START = 10
+TOT_END = 5
+
+
+@jit_cached
+def time_over_threshold(y: np.ndarray, threshold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PMTreco.getTOT per processed waveform (rows of y): the signal starts TOT_START samples
+    before the TOT_START-th sample in a row above the threshold, and ends TOT_END samples
+    before the TOT_END-th sample in a row below it (strictly, counted from that start on),
+    or at the end of the window; time = end - start (samples), area = the sum of y over
+    int(time) samples from int(start).  No start: 0 and 0."""
+    n_rows, n = y.shape
+    tot_time = np.zeros(n_rows)
+    tot_area = np.zeros(n_rows)
+    for r in range(n_rows):
+        thr = threshold[r]
+        up = down = 0
+        begin = end = 0.0
+        started = ended = False
+        for i in range(n):
+            v = y[r, i]
+            up = up + 1 if v > thr else 0
+            if up == TOT_START and not started:
+                started = True
+                begin = float(i - up)
+            if started:
+                down = down + 1 if v < thr else 0
+                if down == TOT_END and not ended:
+                    ended = True
+                    end = float(i - down)
+        if not started:
+            continue
+        if not ended:
+            end = float(n)
+        tot_time[r] = end - begin
+        area = 0.0
+        for k in range(int(end - begin)):
+            area += y[r, int(begin) + k]
+        tot_area[r] = area
+    return tot_time, tot_area
 
 
 def moving_average(y: np.ndarray, window: int) -> np.ndarray:

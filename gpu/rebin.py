@@ -1,9 +1,11 @@
 """Step 4: 2x2 median filter of the zero-suppressed image, then block-mean rebinning.
 
-The median is scipy.ndimage.median_filter(size=2)'s, as the experiment uses it: the window of
-pixel (r, c) is rows r-1..r and columns c-1..c (mirrored at the top/left edge), and of four
-values it takes the upper middle one (rank 2), i.e. max(max(lo1, lo2), min(hi1, hi2)) over
-the two vertical pairs.  Block sums add rows first, then columns, in a fixed order that the
+The median is scipy.ndimage.median_filter(size=2)'s as the experiment applies it: to the
+left-right mirrored camera array (its frame, `np.fliplr`), where the window of (r, j) is rows
+r-1..r and columns j-1..j.  In the raw image: rows r-1..r and columns c..c+1, reflected at
+the top and right edges (the last column pairs with itself).  Of four values it takes the
+upper middle one (rank 2), i.e. max(max(lo1, lo2), min(hi1, hi2)) over the two vertical
+pairs.  Block sums add rows first, then columns, in a fixed order that the
 CUDA kernel repeats, so CPU and GPU give identical float32 results.
 """
 
@@ -25,10 +27,10 @@ def median_rebin_rows(
     np.minimum(extended[:-1], extended[1:], out=lo)
     np.maximum(extended[:-1], extended[1:], out=hi)
     med = extended[1:]
-    np.maximum(lo[:, :-1], lo[:, 1:], out=med[:, 1:])
-    np.minimum(hi[:, :-1], hi[:, 1:], out=lo[:, 1:])
-    np.maximum(med[:, 1:], lo[:, 1:], out=med[:, 1:])
-    med[:, 0] = hi[:, 0]  # mirrored column: the pair is (hi, hi)
+    np.maximum(lo[:, :-1], lo[:, 1:], out=med[:, :-1])
+    np.minimum(hi[:, :-1], hi[:, 1:], out=lo[:, :-1])
+    np.maximum(med[:, :-1], lo[:, :-1], out=med[:, :-1])
+    med[:, -1] = hi[:, -1]  # reflected last column: the pair is (hi, hi)
     return block_mean(med, rebin, out, scratch=lo[: n // rebin])
 
 
@@ -69,9 +71,11 @@ def band_rows(window_rows: tuple[int, int], rebin: int, n_rows: int) -> tuple[in
 
 
 def reference_median_rebin(zs: np.ndarray, rebin: int) -> np.ndarray:
-    """The straightforward version (scipy median filter, reshape-mean), float64: tests/bench."""
+    """The straightforward version, float64 (tests/bench): scipy's median filter where the
+    experiment applies it, on the mirrored image, then the reshape-mean."""
     from scipy.ndimage import median_filter
 
-    med = median_filter(np.asarray(zs, dtype=np.float64), size=2)
+    mirrored = np.fliplr(np.asarray(zs, dtype=np.float64))
+    med = np.fliplr(median_filter(mirrored, size=2))
     rows, cols = med.shape
     return med.reshape(rows // rebin, rebin, cols // rebin, rebin).mean(axis=(1, 3))

@@ -61,7 +61,8 @@ def test_spark_frames_are_skipped():
 
 
 def _experiment_nred(image, p):
-    """CYGNUS-RD nred_cython transcribed literally (float32 scalars, in-place raster loop)."""
+    """CYGNUS-RD nred_cython transcribed literally (float32 scalars, in-place raster loop),
+    on the image in the experiment's frame (the caller mirrors it)."""
     e = image.astype(np.float64).copy()
     n_rows, n_cols = e.shape
     b = p.clean_border
@@ -95,7 +96,9 @@ def test_noise_cleaning_is_the_experiments_in_place_loop(seed):
     image[rng.random(image.shape) < 0.04] = 40.0  # outliers to be replaced by the mean
     image = image.astype(np.float32)
     p = RecoParams()
-    np.testing.assert_array_equal(clean_rebinned(image, p, np), _experiment_nred(image, p))
+    # the experiment runs the loop on np.fliplr of the camera array
+    expected = np.fliplr(_experiment_nred(np.fliplr(image), p))
+    np.testing.assert_array_equal(clean_rebinned(image, p, np), expected)
 
 
 def test_noise_cleaning_removes_pure_noise_at_lime_settings():

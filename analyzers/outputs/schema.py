@@ -26,7 +26,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-SCHEMA_VERSION = "0007_attempts"
+SCHEMA_VERSION = "0008_experiment_profiles"
 
 metadata = sa.MetaData()
 
@@ -42,6 +42,11 @@ CLUSTER_VARIABLES: tuple[str, ...] = (
     "sc_xmin", "sc_xmax", "sc_ymin", "sc_ymax", "sc_theta", "sc_length", "sc_width",
     "sc_rawintegral", "sc_theta_major", "sc_longwrms", "sc_latwrms", "sc_xycorr",
     "sc_lprofsigma", "sc_tprofsigma",
+    # the experiment's profile variables (0008)
+    "sc_longrms", "sc_latrms", "sc_lfullrms", "sc_tfullrms", "sc_pearson",
+    "sc_lgaussamp", "sc_lgaussmean", "sc_lgausssigma", "sc_lchi2", "sc_lstatus",
+    "sc_tgaussamp", "sc_tgaussmean", "sc_tgausssigma", "sc_tchi2", "sc_tstatus",
+    "sc_lp0amplitude", "sc_lp0prominence", "sc_lp0fwhm", "sc_lp0mean", "sc_tp0fwhm",
 )
 
 # Header of the experiment's Run table (runlog CSV) -> our column. Everything else is ours.
@@ -250,6 +255,8 @@ PMT_COLUMNS: tuple[tuple[str, sa.types.TypeEngine, str], ...] = (
     ("pmt_wf_tot_integral", Double, "sum of the processed waveform (ADC counts x samples)"),
     ("pmt_wf_max_ampl", Double, "maximum of the processed waveform (ADC counts)"),
     ("pmt_wf_nPeaks", sa.Integer, "peaks found in the waveform"),
+    ("pmt_TOT_time", Double, "time over 5 x rms of the processed waveform (samples; 0008)"),
+    ("pmt_TOT_area", Double, "sum of the processed waveform over that time (0008)"),
     ("pmt_peak_Position", Double, "peak position (samples from the window start)"),
     ("pmt_peak_Height", Double, "peak height (ADC counts above the processed baseline)"),
     ("pmt_peak_HalfWidth", Double, "width at half prominence (samples)"),

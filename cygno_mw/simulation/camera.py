@@ -24,7 +24,7 @@ from cygno_mw.simulation.tracks import (
     fe55_spot,
     nuclear_recoil,
 )
-from cygno_mw.vignetting import builtin_vignette_map
+from cygno_mw.vignetting import builtin_vignette_map, physical_acceptance
 
 PAIR_KINDS = ("fe55", "nr", "er")
 PAIR_DISTANCE_PX = (10.0, 60.0)
@@ -53,7 +53,8 @@ class CameraSimulator:
             vignette = builtin_vignette_map(sensor.shape)
         if vignette.shape != sensor.shape:
             raise UsageError(f"vignetting map {vignette.shape} != sensor shape {sensor.shape}")
-        self.vignette = np.asarray(vignette, dtype=np.float32)
+        # the experiment's layout leaves an edge uncovered (+inf): light there is physical
+        self.vignette = physical_acceptance(vignette)
         self.mix = mix if mix is not None else SignalMix()
         self.exposure = float(exposure)
         self.constants = constants or DetectorConstants()
