@@ -89,7 +89,7 @@ def _pairwise_leaf64(a: np.ndarray, lo: int, n: int) -> float:
 
 
 @jit_cached
-def _pairwise_sum64(a: np.ndarray) -> float:
+def pairwise_sum64(a: np.ndarray) -> float:
     """NumPy's pairwise float64 sum of a 1-D array (its recursion walked with a stack)."""
     if a.size <= 128:
         return 0.0 + _pairwise_leaf64(a, 0, a.size)
@@ -143,7 +143,7 @@ def neighbourhood_weight(
             half = R - abs(d)
             r = rows[i] - first + R + d
             totals[k] = prefix[r, c + half + 1] - prefix[r, c - half]
-        out[i] = _pairwise_sum64(totals)
+        out[i] = pairwise_sum64(totals)
     return out
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cpu_clustering import pairwise_sum64
 from .cpu_kernels import jit_cached
 
 REL_ERROR = {"l": 0.2, "t": 0.3}
@@ -40,6 +41,7 @@ PEAK_VARIABLES = ("sc_lp0amplitude", "sc_lp0prominence", "sc_lp0fwhm", "sc_lp0me
 NO_PEAK = -999.0
 PEAK_HEIGHT = 3.0
 SQRT_2PI = 2.506628  # InitGaus's constant
+MAX_ITER = 100  # lm_gauss's iterations at most
 
 
 @jit_cached
@@ -92,8 +94,112 @@ def fill_profile(edges: np.ndarray, x: np.ndarray, z: np.ndarray
     return content, np.sqrt(sumw2)
 
 
+@jit_cached
+def _last_peak(y: np.ndarray, height: float, distance: int, min_prominence: float,
+               min_width: float) -> tuple[int, float, float, float, bool]:
+    """scipy.signal.find_peaks(y, distance, height, prominence, width) (whole-signal
+    prominence, widths at half prominence) reduced to its last peak, in one compiled pass:
+    (index or -1, height, prominence, width, exact).  Its steps in its order: local maxima
+    (a plateau's middle, rounded down), height, distance (highest first), prominence,
+    width.  Its distance step visits peaks in np.argsort order of their heights, which is
+    not unique on ties: exact = False when two candidates tie (the caller asks scipy)."""
+    n = y.size
+    peaks = np.empty(max(n, 1), dtype=np.int64)
+    m = 0
+    i, i_max = 1, n - 1
+    while i < i_max:  # _local_maxima_1d
+        if y[i - 1] < y[i]:
+            ahead = i + 1
+            while ahead < i_max and y[ahead] == y[i]:
+                ahead += 1
+            if y[ahead] < y[i]:
+                peaks[m] = (i + ahead - 1) // 2
+                m += 1
+                i = ahead
+        i += 1
+    kept = 0
+    for j in range(m):  # height
+        if y[peaks[j]] >= height:
+            peaks[kept] = peaks[j]
+            kept += 1
+    m = kept
+    for j in range(m):
+        for k in range(j + 1, m):
+            if y[peaks[j]] == y[peaks[k]]:
+                return -1, 0.0, 0.0, 0.0, False
+    keep = np.ones(m, dtype=np.bool_)
+    order = np.argsort(y[peaks[:m]])
+    for r in range(m - 1, -1, -1):  # distance: highest first
+        j = order[r]
+        if not keep[j]:
+            continue
+        k = j - 1
+        while k >= 0 and peaks[j] - peaks[k] < distance:
+            keep[k] = False
+            k -= 1
+        k = j + 1
+        while k < m and peaks[k] - peaks[j] < distance:
+            keep[k] = False
+            k += 1
+    best, best_h, best_p, best_w = -1, 0.0, 0.0, 0.0
+    for j in range(m):
+        if not keep[j]:
+            continue
+        p = peaks[j]
+        top = y[p]
+        left_base = i = p  # prominence over the whole signal
+        left_min = top
+        while i >= 0 and y[i] <= top:
+            if y[i] < left_min:
+                left_min, left_base = y[i], i
+            i -= 1
+        right_base = i = p
+        right_min = top
+        while i <= n - 1 and y[i] <= top:
+            if y[i] < right_min:
+                right_min, right_base = y[i], i
+            i += 1
+        prominence = top - max(left_min, right_min)
+        if not prominence >= min_prominence:
+            continue
+        level = top - prominence * 0.5  # width at half prominence
+        i = p
+        while left_base < i and level < y[i]:
+            i -= 1
+        left = float(i)
+        if y[i] < level:
+            left += (level - y[i]) / (y[i + 1] - y[i])
+        i = p
+        while i < right_base and level < y[i]:
+            i += 1
+        right = float(i)
+        if y[i] < level:
+            right -= (level - y[i]) / (y[i - 1] - y[i])
+        width = right - left
+        if width >= min_width:
+            best, best_h, best_p, best_w = p, top, prominence, width
+    return best, best_h, best_p, best_w, True
+
+
 def main_peak(edges: np.ndarray, content: np.ndarray) -> tuple[float, float, float, float]:
-    """(amplitude, prominence, fwhm in bins, position) of the last peak, or NO_PEAKs."""
+    """(amplitude, prominence, fwhm in bins, position) of the last peak, or NO_PEAKs:
+    _last_peak, or scipy's find_peaks itself where _last_peak cannot be sure of its order."""
+    if content.size == 0 or content.max() < PEAK_HEIGHT:  # nothing reaches the height
+        return NO_PEAK, NO_PEAK, NO_PEAK, NO_PEAK
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    use = (centres > 0) & (centres < edges[-1])
+    y = content.astype(np.float64)[use]
+    at, height, prominence, width, exact = _last_peak(y, PEAK_HEIGHT, 6, 2.0, 2.0)
+    if not exact:
+        return scipy_main_peak(edges, content)
+    if at < 0:
+        return NO_PEAK, NO_PEAK, NO_PEAK, NO_PEAK
+    return height, prominence, width, float(centres[use][at])
+
+
+def scipy_main_peak(edges: np.ndarray, content: np.ndarray
+                    ) -> tuple[float, float, float, float]:
+    """main_peak by scipy.signal.find_peaks (the definition; main_peak's check)."""
     from scipy.signal import find_peaks
 
     if content.size == 0 or content.max() < PEAK_HEIGHT:  # nothing reaches the height
@@ -109,22 +215,58 @@ def main_peak(edges: np.ndarray, content: np.ndarray) -> tuple[float, float, flo
             float(props["widths"][k]), float(centres[use][peaks[k]]))
 
 
-def _init_gaus(x: np.ndarray, y: np.ndarray, mean: float, rms: float
-               ) -> tuple[list[float], float, float]:
-    """ROOT's start values and sigma limits: InitGaus over the fitted bins, unless their
-    sum is <= 0 (then the experiment's own: 0, mean, rms within [0.5, 1.5] rms)."""
-    allcha = float(y.sum())
-    if len(x) == 0 or allcha <= 0:
-        return [0.0, mean, rms], 0.5 * rms, 1.5 * rms
-    rangex = x[-1] - x[0]
-    width = rangex if rangex > 0 else 1.0
-    if len(x) > 1:
-        width = min(width, float(np.diff(x).min()))
-    m = float((y * x).sum()) / allcha
-    var = float((y * x * x).sum()) / allcha - m * m
-    r = np.sqrt(var) if var > 0 else width * len(x) / 4
-    amp = 0.5 * (float(y.max()) + width * allcha / (SQRT_2PI * r))
-    return [amp, m, r], 0.0, 10.0 * r
+@jit_cached
+def _clip(v: float, lo: float, hi: float) -> float:
+    """np.clip of one value (NaN in, NaN out)."""
+    if np.isnan(v) or np.isnan(lo):
+        return np.nan
+    v = max(v, lo)
+    return np.nan if np.isnan(hi) else min(v, hi)
+
+
+@jit_cached
+def _fit_one(edges: np.ndarray, content: np.ndarray, error: np.ndarray, mean: float,
+             rms: float, max_iter: int) -> tuple[float, float, float, float, float]:
+    """(amp, mean, sigma, chi2, status) of one profile: the chi2 over the bins with a
+    non-zero error at their centres, minimised by lm_gauss from ROOT's start values within
+    its limits.  Start values: ROOT's InitGaus over the fitted bins, unless their sum is
+    <= 0 (then the experiment's own: 0, mean, rms within [0.5, 1.5] rms); NumPy's
+    summation order throughout (pairwise_sum64)."""
+    if pairwise_sum64(content.astype(np.float64)) == 0.0:  # its Integral() == 0
+        return 0.0, 0.0, 0.0, 999.0, -1.0
+    m = 0
+    for k in range(error.size):
+        m += error[k] > 0
+    x, y, w = np.empty(m), np.empty(m), np.empty(m)
+    j = 0
+    for k in range(error.size):
+        if error[k] > 0:
+            x[j] = 0.5 * (edges[k] + edges[k + 1])
+            y[j] = np.float64(content[k])
+            w[j] = 1.0 / error[k]
+            j += 1
+    allcha = pairwise_sum64(y)
+    if m == 0 or allcha <= 0:
+        a0, m0, r0, lo2, hi2 = 0.0, mean, rms, 0.5 * rms, 1.5 * rms
+    else:
+        rangex = x[-1] - x[0]
+        width = rangex if rangex > 0 else 1.0
+        for k in range(1, m):
+            width = min(width, x[k] - x[k - 1])
+        yx = y * x
+        m0 = pairwise_sum64(yx) / allcha
+        var = pairwise_sum64(yx * x) / allcha - m0 * m0
+        r0 = np.sqrt(var) if var > 0 else width * m / 4
+        a0 = 0.5 * (y.max() + width * allcha / (SQRT_2PI * r0))
+        lo2, hi2 = 0.0, 10.0 * r0
+    lower = np.array([-np.inf, mean - rms, lo2])
+    upper = np.array([np.inf, mean + rms, hi2])
+    p = np.empty(3)
+    p[0] = _clip(a0, lower[0], upper[0])
+    p[1] = _clip(m0, lower[1], upper[1])
+    p[2] = _clip(r0, lower[2], upper[2])
+    chi2 = lm_gauss(x, y, w, p, lower, upper, max_iter)
+    return p[0], p[1], p[2], chi2, 3.0
 
 
 @jit_cached
@@ -220,25 +362,52 @@ def lm_gauss(x: np.ndarray, y: np.ndarray, w: np.ndarray, p: np.ndarray,
 
 
 def fit_gaussians(profiles: list[tuple[np.ndarray, np.ndarray, np.ndarray, float, float]],
-                  max_iter: int = 100) -> np.ndarray:
-    """(amp, mean, sigma, chi2, status) per profile (edges, content, error, mean, rms): the
-    chi2 over the bins with a non-zero error at their centres, minimised by lm_gauss from
-    ROOT's start values within its limits."""
+                  max_iter: int = MAX_ITER) -> np.ndarray:
+    """(amp, mean, sigma, chi2, status) per profile (edges, content, error, mean, rms)."""
     out = np.zeros((len(profiles), 5))
     for i, (edges, content, error, mean, rms) in enumerate(profiles):
-        if float(content.astype(np.float64).sum()) == 0.0:  # its Integral() == 0
-            out[i] = (0.0, 0.0, 0.0, 999.0, -1.0)
-            continue
-        use = error > 0
-        x = (0.5 * (edges[:-1] + edges[1:]))[use]
-        y = content.astype(np.float64)[use]
-        start, lo2, hi2 = _init_gaus(x, y, mean, rms)
-        lower = np.array([-np.inf, mean - rms, lo2])
-        upper = np.array([np.inf, mean + rms, hi2])
-        p = np.clip(np.array(start, dtype=np.float64), lower, upper)
-        chi2 = lm_gauss(x, y, 1.0 / error[use], p, lower, upper, max_iter)
-        out[i] = (p[0], p[1], p[2], chi2, 3.0)
+        out[i] = _fit_one(edges, content, error, float(mean), float(rms), max_iter)
     return out
+
+
+@jit_cached
+def profiles_of_image(coord: np.ndarray, offset: np.ndarray, z: np.ndarray,
+                      bounds: np.ndarray, mean: np.ndarray, rms: np.ndarray,
+                      min_count: float, max_iter: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One direction's profiles of every cluster of an image in one compiled call: per
+    cluster its fit (_fit_one), its main peak (_last_peak: amplitude, prominence, fwhm,
+    position, or NO_PEAKs) and whether that peak needs scipy (a tie, see _last_peak)."""
+    n = bounds.size - 1
+    fits = np.zeros((n, 5))
+    peaks = np.full((n, 4), NO_PEAK)
+    ask_scipy = np.zeros(n, dtype=np.bool_)
+    for k in range(n):
+        lo, hi = bounds[k], bounds[k + 1]
+        edges = profile_edges(coord[lo:hi], min_count)
+        content, error = fill_profile(edges, offset[lo:hi], z[lo:hi])
+        fits[k] = _fit_one(edges, content, error, mean[k], rms[k], max_iter)
+        if content.size == 0 or content.max() < PEAK_HEIGHT:
+            continue
+        last = edges[-1]
+        m = 0
+        for b in range(content.size):
+            c = 0.5 * (edges[b] + edges[b + 1])
+            m += (c > 0) & (c < last)
+        y, centres = np.empty(m), np.empty(m)
+        j = 0
+        for b in range(content.size):
+            c = 0.5 * (edges[b] + edges[b + 1])
+            if c > 0 and c < last:
+                y[j], centres[j] = np.float64(content[b]), c
+                j += 1
+        at, height, prominence, width, exact = _last_peak(y, PEAK_HEIGHT, 6, 2.0, 2.0)
+        if not exact:
+            ask_scipy[k] = True
+        elif at >= 0:
+            peaks[k, 0], peaks[k, 1], peaks[k, 2], peaks[k, 3] = (
+                height, prominence, width, centres[at])
+    return fits, peaks, ask_scipy
 
 
 def fits_and_peaks(
@@ -250,24 +419,22 @@ def fits_and_peaks(
     coords: 'l'/'t' -> (turned coordinate, its offset from the cluster's minimum) per hit,
     hits grouped by cluster in the experiment's order (cluster k: bounds[k]:bounds[k+1]);
     stats: 'l'/'t' -> the profiles' GetMean and GetRMS per cluster."""
-    n = len(bounds) - 1
-    out = {name: np.full(n, NO_PEAK) for name in PEAK_VARIABLES}
+    out: dict[str, np.ndarray] = {}
     for d in "lt":
         coord, offset = coords[d]
         min_count = max(1, 1 / REL_ERROR[d] / REL_ERROR[d])
-        profiles = []
-        for k in range(n):
+        mean, rms = (np.ascontiguousarray(a, dtype=np.float64) for a in stats[d])
+        fits, peaks, ask_scipy = profiles_of_image(coord, offset, z, bounds, mean, rms,
+                                                   float(min_count), MAX_ITER)
+        for k in np.flatnonzero(ask_scipy):
             lo, hi = bounds[k], bounds[k + 1]
             edges = profile_edges(coord[lo:hi], min_count)
-            content, error = fill_profile(edges, offset[lo:hi], z[lo:hi])
-            profiles.append((edges, content, error, stats[d][0][k], stats[d][1][k]))
-            peak = main_peak(edges, content)
-            if d == "l":
-                for name, value in zip(PEAK_VARIABLES[:4], peak, strict=True):
-                    out[name][k] = value
-            else:
-                out["sc_tp0fwhm"][k] = peak[2]
-        fitted = fit_gaussians(profiles)
+            peaks[k] = scipy_main_peak(edges, fill_profile(edges, offset[lo:hi], z[lo:hi])[0])
+        if d == "l":
+            for j, name in enumerate(PEAK_VARIABLES[:4]):
+                out[name] = np.ascontiguousarray(peaks[:, j])
+        else:
+            out["sc_tp0fwhm"] = np.ascontiguousarray(peaks[:, 2])
         for j, field in enumerate(FIT_FIELDS):
-            out[f"sc_{d}{field}"] = fitted[:, j]
-    return out
+            out[f"sc_{d}{field}"] = np.ascontiguousarray(fits[:, j])
+    return {name: out[name] for name in (*PEAK_VARIABLES, *FIT_VARIABLES)}
