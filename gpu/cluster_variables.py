@@ -46,7 +46,7 @@ import numpy as np
 
 from .backend import Backend
 from .directional import principal_axes
-from .profile_variables import PROFILE_VARIABLES, experiment_hit_order, profile_variables
+from .profile_variables import PROFILE_VARIABLES, experiment_hits, profile_variables
 from .zero_suppression import pedestal_subtracted
 
 CLUSTER_VARIABLES = (
@@ -209,14 +209,9 @@ def _experiment_profiles(
 ) -> dict[str, np.ndarray]:
     """profile_variables on the hits in the experiment's frame and order (on the host)."""
     r, c, s = (backend.to_host(a).astype(np.int64) for a in (prow, pcol, seg_points))
-    block = np.arange(rebin * rebin)
-    hr = (r[:, None] * rebin + block // rebin).ravel()  # the hits' order of _hit_sums_*
-    hc = (c[:, None] * rebin + block % rebin).ravel()
-    seg = np.repeat(s, rebin * rebin)
-    x, y = hr, (n_cols - 1) - hc
-    order = experiment_hit_order(s, r, (n_cols // rebin - 1) - c, rebin)
-    return profile_variables(x[order].astype(np.float64), y[order].astype(np.float64),
-                             backend.to_host(z)[order], seg[order], n, pivot, major)
+    x, y, z_hits, seg = experiment_hits(r, c, s, np.ascontiguousarray(backend.to_host(z)),
+                                        rebin, n_cols)
+    return profile_variables(x, y, z_hits, seg, n, pivot, major)
 
 
 def _hit_sums_arrays(
@@ -310,7 +305,7 @@ def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, n_cols: int,
     for k in range(n):
         lo, hi = bounds[k], bounds[k + 1]
         if hi - lo > 1:
-            matrices[k] = np.cov(np.stack((x[lo:hi], y[lo:hi])))
+            matrices[k] = _cov2(np.stack((x[lo:hi], y[lo:hi])))
     values, vectors = np.linalg.eig(matrices)
     theta = np.degrees(np.arctan2(vectors[:, 1, 0], vectors[:, 0, 0]))
     # its EVs[0] (the major axis, as eig signs it) and mean_point (np.mean of the ints:
@@ -320,6 +315,16 @@ def _experiment_theta(prow: Any, pcol: Any, seg: Any, n: int, n_cols: int,
     pivot = np.stack((np.bincount(s, weights=x, minlength=n) / count,
                       np.bincount(s, weights=y, minlength=n) / count), axis=1)
     return theta, major, pivot
+
+
+def _cov2(X: np.ndarray) -> np.ndarray:
+    """np.cov of the rows of a (2, N) float64 array, N > 1, by np.cov's own operations (its
+    mean, its in-place centring, its dot with the conjugated transpose, its scaling) without
+    its argument handling, which costs more than the arithmetic here."""
+    X = X - X.mean(axis=1)[:, None]
+    c = np.dot(X, X.T.conj())
+    c *= np.true_divide(1, X.shape[1] - 1)
+    return c
 
 
 def image_frame(clusters: Any, n_cols: int) -> dict[str, Any]:

@@ -41,16 +41,37 @@ PROFILE_VARIABLES = ("sc_longrms", "sc_latrms", "sc_lfullrms", "sc_tfullrms", "s
                      *FIT_VARIABLES, *PEAK_VARIABLES)
 
 
-def experiment_hit_order(seg_points: np.ndarray, macro_x: np.ndarray, macro_y: np.ndarray,
-                         rebin: int) -> np.ndarray:
-    """Indices putting hits in the experiment's order (fullResHits over np.unique'd
-    macro-pixels: by cluster, macro X, macro Y, then X, then Y), for hits laid out as
-    cluster_variables lays them: rebin x rebin per macro-pixel, raw row by raw row.  Its Y
-    runs against the raw column, so within a row the pixels go right to left."""
-    points = np.lexsort((macro_y, macro_x, seg_points))
-    block = np.arange(rebin * rebin)
-    within = (block // rebin) * rebin + (rebin - 1 - block % rebin)
-    return (points[:, None] * (rebin * rebin) + within[None, :]).ravel()
+def experiment_hits(row: np.ndarray, col: np.ndarray, seg_points: np.ndarray, z: np.ndarray,
+                    rebin: int, n_cols: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hits (x, y, z, cluster) in the experiment's frame and order (fullResHits over
+    np.unique'd macro-pixels: by cluster, macro X, macro Y, then X, then Y), from the
+    macro-pixels (row, col) and the light z of hits laid out as cluster_variables lays
+    them: rebin x rebin per macro-pixel, raw row by raw row.  Its Y runs against the raw
+    column, so within a row the pixels go right to left."""
+    points = np.lexsort(((n_cols // rebin - 1) - col, row, seg_points))
+    return _gather_hits(points, row, col, seg_points, z, rebin, n_cols)
+
+
+@jit_cached
+def _gather_hits(points: np.ndarray, row: np.ndarray, col: np.ndarray, seg_points: np.ndarray,
+                 z: np.ndarray, rebin: int, n_cols: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """experiment_hits' copy, in one compiled pass over the points in their new order."""
+    per = rebin * rebin
+    n_hits = points.size * per
+    x, y, zo = np.empty(n_hits), np.empty(n_hits), np.empty(n_hits)
+    seg = np.empty(n_hits, dtype=np.int64)
+    h = 0
+    for p in points:
+        for dr in range(rebin):
+            for dc in range(rebin - 1, -1, -1):
+                x[h] = np.float64(row[p] * rebin + dr)
+                y[h] = np.float64((n_cols - 1) - (col[p] * rebin + dc))
+                zo[h] = z[p * per + dr * rebin + dc]
+                seg[h] = seg_points[p]
+                h += 1
+    return x, y, zo, seg
 
 
 @jit_cached
