@@ -342,6 +342,10 @@ def image_frame(clusters: Any, n_cols: int) -> dict[str, Any]:
 
 def profile_sigma(position: Any, value: Any, seg: Any, n: int, backend: Backend) -> Any:
     """Gaussian sigma of each segment's profile (mean value per 1-unit slice of position >= 0)."""
+    if backend.compiled:
+        from .cpu_profile_sigma import profile_sigma_compiled
+
+        return profile_sigma_compiled(position, value, seg, n, PROFILE_FIT_FRACTION)
     xp = backend.xp
     slice_idx = xp.floor(position).astype(xp.int64)
     n_slices = backend.segment_max(slice_idx, seg, n, -1) + 1
