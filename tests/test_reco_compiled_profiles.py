@@ -10,7 +10,7 @@ import numpy as np
 from cygno_mw.gpu.backend import get_backend
 from cygno_mw.gpu.cluster_variables import _cov2, profile_sigma
 from cygno_mw.gpu.cpu_clustering import pairwise_sum64
-from cygno_mw.gpu.profile_fits import main_peak, scipy_main_peak
+from cygno_mw.gpu.profile_peaks import main_peak, scipy_main_peak
 
 
 def _profiles(rng: np.random.Generator, count: int):
