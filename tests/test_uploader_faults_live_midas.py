@@ -38,8 +38,7 @@ from live_midas import (
     stop_program,
     wait_for,
 )
-from servers import free_port
-from test_uploader_live_midas import TcpProxy
+from servers import TcpProxy, free_port
 
 pytestmark = [*LIVE_MIDAS, pytest.mark.s3]
 

@@ -13,12 +13,9 @@ camera event of mlogger's run file is in exactly one chunk.
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
 import json
 import signal
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from live_midas import LIVE_MIDAS, idle_client, start_program, stop_program, wait_for
-from servers import free_port
+from servers import TcpProxy
 
 pytestmark = [*LIVE_MIDAS, pytest.mark.s3]
 
@@ -81,65 +78,6 @@ def make_bucket(s3: Any) -> None:
     existing = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
     if BUCKET not in existing:
         s3.create_bucket(Bucket=BUCKET)
-
-
-class TcpProxy:
-    """S3 as the uploader sees it: a loopback port forwarded to moto's server. Stopping the
-    proxy makes S3 unreachable (connections refused, open ones cut) while moto keeps what it
-    stored, as a real S3 would across a network outage."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self.listener: socket.socket | None = None
-        self.connections: list[socket.socket] = []
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self.listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            with self.lock:
-                self.connections += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(1 << 16):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                sink.shutdown(socket.SHUT_WR)
-
-    def stop(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-        with self.lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-                connection.close()
-            self.connections = []
 
 
 def stop_s3(setup: dict) -> None:
