@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from live_midas import wait_for
 
 from cygno_mw.analyzers.outputs.query import Database
 from cygno_mw.analyzers.replay import session as replay_session
@@ -52,7 +53,15 @@ def test_run_row_says_running_while_the_run_is_processed(
         runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'cygno.sqlite'}"
     seen: list[str] = []
-    after_first_event(monkeypatch, lambda: seen.append(rows(url, 60)[2]))
+
+    def run_row_status() -> str | None:
+        # the Run row is the writer thread's first write; wait for it, not for a race
+        with Database(url) as db:
+            found = db.runs(60)
+        return None if found.empty else str(found.loc[0, "reco_status"])
+
+    after_first_event(monkeypatch, lambda: seen.append(wait_for(run_row_status,
+                                                                what="run 60's row")))
     assert replay(url, tmp_path, str(runs["pedestal"])) == 0
     assert seen == ["running"]
     assert rows(url, 60)[2] == "done"
