@@ -39,3 +39,19 @@ def _use_midas_standin() -> None:
 
 
 _use_midas_standin()
+
+
+@pytest.fixture(scope="session")
+def host(tmp_path_factory: pytest.TempPathFactory):
+    """The CUDA kernels built with g++ for the host (tests/cuda_host.py), once a session:
+    the kernel tests and the experiment-frame tests run the same build."""
+    import cuda_host
+
+    from cygno_mw.gpu import cuda_kernels
+
+    cxx = cuda_host.find_cxx()
+    if cxx is None:
+        pytest.skip("no C++ compiler (g++ or $CXX) to build the CUDA kernels for the host")
+    return cuda_host.build_host(
+        cuda_kernels.standalone_sources(), tmp_path_factory.mktemp("cuda_host"), cxx
+    )

@@ -8,7 +8,6 @@ and cleaned images must equal the CPU path's bit for bit, as the GPU's must.
 
 from __future__ import annotations
 
-import cuda_host
 import numpy as np
 import pytest
 
@@ -27,16 +26,6 @@ WINDOWS = {
     "band": dict(ymin=72, ymax=446, xmin=0, xmax=768),
     "edges": dict(ymin=0, ymax=300, xmin=0, xmax=700),
 }
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory):
-    cxx = cuda_host.find_cxx()
-    if cxx is None:
-        pytest.skip("no C++ compiler (g++ or $CXX) to build the CUDA kernels for the host")
-    return cuda_host.build_host(
-        cuda_kernels.standalone_sources(), tmp_path_factory.mktemp("cuda_host"), cxx
-    )
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ unmirrored convention gives a different answer.
 
 from __future__ import annotations
 
-import cuda_host
 import numpy as np
 import pytest
 from scipy.ndimage import median_filter
@@ -22,16 +21,6 @@ from cygno_mw.gpu.frame_cpu import CpuFrameSteps, clean_rebinned_cpu
 from cygno_mw.gpu.noise_cleaning import clean_rebinned, zero_border
 from cygno_mw.gpu.params import RecoParams
 from cygno_mw.gpu.reference_cpu import NumpyFrameSteps
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory):
-    cxx = cuda_host.find_cxx()
-    if cxx is None:
-        pytest.skip("no C++ compiler (g++ or $CXX) to build the CUDA kernels for the host")
-    return cuda_host.build_host(
-        cuda_kernels.standalone_sources(), tmp_path_factory.mktemp("cuda_host"), cxx
-    )
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
